@@ -1,0 +1,373 @@
+//! The reverse-mode autodiff record.
+//!
+//! A tensor produced by a differentiable op carries a [`Node`] only when at
+//! least one of the op's inputs is *tracked*, i.e. depends on the inputs of a
+//! gradient call that is under way. Plain inference never creates a node.
+//!
+//! Every gradient call ([`GradCall`]) has a process-unique id. A node records
+//! the set of calls whose inputs it depends on. The backward pass of call `c`
+//! visits only nodes that depend on `c`, in reverse creation order (node ids
+//! grow monotonically, so a node's inputs always have smaller ids than the
+//! node itself). Backward rules are written with the same differentiable
+//! tensor ops; the saved tensors they use keep their record only if they also
+//! depend on some *other* call, so a first-order gradient builds no graph,
+//! while a gradient taken inside another gradient call is itself recorded for
+//! the outer call (nested AD, no perturbation confusion).
+//!
+//! There is no global switch: the record hangs off the tensors and belongs to
+//! the gradient calls that made it; two threads taking gradients never see
+//! each other's nodes.
+
+use crate::dtype::Data;
+use crate::ops::{binary::BinaryOp, matmul, reduce::ReduceOp, shape::ShapeOp, unary::UnaryOp};
+use crate::{DType, LuxError, Result, Tensor};
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Source of node ids and call ids: both only need to grow monotonically.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+fn next_id() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// How many gradient calls one value may depend on at once (nesting depth).
+pub const MAX_NESTING: usize = 8;
+
+/// The set of gradient calls a node depends on (small, sorted, inline).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct CallSet {
+    ids: [u64; MAX_NESTING],
+    len: u8,
+}
+
+impl CallSet {
+    fn single(id: u64) -> Self {
+        let mut s = CallSet::default();
+        s.ids[0] = id;
+        s.len = 1;
+        s
+    }
+    fn as_slice(&self) -> &[u64] {
+        &self.ids[..self.len as usize]
+    }
+    pub(crate) fn contains(&self, id: u64) -> bool {
+        self.as_slice().contains(&id)
+    }
+    fn has_other_than(&self, id: u64) -> bool {
+        self.as_slice().iter().any(|&x| x != id)
+    }
+    fn insert(&mut self, id: u64) -> Result<()> {
+        if self.contains(id) {
+            return Ok(());
+        }
+        if self.len as usize == MAX_NESTING {
+            return Err(LuxError::Unsupported(format!(
+                "a value depends on more than {MAX_NESTING} nested gradient calls"
+            )));
+        }
+        self.ids[self.len as usize] = id;
+        self.len += 1;
+        Ok(())
+    }
+    fn union(&mut self, other: &CallSet) -> Result<()> {
+        for &id in other.as_slice() {
+            self.insert(id)?;
+        }
+        Ok(())
+    }
+    fn without(&self, id: u64) -> CallSet {
+        let mut s = CallSet::default();
+        for &x in self.as_slice() {
+            if x != id {
+                s.ids[s.len as usize] = x;
+                s.len += 1;
+            }
+        }
+        s
+    }
+}
+
+/// What produced a node, with the non-tensor data its backward rule needs.
+#[derive(Debug, Clone)]
+pub(crate) enum Op {
+    /// An input of gradient call `call`; its optional input is the tensor it
+    /// stands for (tracked by outer calls), to which it is the identity.
+    Leaf { call: u64 },
+    /// Identity; used to drop a finished call from a result's call set.
+    Identity,
+    Unary(UnaryOp),
+    Binary(BinaryOp),
+    Reduce(ReduceOp),
+    Shape(ShapeOp),
+    Matmul,
+    Where,
+    Cast(DType),
+}
+
+/// One recorded op application.
+pub(crate) struct Node {
+    id: u64,
+    calls: CallSet,
+    op: Op,
+    inputs: Vec<Tensor>,
+    output: Data,
+}
+
+impl Drop for Node {
+    // Long chains (e.g. a recurrence over many steps) would otherwise be
+    // dropped recursively and could overflow the stack.
+    fn drop(&mut self) {
+        let mut stack: Vec<Tensor> = std::mem::take(&mut self.inputs);
+        while let Some(mut t) = stack.pop() {
+            if let Some(node) = t.node.take() {
+                if let Ok(mut inner) = Arc::try_unwrap(node) {
+                    stack.append(&mut inner.inputs);
+                }
+            }
+        }
+    }
+}
+
+impl Tensor {
+    /// Builds the result of a differentiable op: records a node only when an
+    /// input is tracked.
+    pub(crate) fn from_op(output: Data, op: Op, inputs: &[&Tensor]) -> Result<Tensor> {
+        let mut calls = CallSet::default();
+        let mut tracked = false;
+        for t in inputs {
+            if let Some(n) = &t.node {
+                tracked = true;
+                calls.union(&n.calls)?;
+            }
+        }
+        if !tracked {
+            return Ok(Tensor { data: output, node: None });
+        }
+        let node = Node {
+            id: next_id(),
+            calls,
+            op,
+            inputs: inputs.iter().map(|t| (*t).clone()).collect(),
+            output: output.clone(),
+        };
+        Ok(Tensor { data: output, node: Some(Arc::new(node)) })
+    }
+
+    /// `true` if this tensor is recorded for an ongoing gradient call.
+    pub fn is_tracked(&self) -> bool {
+        self.node.is_some()
+    }
+
+    /// The same values, cut off from any gradient record (a constant).
+    pub fn detach(&self) -> Tensor {
+        Tensor { data: self.data.clone(), node: None }
+    }
+}
+
+/// One reverse-mode gradient computation: its inputs (leaves) and its id.
+///
+/// This is the low-level engine under `lux-ad`'s `gradient`, `vjp`, …; most
+/// code uses those instead.
+///
+/// ```
+/// use lux_core::{GradCall, Tensor};
+/// let x = Tensor::from_vec(vec![1.0f64, 2.0, 3.0], &[3])?;
+/// let mut call = GradCall::new();
+/// let xt = call.track(&x)?;
+/// let y = xt.mul(&xt)?.sum_all()?; // Σ x²
+/// let g = call.backward(&y, None)?;
+/// assert_eq!(g[0].to_vec::<f64>()?, vec![2.0, 4.0, 6.0]);
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+pub struct GradCall {
+    id: u64,
+    leaves: Vec<Tensor>,
+}
+
+impl Default for GradCall {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[derive(PartialEq, Eq)]
+struct ById(Arc<Node>);
+impl PartialEq for Node {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+impl Eq for Node {}
+impl Ord for ById {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.id.cmp(&other.0.id)
+    }
+}
+impl PartialOrd for ById {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl GradCall {
+    /// Starts a gradient call with a fresh id.
+    pub fn new() -> Self {
+        GradCall { id: next_id(), leaves: Vec::new() }
+    }
+
+    /// Marks `x` as an input of this call and returns the tracked value to
+    /// compute with. `x` may itself be tracked by an enclosing call.
+    ///
+    /// # Errors
+    /// `x` is not a float tensor, or nesting is deeper than [`MAX_NESTING`].
+    pub fn track(&mut self, x: &Tensor) -> Result<Tensor> {
+        if !x.dtype().is_float() {
+            return Err(LuxError::UnsupportedDType { op: "gradient input".into(), dtype: x.dtype() });
+        }
+        let mut calls = CallSet::single(self.id);
+        let inputs = match &x.node {
+            Some(n) => {
+                calls.union(&n.calls)?;
+                vec![x.clone()]
+            }
+            None => Vec::new(),
+        };
+        let node = Node { id: next_id(), calls, op: Op::Leaf { call: self.id }, inputs, output: x.data.clone() };
+        let t = Tensor { data: x.data.clone(), node: Some(Arc::new(node)) };
+        self.leaves.push(t.clone());
+        Ok(t)
+    }
+
+    /// The gradients of `output` with respect to every tracked input, in the
+    /// order they were tracked (zeros for inputs `output` does not depend on).
+    ///
+    /// `seed` is the cotangent of `output` (same shape); `None` means ones,
+    /// which requires `output` to have exactly one element.
+    ///
+    /// The results carry records only for enclosing gradient calls.
+    pub fn backward(&self, output: &Tensor, seed: Option<&Tensor>) -> Result<Vec<Tensor>> {
+        let seed = match seed {
+            Some(s) => {
+                if s.shape() != output.shape() {
+                    return Err(crate::error::shape_err(
+                        "backward",
+                        format!("cotangent shape {:?} differs from output shape {:?}", s.shape(), output.shape()),
+                    ));
+                }
+                s.to_dtype(output.dtype())?
+            }
+            None => {
+                if output.len() != 1 {
+                    return Err(crate::error::shape_err(
+                        "gradient",
+                        format!("the function must return a single value, got shape {:?}", output.shape()),
+                    ));
+                }
+                Tensor::ones(output.shape(), output.dtype())?
+            }
+        };
+        let mut leaf_grads: HashMap<u64, Tensor> = HashMap::new();
+        if let Some(root) = output.node.as_ref().filter(|n| n.calls.contains(self.id)) {
+            self.propagate(root.clone(), seed, &mut leaf_grads)?;
+        }
+        self.leaves
+            .iter()
+            .map(|leaf| {
+                let node = leaf.node.as_ref().expect("leaves are tracked");
+                match leaf_grads.remove(&node.id) {
+                    Some(g) => self.release(&g),
+                    None => Tensor::zeros(leaf.shape(), leaf.dtype()),
+                }
+            })
+            .collect()
+    }
+
+    fn propagate(&self, root: Arc<Node>, seed: Tensor, leaf_grads: &mut HashMap<u64, Tensor>) -> Result<()> {
+        let id = self.id;
+        let mut grads: HashMap<u64, Tensor> = HashMap::new();
+        grads.insert(root.id, seed);
+        let mut heap = BinaryHeap::new();
+        heap.push(ById(root));
+        while let Some(ById(node)) = heap.pop() {
+            let g = grads.remove(&node.id).expect("queued nodes have a gradient");
+            if matches!(node.op, Op::Leaf { call } if call == id) {
+                leaf_grads.insert(node.id, g);
+                continue;
+            }
+            let needs: Vec<bool> =
+                node.inputs.iter().map(|t| t.node.as_ref().is_some_and(|n| n.calls.contains(id))).collect();
+            if !needs.iter().any(|&b| b) {
+                continue;
+            }
+            // Saved values keep their record only for other (enclosing) calls.
+            let keep = |t: &Tensor| match &t.node {
+                Some(n) if n.calls.has_other_than(id) => t.clone(),
+                _ => t.detach(),
+            };
+            let inputs: Vec<Tensor> = node.inputs.iter().map(keep).collect();
+            let output = if node.calls.has_other_than(id) {
+                Tensor { data: node.output.clone(), node: Some(node.clone()) }
+            } else {
+                Tensor { data: node.output.clone(), node: None }
+            };
+            let input_grads = backward_rule(&node.op, &g, &inputs, &output, &needs)?;
+            for (i, gi) in input_grads.into_iter().enumerate() {
+                let (Some(gi), true) = (gi, needs[i]) else { continue };
+                let input = &node.inputs[i];
+                let gi = if gi.dtype() != input.dtype() { gi.to_dtype(input.dtype())? } else { gi };
+                if gi.shape() != input.shape() {
+                    return Err(LuxError::Unsupported(format!(
+                        "internal: backward of {:?} gave a gradient of shape {:?} for an input of shape {:?}",
+                        node.op,
+                        gi.shape(),
+                        input.shape()
+                    )));
+                }
+                let parent = input.node.as_ref().expect("needed inputs are tracked");
+                match grads.remove(&parent.id) {
+                    Some(acc) => {
+                        grads.insert(parent.id, acc.add(&gi)?);
+                    }
+                    None => {
+                        grads.insert(parent.id, gi);
+                        heap.push(ById(parent.clone()));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes this call from `t`'s record: the value stays tracked only for
+    /// enclosing calls. Apply it to everything a gradient call returns.
+    pub fn release(&self, t: &Tensor) -> Result<Tensor> {
+        match &t.node {
+            Some(n) if n.calls.contains(self.id) => {
+                let calls = n.calls.without(self.id);
+                if calls.len == 0 {
+                    Ok(t.detach())
+                } else {
+                    let node = Node { id: next_id(), calls, op: Op::Identity, inputs: vec![t.clone()], output: t.data.clone() };
+                    Ok(Tensor { data: t.data.clone(), node: Some(Arc::new(node)) })
+                }
+            }
+            _ => Ok(t.clone()),
+        }
+    }
+}
+
+/// Dispatches to the backward rule that sits beside each op's forward.
+fn backward_rule(op: &Op, g: &Tensor, inputs: &[Tensor], output: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+    match op {
+        Op::Leaf { .. } | Op::Identity => Ok(vec![Some(g.clone())]),
+        Op::Unary(u) => Ok(vec![Some(u.backward(g, &inputs[0], output)?)]),
+        Op::Binary(b) => b.backward(g, &inputs[0], &inputs[1], output, needs),
+        Op::Reduce(r) => Ok(vec![Some(r.backward(g, &inputs[0], output)?)]),
+        Op::Shape(s) => s.backward(g, inputs, needs),
+        Op::Matmul => matmul::backward(g, &inputs[0], &inputs[1], needs),
+        Op::Where => crate::ops::binary::where_backward(g, inputs, needs),
+        Op::Cast(from) => Ok(vec![Some(g.to_dtype(*from)?)]),
+    }
+}

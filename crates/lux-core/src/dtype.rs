@@ -1,0 +1,210 @@
+//! Element types and NumPy-style type promotion.
+
+use half::{bf16, f16};
+use ndarray::{ArcArray, IxDyn};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The element type of a [`Tensor`](crate::Tensor).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DType {
+    /// Booleans (masks, comparison results).
+    Bool,
+    /// 64-bit signed integers (labels, indices).
+    I64,
+    /// IEEE half precision.
+    F16,
+    /// bfloat16.
+    BF16,
+    /// IEEE single precision (the default).
+    F32,
+    /// IEEE double precision.
+    F64,
+}
+
+impl DType {
+    /// `true` for f16, bf16, f32 and f64.
+    pub fn is_float(self) -> bool {
+        matches!(self, DType::F16 | DType::BF16 | DType::F32 | DType::F64)
+    }
+
+    /// Bytes per element.
+    pub fn size_in_bytes(self) -> usize {
+        match self {
+            DType::Bool => 1,
+            DType::F16 | DType::BF16 => 2,
+            DType::F32 => 4,
+            DType::I64 | DType::F64 => 8,
+        }
+    }
+
+    /// The short name used in messages and files: `f32`, `bf16`, `i64`, …
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::Bool => "bool",
+            DType::I64 => "i64",
+            DType::F16 => "f16",
+            DType::BF16 => "bf16",
+            DType::F32 => "f32",
+            DType::F64 => "f64",
+        }
+    }
+
+    /// The dtype of `a ∘ b` for mixed-dtype arithmetic.
+    ///
+    /// Floats win over integers and booleans and keep their own width
+    /// (`i64 + f32 → f32`, as in PyTorch and JAX); two floats give the wider
+    /// one (`f16 + f32 → f32`, as in NumPy); f16 and bf16 meet at f32 (as in
+    /// JAX); `bool + i64 → i64`.
+    ///
+    /// ```
+    /// use lux_core::DType;
+    /// assert_eq!(DType::promote(DType::F16, DType::F32), DType::F32);
+    /// assert_eq!(DType::promote(DType::F16, DType::BF16), DType::F32);
+    /// assert_eq!(DType::promote(DType::I64, DType::F16), DType::F16);
+    /// ```
+    pub fn promote(a: DType, b: DType) -> DType {
+        use DType::*;
+        match (a, b) {
+            _ if a == b => a,
+            (F16, BF16) | (BF16, F16) => F32,
+            _ => a.max(b),
+        }
+    }
+
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Storage of a tensor: a shared, possibly strided ndarray of one dtype.
+#[derive(Clone, Debug)]
+pub(crate) enum Data {
+    Bool(ArcArray<bool, IxDyn>),
+    I64(ArcArray<i64, IxDyn>),
+    F16(ArcArray<f16, IxDyn>),
+    BF16(ArcArray<bf16, IxDyn>),
+    F32(ArcArray<f32, IxDyn>),
+    F64(ArcArray<f64, IxDyn>),
+}
+
+/// Applies `$body` to the array inside any `Data`, binding it as `$a`.
+macro_rules! with_data {
+    ($data:expr, $a:ident => $body:expr) => {
+        match $data {
+            $crate::dtype::Data::Bool($a) => $body,
+            $crate::dtype::Data::I64($a) => $body,
+            $crate::dtype::Data::F16($a) => $body,
+            $crate::dtype::Data::BF16($a) => $body,
+            $crate::dtype::Data::F32($a) => $body,
+            $crate::dtype::Data::F64($a) => $body,
+        }
+    };
+}
+pub(crate) use with_data;
+
+impl Data {
+    pub(crate) fn dtype(&self) -> DType {
+        match self {
+            Data::Bool(_) => DType::Bool,
+            Data::I64(_) => DType::I64,
+            Data::F16(_) => DType::F16,
+            Data::BF16(_) => DType::BF16,
+            Data::F32(_) => DType::F32,
+            Data::F64(_) => DType::F64,
+        }
+    }
+
+    pub(crate) fn shape(&self) -> &[usize] {
+        with_data!(self, a => a.shape())
+    }
+}
+
+pub(crate) mod sealed {
+    use super::Data;
+    use ndarray::{ArcArray, IxDyn};
+    /// Storage plumbing, kept out of the public API.
+    #[allow(private_interfaces)]
+    pub trait Sealed: Sized {
+        fn wrap(a: ArcArray<Self, IxDyn>) -> Data;
+        fn unwrap(d: &Data) -> Option<&ArcArray<Self, IxDyn>>;
+    }
+}
+pub(crate) use sealed::Sealed;
+
+/// A Rust type that can be a tensor element: `bool`, `i64`, `f16`, `bf16`,
+/// `f32`, `f64`.
+pub trait Element: Copy + Send + Sync + fmt::Debug + PartialEq + 'static + sealed::Sealed {
+    /// The matching [`DType`].
+    const DTYPE: DType;
+    /// Converts to f64 (`true` → 1).
+    fn to_f64(self) -> f64;
+    /// Converts from f64, rounding to nearest (`bool`: non-zero → `true`;
+    /// `i64`: truncation toward zero, saturating).
+    fn from_f64(x: f64) -> Self;
+}
+
+macro_rules! element {
+    ($t:ty, $variant:ident, |$x:ident| $to:expr, |$y:ident| $from:expr) => {
+        #[allow(private_interfaces)] // Sealed is unnameable outside the crate
+        impl sealed::Sealed for $t {
+            fn wrap(a: ArcArray<Self, IxDyn>) -> Data {
+                Data::$variant(a)
+            }
+            fn unwrap(d: &Data) -> Option<&ArcArray<Self, IxDyn>> {
+                match d {
+                    Data::$variant(a) => Some(a),
+                    _ => None,
+                }
+            }
+        }
+        impl Element for $t {
+            const DTYPE: DType = DType::$variant;
+            fn to_f64(self) -> f64 {
+                let $x = self;
+                $to
+            }
+            fn from_f64($y: f64) -> Self {
+                $from
+            }
+        }
+    };
+}
+element!(bool, Bool, |x| if x { 1.0 } else { 0.0 }, |y| y != 0.0);
+element!(i64, I64, |x| x as f64, |y| y as i64);
+element!(f16, F16, |x| x.to_f64(), |y| f16::from_f64(y));
+element!(bf16, BF16, |x| x.to_f64(), |y| bf16::from_f64(y));
+element!(f32, F32, |x| x as f64, |y| y as f32);
+element!(f64, F64, |x| x, |y| y);
+
+/// The float types kernels compute in (f16/bf16 compute in f32).
+pub(crate) trait Real:
+    num_traits::Float
+    + num_traits::FloatConst
+    + ndarray::LinalgScalar
+    + ndarray::ScalarOperand
+    + Element
+    + std::iter::Sum
+    + std::ops::AddAssign
+    + std::ops::MulAssign
+    + Send
+    + Sync
+{
+    fn c(x: f64) -> Self;
+}
+impl Real for f32 {
+    #[inline(always)]
+    fn c(x: f64) -> Self {
+        x as f32
+    }
+}
+impl Real for f64 {
+    #[inline(always)]
+    fn c(x: f64) -> Self {
+        x
+    }
+}

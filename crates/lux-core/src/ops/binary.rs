@@ -1,0 +1,481 @@
+//! Elementwise binary ops with NumPy broadcasting, comparisons, `where_`
+//! and `clamp`, with their derivative rules.
+//!
+//! Mixed dtypes are promoted with [`DType::promote`] first (the cast is
+//! itself differentiable, so a gradient reaches an f16 input as f16).
+//! Gradients of broadcast inputs are summed back to the input's shape.
+
+use super::{broadcast_shapes, map_arr, zip_arr};
+use crate::autodiff::Op;
+use crate::dtype::{Data, Element, Real, Sealed, with_data};
+use crate::error::{LuxError, Result, arg_err, shape_err};
+use crate::tensor::FData;
+use crate::{DType, Tensor};
+use ndarray::{ArcArray, IxDyn, Zip};
+
+/// A binary arithmetic op.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+    Maximum,
+    Minimum,
+}
+
+impl BinaryOp {
+    fn name(self) -> &'static str {
+        match self {
+            BinaryOp::Add => "add",
+            BinaryOp::Sub => "sub",
+            BinaryOp::Mul => "mul",
+            BinaryOp::Div => "div",
+            BinaryOp::Pow => "pow",
+            BinaryOp::Maximum => "maximum",
+            BinaryOp::Minimum => "minimum",
+        }
+    }
+
+    fn float_kernel<T: Real>(self, a: &ArcArray<T, IxDyn>, b: &ArcArray<T, IxDyn>, shape: &[usize]) -> ArcArray<T, IxDyn> {
+        match self {
+            BinaryOp::Add => zip_arr(a, b, shape, |x, y| x + y),
+            BinaryOp::Sub => zip_arr(a, b, shape, |x, y| x - y),
+            BinaryOp::Mul => zip_arr(a, b, shape, |x, y| x * y),
+            BinaryOp::Div => zip_arr(a, b, shape, |x, y| x / y),
+            BinaryOp::Pow => zip_arr(a, b, shape, |x, y| x.powf(y)),
+            // NaN propagates, as in NumPy's maximum/minimum.
+            BinaryOp::Maximum => zip_arr(a, b, shape, |x, y| if x.is_nan() || x > y { x } else { y }),
+            BinaryOp::Minimum => zip_arr(a, b, shape, |x, y| if x.is_nan() || x < y { x } else { y }),
+        }
+    }
+
+    fn int_kernel(self, a: &ArcArray<i64, IxDyn>, b: &ArcArray<i64, IxDyn>, shape: &[usize]) -> Option<ArcArray<i64, IxDyn>> {
+        Some(match self {
+            BinaryOp::Add => zip_arr(a, b, shape, |x: i64, y| x.wrapping_add(y)),
+            BinaryOp::Sub => zip_arr(a, b, shape, |x: i64, y| x.wrapping_sub(y)),
+            BinaryOp::Mul => zip_arr(a, b, shape, |x: i64, y| x.wrapping_mul(y)),
+            BinaryOp::Maximum => zip_arr(a, b, shape, |x: i64, y| x.max(y)),
+            BinaryOp::Minimum => zip_arr(a, b, shape, |x: i64, y| x.min(y)),
+            BinaryOp::Div | BinaryOp::Pow => return None,
+        })
+    }
+
+    /// Gradients for `a ∘ b`, summed back to each input's shape.
+    pub(crate) fn backward(
+        self,
+        g: &Tensor,
+        a: &Tensor,
+        b: &Tensor,
+        y: &Tensor,
+        needs: &[bool],
+    ) -> Result<Vec<Option<Tensor>>> {
+        let (ga, gb) = match self {
+            BinaryOp::Add => (g.clone(), g.clone()),
+            BinaryOp::Sub => (g.clone(), g.neg()?),
+            BinaryOp::Mul => (if needs[0] { g.mul(b)? } else { g.clone() }, if needs[1] { g.mul(a)? } else { g.clone() }),
+            BinaryOp::Div => {
+                let ga = g.div(b)?;
+                let gb = if needs[1] { ga.mul(y)?.neg()? } else { ga.clone() };
+                (ga, gb)
+            }
+            BinaryOp::Pow => {
+                // d/da = b·a^(b−1), taken as 0 where b = 0 (so 0^0 has slope 0);
+                // d/db = y·ln a, taken as 0 where a = 0.
+                let ga = if needs[0] {
+                    let slope = b.mul(&a.pow(&b.add_scalar(-1.0)?)?)?;
+                    let b_zero = b.equal(&b.zeros_like())?;
+                    g.mul(&Tensor::where_(&b_zero, &slope.zeros_like(), &slope)?)?
+                } else {
+                    g.clone()
+                };
+                let gb = if needs[1] {
+                    let a_zero = a.equal(&a.zeros_like())?;
+                    let safe_a = Tensor::where_(&a_zero, &a.ones_like(), a)?;
+                    g.mul(&y.mul(&safe_a.log()?)?)?
+                } else {
+                    g.clone()
+                };
+                (ga, gb)
+            }
+            BinaryOp::Maximum | BinaryOp::Minimum => {
+                // Ties share the gradient equally (as JAX does).
+                let wins = if self == BinaryOp::Maximum { a.greater(b)? } else { a.less(b)? };
+                let ties = a.equal(b)?;
+                let dt = g.dtype();
+                let share = wins.to_dtype(dt)?.add(&ties.to_dtype(dt)?.mul_scalar(0.5)?)?;
+                let ga = g.mul(&share)?;
+                let gb = g.sub(&ga)?;
+                (ga, gb)
+            }
+        };
+        Ok(vec![
+            if needs[0] { Some(ga.sum_to(a.shape())?) } else { None },
+            if needs[1] { Some(gb.sum_to(b.shape())?) } else { None },
+        ])
+    }
+}
+
+impl Tensor {
+    fn binary(&self, other: &Tensor, op: BinaryOp) -> Result<Tensor> {
+        let shape = broadcast_shapes(self.shape(), other.shape())
+            .map_err(|_| shape_err(op.name(), format!("shapes {:?} and {:?} do not broadcast", self.shape(), other.shape())))?;
+        let dt = DType::promote(self.dtype(), other.dtype());
+        if !dt.is_float() {
+            let (a, b) = (self.to_dtype(DType::I64)?, other.to_dtype(DType::I64)?);
+            let (Data::I64(x), Data::I64(y)) = (&a.data, &b.data) else { unreachable!("cast to i64") };
+            return match op.int_kernel(x, y, &shape) {
+                Some(r) => Ok(Tensor::from_data(Data::I64(r))),
+                None => Err(LuxError::UnsupportedDType { op: op.name().into(), dtype: DType::I64 }),
+            };
+        }
+        let a = self.to_dtype(dt)?;
+        let b = other.to_dtype(dt)?;
+        let data = match (a.compute_data(op.name())?, b.compute_data(op.name())?) {
+            (FData::F32(x), FData::F32(y)) => FData::F32(op.float_kernel(&x, &y, &shape)),
+            (FData::F64(x), FData::F64(y)) => FData::F64(op.float_kernel(&x, &y, &shape)),
+            _ => unreachable!("both operands were cast to {dt}"),
+        };
+        Tensor::from_op(data.into_data(dt), Op::Binary(op), &[&a, &b])
+    }
+
+    /// `self + other`, broadcasting.
+    ///
+    /// # Errors
+    /// The shapes do not broadcast.
+    pub fn add(&self, other: &Tensor) -> Result<Tensor> {
+        self.binary(other, BinaryOp::Add)
+    }
+    /// `self − other`, broadcasting.
+    ///
+    /// # Errors
+    /// The shapes do not broadcast.
+    pub fn sub(&self, other: &Tensor) -> Result<Tensor> {
+        self.binary(other, BinaryOp::Sub)
+    }
+    /// `self · other` elementwise, broadcasting.
+    ///
+    /// # Errors
+    /// The shapes do not broadcast.
+    pub fn mul(&self, other: &Tensor) -> Result<Tensor> {
+        self.binary(other, BinaryOp::Mul)
+    }
+    /// `self / other` elementwise, broadcasting (floats only).
+    ///
+    /// # Errors
+    /// The shapes do not broadcast, or both operands are integers.
+    pub fn div(&self, other: &Tensor) -> Result<Tensor> {
+        self.binary(other, BinaryOp::Div)
+    }
+    /// `self ^ other` elementwise, broadcasting (floats only).
+    ///
+    /// # Errors
+    /// The shapes do not broadcast, or both operands are integers.
+    pub fn pow(&self, other: &Tensor) -> Result<Tensor> {
+        self.binary(other, BinaryOp::Pow)
+    }
+    /// The larger of each pair (NaN wins); ties split the gradient evenly.
+    ///
+    /// # Errors
+    /// The shapes do not broadcast.
+    pub fn maximum(&self, other: &Tensor) -> Result<Tensor> {
+        self.binary(other, BinaryOp::Maximum)
+    }
+    /// The smaller of each pair (NaN wins); ties split the gradient evenly.
+    ///
+    /// # Errors
+    /// The shapes do not broadcast.
+    pub fn minimum(&self, other: &Tensor) -> Result<Tensor> {
+        self.binary(other, BinaryOp::Minimum)
+    }
+
+    /// A 0-d tensor holding `value` in this tensor's dtype.
+    pub fn scalar_like(&self, value: f64) -> Tensor {
+        Tensor::full(&[], value, self.dtype()).expect("a 0-d tensor is always valid")
+    }
+    /// `self + c`.
+    pub fn add_scalar(&self, c: f64) -> Result<Tensor> {
+        self.add(&self.scalar_like(c))
+    }
+    /// `self · c`.
+    pub fn mul_scalar(&self, c: f64) -> Result<Tensor> {
+        self.mul(&self.scalar_like(c))
+    }
+    /// `self ^ p` for a constant exponent.
+    ///
+    /// ```
+    /// let x = lux_core::Tensor::from_vec(vec![4.0f32, 9.0], &[2])?;
+    /// assert_eq!(x.powf(0.5)?.to_vec::<f32>()?, vec![2.0, 3.0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    pub fn powf(&self, p: f64) -> Result<Tensor> {
+        self.pow(&self.scalar_like(p))
+    }
+
+    /// Elementwise values limited to `[min, max]`; the derivative is 1 inside
+    /// (boundaries included) and 0 outside.
+    ///
+    /// # Errors
+    /// `min > max` or either bound is NaN.
+    pub fn clamp(&self, min: f64, max: f64) -> Result<Tensor> {
+        if min.is_nan() || max.is_nan() || min > max {
+            return Err(arg_err("clamp", format!("need min <= max, got min={min}, max={max}")));
+        }
+        let (lo, hi) = (self.scalar_like(min), self.scalar_like(max));
+        let upper = Tensor::where_(&self.greater(&hi)?, &hi, self)?;
+        Tensor::where_(&self.less(&lo)?, &lo, &upper)
+    }
+
+    fn compare(&self, other: &Tensor, name: &str, f: fn(std::cmp::Ordering) -> bool) -> Result<Tensor> {
+        let shape = broadcast_shapes(self.shape(), other.shape())
+            .map_err(|_| shape_err(name, format!("shapes {:?} and {:?} do not broadcast", self.shape(), other.shape())))?;
+        let dt = DType::promote(self.dtype(), other.dtype());
+        let a = self.detach().to_dtype(dt)?;
+        let b = other.detach().to_dtype(dt)?;
+        let out = with_data!(&a.data, x => {
+            let y = <_ as Same>::same(x, &b.data);
+            zip_arr(x, y, &shape, |p, q| p.partial_cmp(&q).is_some_and(f))
+        });
+        Ok(Tensor::from_data(Data::Bool(out)))
+    }
+
+    /// `self == other` elementwise, as a bool tensor (NaN ≠ NaN).
+    ///
+    /// # Errors
+    /// The shapes do not broadcast.
+    pub fn equal(&self, other: &Tensor) -> Result<Tensor> {
+        self.compare(other, "equal", |o| o.is_eq())
+    }
+    /// `self != other` elementwise (true where either is NaN).
+    ///
+    /// # Errors
+    /// The shapes do not broadcast.
+    pub fn not_equal(&self, other: &Tensor) -> Result<Tensor> {
+        self.equal(other)?.logical_not()
+    }
+    /// `self < other` elementwise.
+    ///
+    /// # Errors
+    /// The shapes do not broadcast.
+    pub fn less(&self, other: &Tensor) -> Result<Tensor> {
+        self.compare(other, "less", |o| o.is_lt())
+    }
+    /// `self <= other` elementwise.
+    ///
+    /// # Errors
+    /// The shapes do not broadcast.
+    pub fn less_equal(&self, other: &Tensor) -> Result<Tensor> {
+        self.compare(other, "less_equal", |o| o.is_le())
+    }
+    /// `self > other` elementwise.
+    ///
+    /// # Errors
+    /// The shapes do not broadcast.
+    pub fn greater(&self, other: &Tensor) -> Result<Tensor> {
+        self.compare(other, "greater", |o| o.is_gt())
+    }
+    /// `self >= other` elementwise.
+    ///
+    /// # Errors
+    /// The shapes do not broadcast.
+    pub fn greater_equal(&self, other: &Tensor) -> Result<Tensor> {
+        self.compare(other, "greater_equal", |o| o.is_ge())
+    }
+
+    fn bool_array(&self, op: &str) -> Result<&ArcArray<bool, IxDyn>> {
+        self.array::<bool>(op)
+    }
+    /// Elementwise NOT of a bool tensor.
+    pub fn logical_not(&self) -> Result<Tensor> {
+        Ok(Tensor::from_data(Data::Bool(map_arr(self.bool_array("logical_not")?, |v: bool| !v))))
+    }
+    /// Elementwise AND of bool tensors, broadcasting.
+    pub fn logical_and(&self, other: &Tensor) -> Result<Tensor> {
+        let shape = broadcast_shapes(self.shape(), other.shape())?;
+        let (a, b) = (self.bool_array("logical_and")?, other.bool_array("logical_and")?);
+        Ok(Tensor::from_data(Data::Bool(zip_arr(a, b, &shape, |p: bool, q: bool| p && q))))
+    }
+    /// Elementwise OR of bool tensors, broadcasting.
+    pub fn logical_or(&self, other: &Tensor) -> Result<Tensor> {
+        let shape = broadcast_shapes(self.shape(), other.shape())?;
+        let (a, b) = (self.bool_array("logical_or")?, other.bool_array("logical_or")?);
+        Ok(Tensor::from_data(Data::Bool(zip_arr(a, b, &shape, |p: bool, q: bool| p || q))))
+    }
+
+    /// `on_true` where `cond` holds, else `on_false`; all three broadcast.
+    /// The result has the promoted dtype of `on_true` and `on_false`;
+    /// gradients flow to the branch that was chosen.
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let x = Tensor::from_vec(vec![-1.0f32, 2.0, -3.0], &[3])?;
+    /// let relu = Tensor::where_(&x.greater(&x.zeros_like())?, &x, &x.zeros_like())?;
+    /// assert_eq!(relu.to_vec::<f32>()?, vec![0.0, 2.0, 0.0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `cond` is not a bool tensor, or the shapes do not broadcast.
+    pub fn where_(cond: &Tensor, on_true: &Tensor, on_false: &Tensor) -> Result<Tensor> {
+        let c = cond.bool_array("where_")?;
+        let shape = broadcast_shapes(&broadcast_shapes(cond.shape(), on_true.shape())?, on_false.shape()).map_err(|_| {
+            shape_err(
+                "where_",
+                format!("shapes {:?}, {:?} and {:?} do not broadcast", cond.shape(), on_true.shape(), on_false.shape()),
+            )
+        })?;
+        let dt = DType::promote(on_true.dtype(), on_false.dtype());
+        let a = on_true.to_dtype(dt)?;
+        let b = on_false.to_dtype(dt)?;
+        let out = with_data!(&a.data, x => {
+            let y = <_ as Same>::same(x, &b.data);
+            Sealed::wrap(select(c, x, y, &shape))
+        });
+        Tensor::from_op(out, Op::Where, &[&cond.detach(), &a, &b])
+    }
+}
+
+fn select<T: Element>(
+    c: &ArcArray<bool, IxDyn>,
+    a: &ArcArray<T, IxDyn>,
+    b: &ArcArray<T, IxDyn>,
+    shape: &[usize],
+) -> ArcArray<T, IxDyn> {
+    let s = IxDyn(shape);
+    let (cv, av, bv) = (c.broadcast(s.clone()).unwrap(), a.broadcast(s.clone()).unwrap(), b.broadcast(s).unwrap());
+    Zip::from(&cv).and(&av).and(&bv).map_collect(|&k, &x, &y| if k { x } else { y }).into_shared()
+}
+
+/// Gradients of `where_(cond, a, b)`.
+pub(crate) fn where_backward(g: &Tensor, inputs: &[Tensor], needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+    let (cond, a, b) = (&inputs[0], &inputs[1], &inputs[2]);
+    let zero = g.zeros_like();
+    let ga = if needs[1] { Some(Tensor::where_(cond, g, &zero)?.sum_to(a.shape())?) } else { None };
+    let gb = if needs[2] { Some(Tensor::where_(cond, &zero, g)?.sum_to(b.shape())?) } else { None };
+    Ok(vec![None, ga, gb])
+}
+
+/// Fetches the same-typed array from another `Data` (both were cast to one dtype).
+trait Same: Sized {
+    fn same<'a>(&self, d: &'a Data) -> &'a Self;
+}
+impl<T: Element> Same for ArcArray<T, IxDyn> {
+    fn same<'a>(&self, d: &'a Data) -> &'a Self {
+        T::unwrap(d).expect("operands were cast to one dtype")
+    }
+}
+
+// ----- operators: shorthands that panic where the methods return Err -----
+
+macro_rules! operator {
+    ($Trait:ident, $fn:ident, $method:ident) => {
+        impl std::ops::$Trait<&Tensor> for &Tensor {
+            type Output = Tensor;
+            /// # Panics
+            /// Where the method of the same name returns an error.
+            #[track_caller]
+            fn $fn(self, rhs: &Tensor) -> Tensor {
+                self.$method(rhs).unwrap_or_else(|e| panic!("{e}"))
+            }
+        }
+        impl std::ops::$Trait<Tensor> for Tensor {
+            type Output = Tensor;
+            #[track_caller]
+            fn $fn(self, rhs: Tensor) -> Tensor {
+                std::ops::$Trait::$fn(&self, &rhs)
+            }
+        }
+        impl std::ops::$Trait<&Tensor> for Tensor {
+            type Output = Tensor;
+            #[track_caller]
+            fn $fn(self, rhs: &Tensor) -> Tensor {
+                std::ops::$Trait::$fn(&self, rhs)
+            }
+        }
+        impl std::ops::$Trait<f64> for &Tensor {
+            type Output = Tensor;
+            #[track_caller]
+            fn $fn(self, rhs: f64) -> Tensor {
+                std::ops::$Trait::$fn(self, &self.scalar_like(rhs))
+            }
+        }
+        impl std::ops::$Trait<f64> for Tensor {
+            type Output = Tensor;
+            #[track_caller]
+            fn $fn(self, rhs: f64) -> Tensor {
+                std::ops::$Trait::$fn(&self, rhs)
+            }
+        }
+    };
+}
+operator!(Add, add, add);
+operator!(Sub, sub, sub);
+operator!(Mul, mul, mul);
+operator!(Div, div, div);
+
+impl std::ops::Neg for &Tensor {
+    type Output = Tensor;
+    #[track_caller]
+    fn neg(self) -> Tensor {
+        Tensor::neg(self).unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+impl std::ops::Neg for Tensor {
+    type Output = Tensor;
+    #[track_caller]
+    fn neg(self) -> Tensor {
+        Tensor::neg(&self).unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{DType, Tensor};
+
+    #[test]
+    fn broadcast_arithmetic_matches_hand_values() -> crate::Result<()> {
+        let a = Tensor::from_vec(vec![1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3])?;
+        let col = Tensor::from_vec(vec![10.0f64, 20.0], &[2, 1])?;
+        assert_eq!(a.add(&col)?.to_vec::<f64>()?, vec![11.0, 12.0, 13.0, 24.0, 25.0, 26.0]);
+        assert_eq!(a.sub(&col)?.to_vec::<f64>()?, vec![-9.0, -8.0, -7.0, -16.0, -15.0, -14.0]);
+        assert_eq!(a.mul(&col)?.to_vec::<f64>()?, vec![10.0, 20.0, 30.0, 80.0, 100.0, 120.0]);
+        assert_eq!(col.div(&a)?.to_vec::<f64>()?, vec![10.0, 5.0, 10.0 / 3.0, 5.0, 4.0, 20.0 / 6.0]);
+        assert_eq!(a.powf(2.0)?.to_vec::<f64>()?, vec![1.0, 4.0, 9.0, 16.0, 25.0, 36.0]);
+        let t = a.transpose(0, 1)?; // [3, 2], non-contiguous
+        let row = Tensor::from_vec(vec![100.0f64, 200.0], &[2])?;
+        assert_eq!(t.add(&row)?.to_vec::<f64>()?, vec![101.0, 204.0, 102.0, 205.0, 103.0, 206.0]);
+        assert!(a.add(&Tensor::zeros(&[4], DType::F64)?).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn promotion_and_ints() -> crate::Result<()> {
+        let h = Tensor::from_vec(vec![half::f16::from_f32(1.5)], &[1])?;
+        let f = Tensor::from_vec(vec![2.0f32], &[1])?;
+        let i = Tensor::from_vec(vec![3i64], &[1])?;
+        assert_eq!(h.add(&f)?.dtype(), DType::F32);
+        assert_eq!(h.add(&i)?.dtype(), DType::F16);
+        assert_eq!(i.mul(&i)?.to_vec::<i64>()?, vec![9]);
+        assert!(i.div(&i).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn maximum_minimum_nan_and_where_clamp() -> crate::Result<()> {
+        let a = Tensor::from_vec(vec![1.0f32, f32::NAN, 3.0], &[3])?;
+        let b = Tensor::from_vec(vec![2.0f32, 0.0, 3.0], &[3])?;
+        let m = a.maximum(&b)?.to_vec::<f32>()?;
+        assert_eq!(m[0], 2.0);
+        assert!(m[1].is_nan());
+        assert_eq!(m[2], 3.0);
+        assert_eq!(a.minimum(&b)?.to_vec::<f32>()?[0], 1.0);
+        let x = Tensor::from_vec(vec![-2.0f32, 0.5, 7.0], &[3])?;
+        assert_eq!(x.clamp(-1.0, 1.0)?.to_vec::<f32>()?, vec![-1.0, 0.5, 1.0]);
+        assert!(x.clamp(1.0, -1.0).is_err());
+        assert_eq!(a.equal(&b)?.to_vec::<bool>()?, vec![false, false, true]);
+        assert_eq!(a.not_equal(&b)?.to_vec::<bool>()?, vec![true, true, false]);
+        assert!(Tensor::where_(&x, &x, &x).is_err(), "cond must be bool");
+        Ok(())
+    }
+}

@@ -1,0 +1,158 @@
+//! Matrix multiplication: `[m, k] · [k, n]`, and batched
+//! `[b, m, k] · [b, k, n]` where either batch may be 1 or absent (broadcast).
+//!
+//! Operands may be strided views (a transposed weight is never copied).
+//! f32/f64 run on `matrixmultiply`'s packed, multithreaded kernels; f16 and
+//! bf16 compute in f32.
+
+use crate::autodiff::Op;
+use crate::dtype::Real;
+use crate::error::{LuxError, Result, shape_err};
+use crate::tensor::FData;
+use crate::{DType, Tensor};
+use ndarray::{ArcArray, ArrayD, Axis, IxDyn};
+
+/// `C = A·B` for one 2-D pair (any strides), via `matrixmultiply`.
+trait Gemm: Real {
+    /// # Safety
+    /// Pointers and strides must describe valid `m×k`, `k×n` and `m×n` matrices.
+    unsafe fn gemm(m: usize, k: usize, n: usize, a: *const Self, rsa: isize, csa: isize, b: *const Self, rsb: isize, csb: isize, c: *mut Self, rsc: isize, csc: isize);
+}
+impl Gemm for f32 {
+    unsafe fn gemm(m: usize, k: usize, n: usize, a: *const f32, rsa: isize, csa: isize, b: *const f32, rsb: isize, csb: isize, c: *mut f32, rsc: isize, csc: isize) {
+        // SAFETY: forwarded from the caller.
+        unsafe { matrixmultiply::sgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, rsc, csc) }
+    }
+}
+impl Gemm for f64 {
+    unsafe fn gemm(m: usize, k: usize, n: usize, a: *const f64, rsa: isize, csa: isize, b: *const f64, rsb: isize, csb: isize, c: *mut f64, rsc: isize, csc: isize) {
+        // SAFETY: forwarded from the caller.
+        unsafe { matrixmultiply::dgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, rsc, csc) }
+    }
+}
+
+/// Batched product of 3-D arrays whose batch extents are `batch` or 1.
+fn batched<T: Gemm>(a: &ArcArray<T, IxDyn>, b: &ArcArray<T, IxDyn>, batch: usize) -> ArrayD<T> {
+    let (m, k, n) = (a.shape()[1], a.shape()[2], b.shape()[2]);
+    let mut out = ArrayD::<T>::zeros(IxDyn(&[batch, m, n]));
+    for i in 0..batch {
+        let ai = a.index_axis(Axis(0), if a.shape()[0] == 1 { 0 } else { i });
+        let bi = b.index_axis(Axis(0), if b.shape()[0] == 1 { 0 } else { i });
+        let mut ci = out.index_axis_mut(Axis(0), i);
+        let (sa, sb, sc) = (ai.strides().to_vec(), bi.strides().to_vec(), ci.strides().to_vec());
+        if m == 0 || n == 0 {
+            continue;
+        }
+        // SAFETY: the views are valid m×k, k×n and m×n matrices with these
+        // (element) strides, and `ci` is uniquely borrowed.
+        unsafe { T::gemm(m, k, n, ai.as_ptr(), sa[0], sa[1], bi.as_ptr(), sb[0], sb[1], ci.as_mut_ptr(), sc[0], sc[1]) }
+    }
+    out
+}
+
+impl Tensor {
+    /// Matrix product. 2-D `[m, k] · [k, n] → [m, n]`; with a 3-D operand,
+    /// batched over the leading axis, which broadcasts when it is 1 or absent
+    /// (`[b, m, k] · [k, n] → [b, m, n]`).
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let a = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2])?;
+    /// let b = Tensor::from_vec(vec![5.0f32, 6.0, 7.0, 8.0], &[2, 2])?;
+    /// assert_eq!(a.matmul(&b)?.to_vec::<f32>()?, vec![19.0, 22.0, 43.0, 50.0]);
+    /// // x · Wᵀ without copying W:
+    /// assert_eq!(a.matmul(&b.transpose(0, 1)?)?.to_vec::<f32>()?, vec![17.0, 23.0, 39.0, 53.0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// An operand is not 2-D or 3-D, inner dimensions differ, batches do not
+    /// broadcast, or a dtype is not float.
+    pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
+        let (sa, sb) = (self.shape(), other.shape());
+        let bad = || shape_err("matmul", format!("cannot multiply {sa:?} · {sb:?}"));
+        if !(2..=3).contains(&sa.len()) || !(2..=3).contains(&sb.len()) {
+            return Err(shape_err("matmul", format!("operands must be 2-d or 3-d, got {sa:?} · {sb:?}")));
+        }
+        if sa[sa.len() - 1] != sb[sb.len() - 2] {
+            return Err(shape_err("matmul", format!("inner dimensions differ: {sa:?} · {sb:?}")));
+        }
+        let ba = if sa.len() == 3 { sa[0] } else { 1 };
+        let bb = if sb.len() == 3 { sb[0] } else { 1 };
+        if ba != bb && ba != 1 && bb != 1 {
+            return Err(bad());
+        }
+        let batch = ba.max(bb);
+        let three_d = sa.len() == 3 || sb.len() == 3;
+        let dt = DType::promote(self.dtype(), other.dtype());
+        if !dt.is_float() {
+            return Err(LuxError::UnsupportedDType { op: "matmul".into(), dtype: dt });
+        }
+        let a = self.to_dtype(dt)?;
+        let b = other.to_dtype(dt)?;
+        let (m, n) = (sa[sa.len() - 2], sb[sb.len() - 1]);
+        let out_shape: Vec<usize> = if three_d { vec![batch, m, n] } else { vec![m, n] };
+        fn run<T: Gemm>(x: ArcArray<T, IxDyn>, y: ArcArray<T, IxDyn>, batch: usize, out: &[usize]) -> ArcArray<T, IxDyn> {
+            let as3 = |x: ArcArray<T, IxDyn>| if x.ndim() == 2 { x.insert_axis(Axis(0)) } else { x };
+            batched(&as3(x), &as3(y), batch).into_shape_with_order(IxDyn(out)).expect("same size").into_shared()
+        }
+        let data = match (a.compute_data("matmul")?, b.compute_data("matmul")?) {
+            (FData::F32(x), FData::F32(y)) => FData::F32(run(x, y, batch, &out_shape)),
+            (FData::F64(x), FData::F64(y)) => FData::F64(run(x, y, batch, &out_shape)),
+            _ => unreachable!("both operands were cast to {dt}"),
+        };
+        Tensor::from_op(data.into_data(dt), Op::Matmul, &[&a, &b])
+    }
+}
+
+/// `∂A = G·Bᵀ`, `∂B = Aᵀ·G`, summed over broadcast batches.
+pub(crate) fn backward(g: &Tensor, a: &Tensor, b: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+    let ga = if needs[0] { Some(g.matmul(&b.transpose(-1, -2)?)?.sum_to(a.shape())?) } else { None };
+    let gb = if needs[1] { Some(a.transpose(-1, -2)?.matmul(g)?.sum_to(b.shape())?) } else { None };
+    Ok(vec![ga, gb])
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Tensor;
+
+    fn naive(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f64> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn matches_naive_including_batches_and_views() -> crate::Result<()> {
+        let (m, k, n) = (5, 7, 3);
+        let av: Vec<f64> = (0..2 * m * k).map(|i| ((i * 37 % 11) as f64) - 5.0).collect();
+        let bv: Vec<f64> = (0..k * n).map(|i| ((i * 13 % 7) as f64) * 0.5).collect();
+        let a = Tensor::from_vec(av.clone(), &[2, m, k])?;
+        let b = Tensor::from_vec(bv.clone(), &[k, n])?;
+        let c = a.matmul(&b)?;
+        assert_eq!(c.shape(), &[2, m, n]);
+        let got = c.to_vec::<f64>()?;
+        assert_eq!(&got[..m * n], naive(&av[..m * k], &bv, m, k, n).as_slice());
+        assert_eq!(&got[m * n..], naive(&av[m * k..], &bv, m, k, n).as_slice());
+        // B given as a transposed view of its transpose.
+        let bt = Tensor::from_vec(bv.clone(), &[k, n])?.transpose(0, 1)?.contiguous()?.transpose(0, 1)?;
+        assert!(!bt.is_contiguous());
+        assert_eq!(a.matmul(&bt)?.to_vec::<f64>()?, got);
+        assert!(a.matmul(&Tensor::zeros(&[6, 2], crate::DType::F64)?).is_err());
+        assert!(Tensor::zeros(&[3], crate::DType::F64)?.matmul(&b).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn half_matmul_computes_in_f32() -> crate::Result<()> {
+        let a = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2])?.to_dtype(crate::DType::F16)?;
+        let c = a.matmul(&a)?;
+        assert_eq!(c.dtype(), crate::DType::F16);
+        assert_eq!(c.to_dtype(crate::DType::F32)?.to_vec::<f32>()?, vec![7.0, 10.0, 15.0, 22.0]);
+        Ok(())
+    }
+}

@@ -1,0 +1,112 @@
+//! Primitive differentiable ops, one file per family; each op's forward
+//! kernel and its backward rule sit side by side.
+//!
+//! | file | ops |
+//! |---|---|
+//! | `unary.rs` | neg, exp, log, log1p, expm1, sqrt, abs, sign, sin, cos, tanh |
+//! | `binary.rs` | add, sub, mul, div, pow, maximum, minimum, comparisons, `where_`, clamp |
+//! | `reduce.rs` | sum, mean, max, min, argmax |
+//! | `matmul.rs` | matmul (2-d, batched 3-d) |
+//! | `shape.rs` | reshape, permute, broadcast_to, narrow, index_select, gather, concat, stack, cast |
+
+pub(crate) mod binary;
+pub(crate) mod matmul;
+pub(crate) mod reduce;
+pub(crate) mod shape;
+pub(crate) mod unary;
+
+use crate::error::shape_err;
+use crate::tensor::PAR_THRESHOLD;
+use crate::Result;
+use ndarray::{ArcArray, IxDyn, Zip};
+use rayon::prelude::*;
+
+/// Elementwise map; contiguous inputs take a plain (and, when large, parallel) loop.
+pub(crate) fn map_arr<T, U>(a: &ArcArray<T, IxDyn>, f: impl Fn(T) -> U + Sync + Send) -> ArcArray<U, IxDyn>
+where
+    T: Copy + Send + Sync,
+    U: Clone + Send + Sync,
+{
+    if let Some(s) = a.as_slice() {
+        let v: Vec<U> =
+            if s.len() >= PAR_THRESHOLD { s.par_iter().map(|&x| f(x)).collect() } else { s.iter().map(|&x| f(x)).collect() };
+        ArcArray::from_shape_vec(a.raw_dim(), v).expect("same number of elements")
+    } else {
+        a.map(|&x| f(x)).into_shared()
+    }
+}
+
+/// Elementwise combination with NumPy broadcasting to `out_shape`.
+pub(crate) fn zip_arr<A, B, U>(
+    a: &ArcArray<A, IxDyn>,
+    b: &ArcArray<B, IxDyn>,
+    out_shape: &[usize],
+    f: impl Fn(A, B) -> U + Sync + Send,
+) -> ArcArray<U, IxDyn>
+where
+    A: Copy + Send + Sync,
+    B: Copy + Send + Sync,
+    U: Send + Sync + Copy,
+{
+    let n: usize = out_shape.iter().product();
+    if a.shape() == out_shape && b.shape() == out_shape {
+        if let (Some(x), Some(y)) = (a.as_slice(), b.as_slice()) {
+            let v: Vec<U> = if n >= PAR_THRESHOLD {
+                x.par_iter().zip(y.par_iter()).map(|(&p, &q)| f(p, q)).collect()
+            } else {
+                x.iter().zip(y.iter()).map(|(&p, &q)| f(p, q)).collect()
+            };
+            return ArcArray::from_shape_vec(IxDyn(out_shape), v).expect("same number of elements");
+        }
+    }
+    if b.len() == 1 && a.shape() == out_shape {
+        let q = *b.iter().next().expect("one element");
+        return map_arr(a, move |p| f(p, q));
+    }
+    if a.len() == 1 && b.shape() == out_shape {
+        let p = *a.iter().next().expect("one element");
+        return map_arr(b, move |q| f(p, q));
+    }
+    let av = a.broadcast(IxDyn(out_shape)).expect("checked broadcast");
+    let bv = b.broadcast(IxDyn(out_shape)).expect("checked broadcast");
+    let z = Zip::from(&av).and(&bv);
+    if n >= PAR_THRESHOLD {
+        z.par_map_collect(|&p, &q| f(p, q)).into_shared()
+    } else {
+        z.map_collect(|&p, &q| f(p, q)).into_shared()
+    }
+}
+
+/// The NumPy broadcast of two shapes.
+///
+/// ```
+/// use lux_core::broadcast_shapes;
+/// assert_eq!(broadcast_shapes(&[8, 1, 6], &[7, 1])?, vec![8, 7, 6]);
+/// assert!(broadcast_shapes(&[3], &[4]).is_err());
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
+    let n = a.len().max(b.len());
+    let mut out = vec![0; n];
+    for i in 0..n {
+        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
+        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        out[i] = match (da, db) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => return Err(shape_err("broadcast", format!("shapes {a:?} and {b:?} do not broadcast"))),
+        };
+    }
+    Ok(out)
+}
+
+/// Normalises a signed axis (`-1` = last) for a tensor of `ndim` axes.
+pub(crate) fn norm_axis(op: &str, axis: isize, ndim: usize) -> Result<usize> {
+    let n = ndim as isize;
+    let a = if axis < 0 { axis + n } else { axis };
+    if a < 0 || a >= n {
+        return Err(crate::error::arg_err(op, format!("axis {axis} is out of range for a tensor with {ndim} axes")));
+    }
+    Ok(a as usize)
+}

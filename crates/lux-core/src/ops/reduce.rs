@@ -1,0 +1,262 @@
+//! Reductions over axes (`sum`, `mean`, `max`, `min`, `argmax`) and
+//! `sum_to`, the adjoint of broadcasting.
+//!
+//! Axes are signed (`-1` = last). `keepdim` keeps reduced axes with size 1.
+//! `max`/`min` propagate NaN and split the gradient evenly between ties.
+
+use super::norm_axis;
+use crate::autodiff::Op;
+use crate::dtype::{Data, Real};
+use crate::error::{Result, arg_err, shape_err};
+use crate::tensor::{FData, map_fdata};
+use crate::Tensor;
+use ndarray::{ArcArray, Axis, IxDyn};
+
+/// A reduction over `axes` (sorted, unique, non-negative).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ReduceOp {
+    kind: ReduceKind,
+    axes: Vec<usize>,
+    keepdim: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReduceKind {
+    Sum,
+    Mean,
+    Max,
+    Min,
+}
+
+impl ReduceKind {
+    fn name(self) -> &'static str {
+        match self {
+            ReduceKind::Sum => "sum",
+            ReduceKind::Mean => "mean",
+            ReduceKind::Max => "max",
+            ReduceKind::Min => "min",
+        }
+    }
+}
+
+fn norm_axes(op: &str, axes: &[isize], ndim: usize) -> Result<Vec<usize>> {
+    let mut out = axes.iter().map(|&a| norm_axis(op, a, ndim)).collect::<Result<Vec<_>>>()?;
+    out.sort_unstable();
+    if out.windows(2).any(|w| w[0] == w[1]) {
+        return Err(arg_err(op, format!("axis listed twice in {axes:?}")));
+    }
+    Ok(out)
+}
+
+fn reduce_kernel<T: Real>(kind: ReduceKind, a: &ArcArray<T, IxDyn>, axes: &[usize], keepdim: bool) -> ArcArray<T, IxDyn> {
+    let mut r = a.clone();
+    let mut count = 1usize;
+    for &ax in axes.iter().rev() {
+        count *= a.shape()[ax];
+        let reduced = match kind {
+            ReduceKind::Sum | ReduceKind::Mean => r.sum_axis(Axis(ax)),
+            ReduceKind::Max => r.fold_axis(Axis(ax), T::neg_infinity(), |&m, &x| if x.is_nan() || x > m { x } else { m }),
+            ReduceKind::Min => r.fold_axis(Axis(ax), T::infinity(), |&m, &x| if x.is_nan() || x < m { x } else { m }),
+        };
+        r = if keepdim { reduced.insert_axis(Axis(ax)).into_shared() } else { reduced.into_shared() };
+    }
+    if kind == ReduceKind::Mean {
+        let c = T::c(count as f64);
+        r.mapv_inplace(|x| x / c);
+    }
+    r
+}
+
+impl ReduceOp {
+    /// The gradient `g` (the output's shape) carried back to the input `x`.
+    pub(crate) fn backward(&self, g: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+        let keep_shape: Vec<usize> =
+            x.shape().iter().enumerate().map(|(i, &d)| if self.axes.contains(&i) { 1 } else { d }).collect();
+        let g = g.reshape(&keep_shape)?;
+        match self.kind {
+            ReduceKind::Sum => g.broadcast_to(x.shape()),
+            ReduceKind::Mean => {
+                let count: usize = self.axes.iter().map(|&a| x.shape()[a]).product();
+                g.broadcast_to(x.shape())?.mul_scalar(1.0 / count as f64)
+            }
+            ReduceKind::Max | ReduceKind::Min => {
+                let y = y.reshape(&keep_shape)?;
+                let hit = x.equal(&y)?.to_dtype(g.dtype())?;
+                let ties = hit.detach().sum(&self.axes.iter().map(|&a| a as isize).collect::<Vec<_>>(), true)?;
+                g.div(&ties)?.mul(&hit)
+            }
+        }
+    }
+}
+
+impl Tensor {
+    fn reduce(&self, kind: ReduceKind, axes: &[isize], keepdim: bool) -> Result<Tensor> {
+        let axes = norm_axes(kind.name(), axes, self.ndim())?;
+        if matches!(kind, ReduceKind::Max | ReduceKind::Min) && axes.iter().any(|&a| self.shape()[a] == 0) {
+            return Err(shape_err(kind.name(), format!("cannot reduce an empty axis of shape {:?}", self.shape())));
+        }
+        let data = map_fdata!(self.compute_data(kind.name())?, a => reduce_kernel(kind, &a, &axes, keepdim));
+        Tensor::from_op(data.into_data(self.dtype()), Op::Reduce(ReduceOp { kind, axes, keepdim }), &[self])
+    }
+
+    fn all_axes(&self) -> Vec<isize> {
+        (0..self.ndim() as isize).collect()
+    }
+
+    /// Sum over `axes`.
+    ///
+    /// ```
+    /// let x = lux_core::Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3])?;
+    /// assert_eq!(x.sum(&[-1], false)?.to_vec::<f32>()?, vec![6.0, 15.0]);
+    /// assert_eq!(x.sum(&[0], true)?.shape(), &[1, 3]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// An axis is out of range or repeated, or the tensor is not float.
+    pub fn sum(&self, axes: &[isize], keepdim: bool) -> Result<Tensor> {
+        self.reduce(ReduceKind::Sum, axes, keepdim)
+    }
+    /// Mean over `axes`.
+    ///
+    /// # Errors
+    /// As for [`sum`](Tensor::sum).
+    pub fn mean(&self, axes: &[isize], keepdim: bool) -> Result<Tensor> {
+        self.reduce(ReduceKind::Mean, axes, keepdim)
+    }
+    /// Maximum over `axes` (NaN propagates).
+    ///
+    /// # Errors
+    /// As for [`sum`](Tensor::sum), or a reduced axis is empty.
+    pub fn max(&self, axes: &[isize], keepdim: bool) -> Result<Tensor> {
+        self.reduce(ReduceKind::Max, axes, keepdim)
+    }
+    /// Minimum over `axes` (NaN propagates).
+    ///
+    /// # Errors
+    /// As for [`max`](Tensor::max).
+    pub fn min(&self, axes: &[isize], keepdim: bool) -> Result<Tensor> {
+        self.reduce(ReduceKind::Min, axes, keepdim)
+    }
+    /// Sum of all elements, as a 0-d tensor.
+    pub fn sum_all(&self) -> Result<Tensor> {
+        self.sum(&self.all_axes(), false)
+    }
+    /// Mean of all elements, as a 0-d tensor.
+    pub fn mean_all(&self) -> Result<Tensor> {
+        self.mean(&self.all_axes(), false)
+    }
+    /// Maximum of all elements, as a 0-d tensor.
+    pub fn max_all(&self) -> Result<Tensor> {
+        self.max(&self.all_axes(), false)
+    }
+    /// Minimum of all elements, as a 0-d tensor.
+    pub fn min_all(&self) -> Result<Tensor> {
+        self.min(&self.all_axes(), false)
+    }
+
+    /// Index (i64) of the largest element along `axis`; the first one on ties,
+    /// and the first NaN if there is one. Not differentiable.
+    ///
+    /// ```
+    /// let x = lux_core::Tensor::from_vec(vec![1.0f32, 5.0, 5.0, 7.0, 0.0, 2.0], &[2, 3])?;
+    /// assert_eq!(x.argmax(-1, false)?.to_vec::<i64>()?, vec![1, 0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `axis` is out of range, the axis is empty, or the tensor is bool.
+    pub fn argmax(&self, axis: isize, keepdim: bool) -> Result<Tensor> {
+        let ax = norm_axis("argmax", axis, self.ndim())?;
+        if self.shape()[ax] == 0 {
+            return Err(shape_err("argmax", format!("cannot reduce an empty axis of shape {:?}", self.shape())));
+        }
+        fn arg<T: PartialOrd + Copy>(a: &ArcArray<T, IxDyn>, ax: usize) -> ArcArray<i64, IxDyn> {
+            a.map_axis(Axis(ax), |lane| {
+                let mut best = 0usize;
+                let mut bv = lane[0];
+                #[allow(clippy::eq_op)]
+                let is_nan = |v: T| v != v;
+                for (i, &v) in lane.iter().enumerate().skip(1) {
+                    if is_nan(bv) {
+                        break;
+                    }
+                    if is_nan(v) || v > bv {
+                        best = i;
+                        bv = v;
+                    }
+                }
+                best as i64
+            })
+            .into_shared()
+        }
+        let r = match &self.data {
+            Data::I64(a) => arg(a, ax),
+            Data::Bool(_) => return Err(crate::LuxError::UnsupportedDType { op: "argmax".into(), dtype: self.dtype() }),
+            _ => match self.compute_data("argmax")? {
+                FData::F32(a) => arg(&a, ax),
+                FData::F64(a) => arg(&a, ax),
+            },
+        };
+        let r = if keepdim { r.insert_axis(Axis(ax)) } else { r };
+        Ok(Tensor::from_data(Data::I64(r)))
+    }
+
+    /// Sums a broadcast result back to `shape` (the adjoint of
+    /// [`broadcast_to`](Tensor::broadcast_to)).
+    ///
+    /// # Errors
+    /// `shape` does not broadcast to this tensor's shape.
+    pub fn sum_to(&self, shape: &[usize]) -> Result<Tensor> {
+        if self.shape() == shape {
+            return Ok(self.clone());
+        }
+        let n = self.ndim();
+        if shape.len() > n {
+            return Err(shape_err("sum_to", format!("cannot sum {:?} to the larger rank {:?}", self.shape(), shape)));
+        }
+        let lead = n - shape.len();
+        let mut axes: Vec<isize> = (0..lead as isize).collect();
+        for (i, &d) in shape.iter().enumerate() {
+            let s = self.shape()[lead + i];
+            if d == 1 && s != 1 {
+                axes.push((lead + i) as isize);
+            } else if d != s {
+                return Err(shape_err("sum_to", format!("shape {:?} does not broadcast to {:?}", shape, self.shape())));
+            }
+        }
+        self.sum(&axes, false)?.reshape(shape)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Tensor;
+
+    #[test]
+    fn reductions_against_hand_values() -> crate::Result<()> {
+        let x = Tensor::from_vec((1..=24).map(|v| v as f64).collect::<Vec<_>>(), &[2, 3, 4])?;
+        // sum over axes 0 and 2: for j, Σ_i Σ_k (12i + 4j + k + 1)
+        let s = x.sum(&[0, -1], false)?.to_vec::<f64>()?;
+        let want: Vec<f64> =
+            (0..3).map(|j| (0..2).flat_map(|i| (0..4).map(move |k| (12 * i + 4 * j + k + 1) as f64)).sum()).collect();
+        assert_eq!(s, want);
+        assert_eq!(x.mean_all()?.to_scalar::<f64>()?, 12.5);
+        assert_eq!(x.max(&[1], false)?.to_vec::<f64>()?, vec![9.0, 10.0, 11.0, 12.0, 21.0, 22.0, 23.0, 24.0]);
+        assert_eq!(x.min(&[1], true)?.shape(), &[2, 1, 4]);
+        assert!(x.sum(&[3], false).is_err());
+        assert!(x.sum(&[1, -2], false).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn max_propagates_nan_and_argmax_ties() -> crate::Result<()> {
+        let x = Tensor::from_vec(vec![1.0f32, f32::NAN, 0.0, 2.0, 2.0, 1.0], &[2, 3])?;
+        let m = x.max(&[-1], false)?.to_vec::<f32>()?;
+        assert!(m[0].is_nan());
+        assert_eq!(m[1], 2.0);
+        assert_eq!(x.argmax(-1, false)?.to_vec::<i64>()?, vec![1, 0]);
+        assert!(Tensor::zeros(&[2, 0], crate::DType::F32)?.max(&[1], false).is_err());
+        Ok(())
+    }
+}

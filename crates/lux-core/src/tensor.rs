@@ -1,0 +1,391 @@
+//! [`Tensor`]: a dtype-dynamic, shared, n-dimensional array.
+
+use crate::autodiff::Node;
+use crate::dtype::{Data, Element, with_data};
+use crate::error::{LuxError, Result, arg_err, shape_err};
+use crate::DType;
+use half::{bf16, f16};
+use ndarray::{ArcArray, ArrayD, IxDyn};
+use rand::{Rng, RngExt};
+use std::fmt;
+use std::sync::Arc;
+
+/// An n-dimensional array of one [`DType`], row-major, with cheap clones.
+///
+/// Cloning shares the storage (an `Arc`); ops never mutate their inputs.
+/// Views produced by [`transpose`](Tensor::transpose), [`permute`](Tensor::permute),
+/// [`broadcast_to`](Tensor::broadcast_to) and [`narrow`](Tensor::narrow) share
+/// storage too and may be non-contiguous; every op accepts them.
+///
+/// Ops are methods returning [`Result`]; the operators `+ - * /` and unary `-`
+/// are shorthands that **panic** where the method would return an error
+/// (shapes that do not broadcast, non-numeric dtypes).
+///
+/// ```
+/// use lux_core::{DType, Tensor};
+/// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3])?;
+/// let b = Tensor::from_vec(vec![10.0f32, 20.0, 30.0], &[3])?;
+/// let y = x.add(&b)?; // broadcasts over the batch axis
+/// assert_eq!(y.shape(), &[2, 3]);
+/// assert_eq!(y.to_vec::<f32>()?, vec![11.0, 22.0, 33.0, 14.0, 25.0, 36.0]);
+/// assert_eq!(y.dtype(), DType::F32);
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+#[derive(Clone)]
+pub struct Tensor {
+    pub(crate) data: Data,
+    pub(crate) node: Option<Arc<Node>>,
+}
+
+/// Elements above which elementwise kernels and reductions use rayon.
+pub(crate) const PAR_THRESHOLD: usize = 1 << 16;
+
+impl Tensor {
+    pub(crate) fn from_data(data: Data) -> Tensor {
+        Tensor { data, node: None }
+    }
+
+    // ----- construction -------------------------------------------------
+
+    /// A tensor of `shape` holding `values` in row-major order.
+    ///
+    /// # Errors
+    /// `values.len()` differs from the product of `shape`.
+    pub fn from_vec<T: Element>(values: Vec<T>, shape: &[usize]) -> Result<Tensor> {
+        let n: usize = shape.iter().product();
+        if n != values.len() {
+            return Err(shape_err(
+                "Tensor::from_vec",
+                format!("{} values do not fill shape {:?} ({} elements)", values.len(), shape, n),
+            ));
+        }
+        let a = ArcArray::from_shape_vec(IxDyn(shape), values).map_err(|e| shape_err("Tensor::from_vec", e.to_string()))?;
+        Ok(Tensor::from_data(T::wrap(a)))
+    }
+
+    /// Like [`from_vec`](Tensor::from_vec), copying from a slice.
+    pub fn from_slice<T: Element>(values: &[T], shape: &[usize]) -> Result<Tensor> {
+        Tensor::from_vec(values.to_vec(), shape)
+    }
+
+    /// Wraps an ndarray without copying.
+    pub fn from_ndarray<T: Element, D: ndarray::Dimension>(a: ndarray::Array<T, D>) -> Tensor {
+        Tensor::from_data(T::wrap(a.into_dyn().into_shared()))
+    }
+
+    /// A 0-dimensional tensor.
+    ///
+    /// ```
+    /// let s = lux_core::Tensor::scalar(2.5f64);
+    /// assert_eq!(s.shape(), &[] as &[usize]);
+    /// assert_eq!(s.to_scalar::<f64>()?, 2.5);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    pub fn scalar<T: Element>(value: T) -> Tensor {
+        Tensor::from_data(T::wrap(ArcArray::from_elem(IxDyn(&[]), value)))
+    }
+
+    /// A tensor of `shape` and `dtype` filled with `value` (converted to `dtype`).
+    pub fn full(shape: &[usize], value: f64, dtype: DType) -> Result<Tensor> {
+        fn make<T: Element>(shape: &[usize], v: f64) -> Data {
+            T::wrap(ArcArray::from_elem(IxDyn(shape), T::from_f64(v)))
+        }
+        checked_len(shape)?;
+        Ok(Tensor::from_data(match dtype {
+            DType::Bool => make::<bool>(shape, value),
+            DType::I64 => make::<i64>(shape, value),
+            DType::F16 => make::<f16>(shape, value),
+            DType::BF16 => make::<bf16>(shape, value),
+            DType::F32 => make::<f32>(shape, value),
+            DType::F64 => make::<f64>(shape, value),
+        }))
+    }
+
+    /// Zeros of `shape` and `dtype`.
+    pub fn zeros(shape: &[usize], dtype: DType) -> Result<Tensor> {
+        Tensor::full(shape, 0.0, dtype)
+    }
+
+    /// Ones of `shape` and `dtype`.
+    pub fn ones(shape: &[usize], dtype: DType) -> Result<Tensor> {
+        Tensor::full(shape, 1.0, dtype)
+    }
+
+    /// Zeros with this tensor's shape and dtype (a constant).
+    pub fn zeros_like(&self) -> Tensor {
+        Tensor::full(self.shape(), 0.0, self.dtype()).expect("shape of an existing tensor is valid")
+    }
+
+    /// Ones with this tensor's shape and dtype (a constant).
+    pub fn ones_like(&self) -> Tensor {
+        Tensor::full(self.shape(), 1.0, self.dtype()).expect("shape of an existing tensor is valid")
+    }
+
+    /// `start, start + step, …` up to but excluding `end`, as a 1-d tensor.
+    ///
+    /// ```
+    /// use lux_core::{DType, Tensor};
+    /// let t = Tensor::arange(0.0, 1.0, 0.25, DType::F32)?;
+    /// assert_eq!(t.to_vec::<f32>()?, vec![0.0, 0.25, 0.5, 0.75]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `step` is zero or not finite, or the bounds are not finite.
+    pub fn arange(start: f64, end: f64, step: f64, dtype: DType) -> Result<Tensor> {
+        if !(step.is_finite() && step != 0.0 && start.is_finite() && end.is_finite()) {
+            return Err(arg_err("arange", format!("need finite bounds and a non-zero step, got {start}..{end} step {step}")));
+        }
+        let n = ((end - start) / step).ceil().max(0.0) as usize;
+        let values: Vec<f64> = (0..n).map(|i| start + i as f64 * step).collect();
+        Tensor::from_vec(values, &[n])?.to_dtype(dtype)
+    }
+
+    /// Uniform samples in `[0, 1)` drawn from `rng`.
+    pub fn rand<R: Rng + ?Sized>(rng: &mut R, shape: &[usize], dtype: DType) -> Result<Tensor> {
+        float_dtype("rand", dtype)?;
+        let n = checked_len(shape)?;
+        let values: Vec<f64> = (0..n).map(|_| rng.random::<f64>()).collect();
+        Tensor::from_vec(values, shape)?.to_dtype(dtype)
+    }
+
+    /// Standard-normal samples drawn from `rng` (Box–Muller).
+    pub fn randn<R: Rng + ?Sized>(rng: &mut R, shape: &[usize], dtype: DType) -> Result<Tensor> {
+        float_dtype("randn", dtype)?;
+        let n = checked_len(shape)?;
+        let mut values = Vec::with_capacity(n + 1);
+        while values.len() < n {
+            // 1 - u lies in (0, 1], so the logarithm is finite.
+            let u1 = 1.0 - rng.random::<f64>();
+            let u2 = rng.random::<f64>();
+            let r = (-2.0 * u1.ln()).sqrt();
+            let theta = 2.0 * std::f64::consts::PI * u2;
+            values.push(r * theta.cos());
+            values.push(r * theta.sin());
+        }
+        values.truncate(n);
+        Tensor::from_vec(values, shape)?.to_dtype(dtype)
+    }
+
+    // ----- inspection -----------------------------------------------------
+
+    /// The extent of every axis.
+    pub fn shape(&self) -> &[usize] {
+        self.data.shape()
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        self.data.dtype()
+    }
+
+    /// The number of axes.
+    pub fn ndim(&self) -> usize {
+        self.shape().len()
+    }
+
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        self.shape().iter().product()
+    }
+
+    /// `true` if the tensor has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `true` if the elements are stored contiguously in row-major order.
+    pub fn is_contiguous(&self) -> bool {
+        with_data!(&self.data, a => a.is_standard_layout())
+    }
+
+    /// `true` if `self` and `other` share their storage buffer.
+    pub fn shares_storage_with(&self, other: &Tensor) -> bool {
+        with_data!(&self.data, a => match T_of(other, a) { Some(b) => a.as_ptr() == b.as_ptr(), None => false })
+    }
+
+    // ----- read back ------------------------------------------------------
+
+    /// The elements in row-major order.
+    ///
+    /// # Errors
+    /// `T` is not this tensor's dtype.
+    pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
+        Ok(self.array::<T>("to_vec")?.iter().copied().collect())
+    }
+
+    /// The elements converted to f64, in row-major order, whatever the dtype.
+    pub fn to_f64_vec(&self) -> Vec<f64> {
+        with_data!(&self.data, a => a.iter().map(|x| x.to_f64()).collect())
+    }
+
+    /// The single element of a one-element tensor.
+    ///
+    /// # Errors
+    /// `T` is not this tensor's dtype, or the tensor does not have exactly one element.
+    pub fn to_scalar<T: Element>(&self) -> Result<T> {
+        let a = self.array::<T>("to_scalar")?;
+        if a.len() != 1 {
+            return Err(shape_err("to_scalar", format!("tensor of shape {:?} has {} elements, not 1", a.shape(), a.len())));
+        }
+        Ok(*a.iter().next().expect("one element"))
+    }
+
+    /// A copy as an ndarray.
+    ///
+    /// # Errors
+    /// `T` is not this tensor's dtype.
+    pub fn to_ndarray<T: Element>(&self) -> Result<ArrayD<T>> {
+        Ok(self.array::<T>("to_ndarray")?.to_owned())
+    }
+
+    /// Converts into an ndarray, without copying when the storage is not shared.
+    pub fn into_ndarray<T: Element>(self) -> Result<ArrayD<T>> {
+        let a = self.array::<T>("into_ndarray")?.clone();
+        drop(self);
+        Ok(a.into_owned())
+    }
+
+    /// The shared array inside, if `T` is the dtype.
+    pub(crate) fn array<T: Element>(&self, op: &str) -> Result<&ArcArray<T, IxDyn>> {
+        T::unwrap(&self.data)
+            .ok_or_else(|| LuxError::DType { op: op.to_string(), expected: T::DTYPE.name().into(), got: self.dtype() })
+    }
+
+    /// The values in the compute type (f16/bf16 as f32), for float tensors.
+    pub(crate) fn compute_data(&self, op: &str) -> Result<FData> {
+        Ok(match &self.data {
+            Data::F32(a) => FData::F32(a.clone()),
+            Data::F64(a) => FData::F64(a.clone()),
+            Data::F16(a) => FData::F32(a.mapv(f32::from).into_shared()),
+            Data::BF16(a) => FData::F32(a.mapv(f32::from).into_shared()),
+            _ => return Err(LuxError::UnsupportedDType { op: op.into(), dtype: self.dtype() }),
+        })
+    }
+}
+
+#[allow(non_snake_case)]
+fn T_of<'a, T: Element>(other: &'a Tensor, _like: &ArcArray<T, IxDyn>) -> Option<&'a ArcArray<T, IxDyn>> {
+    T::unwrap(&other.data)
+}
+
+pub(crate) fn float_dtype(op: &str, dtype: DType) -> Result<()> {
+    if dtype.is_float() { Ok(()) } else { Err(LuxError::UnsupportedDType { op: op.into(), dtype }) }
+}
+
+fn checked_len(shape: &[usize]) -> Result<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .filter(|&n| n <= isize::MAX as usize / 8)
+        .ok_or_else(|| shape_err("tensor", format!("shape {shape:?} has too many elements")))
+}
+
+/// Float values in a compute type.
+#[derive(Clone)]
+pub(crate) enum FData {
+    F32(ArcArray<f32, IxDyn>),
+    F64(ArcArray<f64, IxDyn>),
+}
+
+/// Runs generic code on the array inside an [`FData`], re-wrapping the result.
+macro_rules! map_fdata {
+    ($fd:expr, $a:ident => $body:expr) => {
+        match $fd {
+            $crate::tensor::FData::F32($a) => $crate::tensor::FData::F32($body),
+            $crate::tensor::FData::F64($a) => $crate::tensor::FData::F64($body),
+        }
+    };
+}
+pub(crate) use map_fdata;
+
+impl FData {
+    /// Back to storage of `dtype` (rounding to f16/bf16 where asked).
+    pub(crate) fn into_data(self, dtype: DType) -> Data {
+        match (self, dtype) {
+            (FData::F32(a), DType::F16) => Data::F16(a.mapv(f16::from_f32).into_shared()),
+            (FData::F32(a), DType::BF16) => Data::BF16(a.mapv(bf16::from_f32).into_shared()),
+            (FData::F32(a), _) => Data::F32(a),
+            (FData::F64(a), _) => Data::F64(a),
+        }
+    }
+}
+
+impl fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tensor<{}>{:?}", self.dtype(), self.shape())?;
+        if self.is_tracked() {
+            write!(f, " (tracked)")?;
+        }
+        write!(f, " ")?;
+        with_data!(&self.data, a => fmt::Debug::fmt(&a.view(), f))
+    }
+}
+
+impl fmt::Display for Tensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        with_data!(&self.data, a => fmt::Display::fmt(&a.view(), f))
+    }
+}
+
+impl PartialEq for Tensor {
+    /// Same dtype, shape and elements (the autodiff record is ignored).
+    fn eq(&self, other: &Self) -> bool {
+        self.dtype() == other.dtype()
+            && self.shape() == other.shape()
+            && with_data!(&self.data, a => T_of(other, a).is_some_and(|b| a == b))
+    }
+}
+
+impl<T: Element, D: ndarray::Dimension> From<ndarray::Array<T, D>> for Tensor {
+    fn from(a: ndarray::Array<T, D>) -> Self {
+        Tensor::from_ndarray(a)
+    }
+}
+
+// ----- serde: {dtype, shape, data} with data as numbers -----------------------
+
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TensorRepr {
+    dtype: DType,
+    shape: Vec<usize>,
+    data: ReprData,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+enum ReprData {
+    Bool(Vec<bool>),
+    I64(Vec<i64>),
+    Float(Vec<f64>),
+}
+
+impl serde::Serialize for Tensor {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let data = match &self.data {
+            Data::Bool(a) => ReprData::Bool(a.iter().copied().collect()),
+            Data::I64(a) => ReprData::I64(a.iter().copied().collect()),
+            _ => ReprData::Float(self.to_f64_vec()),
+        };
+        TensorRepr { dtype: self.dtype(), shape: self.shape().to_vec(), data }.serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Tensor {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error;
+        let r = TensorRepr::deserialize(d)?;
+        let t = match (r.data, r.dtype) {
+            (ReprData::Bool(v), DType::Bool) => Tensor::from_vec(v, &r.shape),
+            (ReprData::I64(v), DType::I64) => Tensor::from_vec(v, &r.shape),
+            // JSON cannot tell integers from floats: integral floats parse as i64.
+            (ReprData::I64(v), dt) if dt.is_float() => {
+                Tensor::from_vec(v.into_iter().map(|x| x as f64).collect::<Vec<_>>(), &r.shape).and_then(|t| t.to_dtype(dt))
+            }
+            (ReprData::Float(v), dt) if dt.is_float() => Tensor::from_vec(v, &r.shape).and_then(|t| t.to_dtype(dt)),
+            (_, dt) => return Err(D::Error::custom(format!("tensor data does not match dtype {dt}"))),
+        };
+        t.map_err(D::Error::custom)
+    }
+}
