@@ -110,3 +110,6 @@ pub(crate) fn norm_axis(op: &str, axis: isize, ndim: usize) -> Result<usize> {
     }
     Ok(a as usize)
 }
+
+#[cfg(test)]
+mod props;

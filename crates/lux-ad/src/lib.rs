@@ -1,0 +1,43 @@
+//! # lux-ad
+//!
+//! Differentiation drivers over [`Tree`]s: [`gradient`],
+//! [`value_and_gradient`], [`vjp`], [`jvp`], [`jacobian`], the AD backend
+//! types ([`AutoTape`], [`AutoFiniteDiff`], …) and [`check_gradients`].
+//!
+//! **Key design decision:** there is one reverse-mode engine, the record
+//! that `lux-core`'s ops write while a [`GradCall`] is under way. Backward
+//! rules are themselves differentiable, so every driver here nests: a
+//! function that calls [`gradient`] can be differentiated again (gradient
+//! penalties, Hessian-vector products), and [`jvp`] is computed as the
+//! derivative of a VJP (the "double-VJP" trick) rather than with a second
+//! engine. Gradients always come back as a [`Tree`] shaped like the input.
+#![doc(test(attr(deny(warnings))))]
+
+mod backend;
+mod check;
+mod drivers;
+
+pub use backend::{AdBackend, AutoCompiledTape, AutoFiniteDiff, AutoForward, AutoTape};
+pub use check::{GradCheckReport, Tolerances, check_gradients, check_gradients_with};
+pub use drivers::{gradient, jacobian, jvp, value_and_gradient, vjp};
+
+use lux_core::{GradCall, LuxError, Result, Tensor, Tree};
+
+/// Tracks every float tensor leaf of `x` as an input of `call`; other
+/// leaves pass through as constants.
+pub(crate) fn track_tree(call: &mut GradCall, x: &Tree) -> Result<Tree> {
+    x.try_map(|_, t| if t.dtype().is_float() { call.track(t) } else { Ok(t.clone()) })
+}
+
+/// Rebuilds `like`'s structure from `grads` (one per float leaf, in order);
+/// non-float leaves get zeros of their own dtype.
+pub(crate) fn untrack_tree(like: &Tree, grads: Vec<Tensor>) -> Result<Tree> {
+    let mut it = grads.into_iter();
+    like.try_map(|path, t| {
+        if t.dtype().is_float() {
+            it.next().ok_or_else(|| LuxError::Unsupported(format!("internal: no gradient for {path}")))
+        } else {
+            Ok(t.zeros_like())
+        }
+    })
+}
