@@ -1,0 +1,5 @@
+//! The integration-test binary of lux-core (one binary, one module per area).
+
+mod layer;
+mod tree;
+mod tree_props;
