@@ -50,7 +50,10 @@ fn tiny(smoke: bool) -> Result<()> {
     let fwd = time(reps, || w.loss(&w.ps))?;
     let vg = time(reps, || w.value_and_gradient())?;
     println!("tiny (MLP 4-16-16-1 tanh, MSE, batch 64, f32): forward median {:.1} µs", fwd.as_secs_f64() * 1e6);
-    println!("tiny (MLP 4-16-16-1 tanh, MSE, batch 64, f32): value_and_gradient median {:.1} µs", vg.as_secs_f64() * 1e6);
+    println!(
+        "tiny (MLP 4-16-16-1 tanh, MSE, batch 64, f32): value_and_gradient median {:.1} µs",
+        vg.as_secs_f64() * 1e6
+    );
     Ok(())
 }
 
@@ -61,7 +64,10 @@ fn main() -> Result<()> {
     let all = named.is_empty();
     for name in &named {
         if !["matmul", "tiny"].contains(name) {
-            return Err(LuxError::InvalidArgument { op: "lux-bench".into(), msg: format!("unknown workload `{name}` (matmul, tiny)") });
+            return Err(LuxError::InvalidArgument {
+                op: "lux-bench".into(),
+                msg: format!("unknown workload `{name}` (matmul, tiny)"),
+            });
         }
     }
     if all || named.contains(&"matmul") {

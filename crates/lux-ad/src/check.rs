@@ -49,7 +49,10 @@ pub(crate) fn finite_difference_gradient(
 ) -> Result<(Tensor, Tree)> {
     let rel = step.unwrap_or(f64::EPSILON.cbrt());
     if !(rel.is_finite() && rel > 0.0) {
-        return Err(LuxError::InvalidArgument { op: "AutoFiniteDiff".into(), msg: format!("step must be positive, got {rel}") });
+        return Err(LuxError::InvalidArgument {
+            op: "AutoFiniteDiff".into(),
+            msg: format!("step must be positive, got {rel}"),
+        });
     }
     let x64 = to_f64_tree(x)?;
     let value = f(&x64)?;
@@ -130,7 +133,8 @@ where
     let x64 = to_f64_tree(x)?;
     let (_, analytic) = backend.value_and_gradient(&f, &x64)?;
     let (_, numeric) = finite_difference_gradient(&f, &x64, None)?;
-    let mut worst = GradCheckReport { path: String::new(), index: 0, analytic: 0.0, numeric: 0.0, rel_error: 0.0, checked: 0 };
+    let mut worst =
+        GradCheckReport { path: String::new(), index: 0, analytic: 0.0, numeric: 0.0, rel_error: 0.0, checked: 0 };
     let mut worst_ratio = -1.0f64;
     for ((path, a), (_, n)) in analytic.tensors().into_iter().zip(numeric.tensors()) {
         if !n.dtype().is_float() {

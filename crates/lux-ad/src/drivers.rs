@@ -98,7 +98,10 @@ where
         if !g.dtype().is_float() {
             continue;
         }
-        let term = g.mul(v).map_err(|e| LuxError::Shape { op: "jvp".into(), msg: format!("tangent at {path}: {e}") })?.sum_all()?;
+        let term = g
+            .mul(v)
+            .map_err(|e| LuxError::Shape { op: "jvp".into(), msg: format!("tangent at {path}: {e}") })?
+            .sum_all()?;
         dot = Some(match dot {
             Some(acc) => acc.add(&term)?,
             None => term,
@@ -117,7 +120,10 @@ fn float_or_f32(d: DType) -> DType {
 
 fn check_like<'a>(x: &Tree, t: &'a Tree) -> Result<&'a Tree> {
     if !x.same_structure(t) {
-        return Err(LuxError::Structure { path: "tangent".into(), msg: "the tangent's structure differs from the input's".into() });
+        return Err(LuxError::Structure {
+            path: "tangent".into(),
+            msg: "the tangent's structure differs from the input's".into(),
+        });
     }
     for ((path, a), (_, b)) in x.tensors().into_iter().zip(t.tensors()) {
         if a.shape() != b.shape() {

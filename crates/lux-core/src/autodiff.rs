@@ -1,6 +1,6 @@
 //! The reverse-mode autodiff record.
 //!
-//! A tensor produced by a differentiable op carries a [`Node`] only when at
+//! A tensor produced by a differentiable op carries a node only when at
 //! least one of the op's inputs is *tracked*, i.e. depends on the inputs of a
 //! gradient call that is under way. Plain inference never creates a node.
 //!
@@ -94,7 +94,9 @@ impl CallSet {
 pub(crate) enum Op {
     /// An input of gradient call `call`; its optional input is the tensor it
     /// stands for (tracked by outer calls), to which it is the identity.
-    Leaf { call: u64 },
+    Leaf {
+        call: u64,
+    },
     /// Identity; used to drop a finished call from a result's call set.
     Identity,
     Unary(UnaryOp),
@@ -349,7 +351,13 @@ impl GradCall {
                 if calls.len == 0 {
                     Ok(t.detach())
                 } else {
-                    let node = Node { id: next_id(), calls, op: Op::Identity, inputs: vec![t.clone()], output: t.data.clone() };
+                    let node = Node {
+                        id: next_id(),
+                        calls,
+                        op: Op::Identity,
+                        inputs: vec![t.clone()],
+                        output: t.data.clone(),
+                    };
                     Ok(Tensor { data: t.data.clone(), node: Some(Arc::new(node)) })
                 }
             }
@@ -359,7 +367,13 @@ impl GradCall {
 }
 
 /// Dispatches to the backward rule that sits beside each op's forward.
-fn backward_rule(op: &Op, g: &Tensor, inputs: &[Tensor], output: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+fn backward_rule(
+    op: &Op,
+    g: &Tensor,
+    inputs: &[Tensor],
+    output: &Tensor,
+    needs: &[bool],
+) -> Result<Vec<Option<Tensor>>> {
     match op {
         Op::Leaf { .. } | Op::Identity => Ok(vec![Some(g.clone())]),
         Op::Unary(u) => Ok(vec![Some(u.backward(g, &inputs[0], output)?)]),

@@ -72,7 +72,6 @@ impl DType {
             _ => a.max(b),
         }
     }
-
 }
 
 impl fmt::Display for DType {

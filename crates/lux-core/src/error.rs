@@ -40,7 +40,7 @@ pub enum LuxError {
     MissingKey {
         /// The key that was asked for.
         key: String,
-        /// Where it was looked for (`ps` for the root).
+        /// Where it was looked for ([`ROOT`](crate::ROOT) for the root).
         path: String,
     },
     /// Two trees, or a tree and what was expected of it, differ in structure.

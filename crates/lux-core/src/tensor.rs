@@ -1,9 +1,9 @@
 //! [`Tensor`]: a dtype-dynamic, shared, n-dimensional array.
 
+use crate::DType;
 use crate::autodiff::Node;
 use crate::dtype::{Data, Element, with_data};
 use crate::error::{LuxError, Result, arg_err, shape_err};
-use crate::DType;
 use half::{bf16, f16};
 use ndarray::{ArcArray, ArrayD, IxDyn};
 use rand::{Rng, RngExt};
@@ -59,7 +59,8 @@ impl Tensor {
                 format!("{} values do not fill shape {:?} ({} elements)", values.len(), shape, n),
             ));
         }
-        let a = ArcArray::from_shape_vec(IxDyn(shape), values).map_err(|e| shape_err("Tensor::from_vec", e.to_string()))?;
+        let a =
+            ArcArray::from_shape_vec(IxDyn(shape), values).map_err(|e| shape_err("Tensor::from_vec", e.to_string()))?;
         Ok(Tensor::from_data(T::wrap(a)))
     }
 
@@ -134,7 +135,10 @@ impl Tensor {
     /// `step` is zero or not finite, or the bounds are not finite.
     pub fn arange(start: f64, end: f64, step: f64, dtype: DType) -> Result<Tensor> {
         if !(step.is_finite() && step != 0.0 && start.is_finite() && end.is_finite()) {
-            return Err(arg_err("arange", format!("need finite bounds and a non-zero step, got {start}..{end} step {step}")));
+            return Err(arg_err(
+                "arange",
+                format!("need finite bounds and a non-zero step, got {start}..{end} step {step}"),
+            ));
         }
         let n = ((end - start) / step).ceil().max(0.0) as usize;
         let values: Vec<f64> = (0..n).map(|i| start + i as f64 * step).collect();
@@ -226,7 +230,10 @@ impl Tensor {
     pub fn to_scalar<T: Element>(&self) -> Result<T> {
         let a = self.array::<T>("to_scalar")?;
         if a.len() != 1 {
-            return Err(shape_err("to_scalar", format!("tensor of shape {:?} has {} elements, not 1", a.shape(), a.len())));
+            return Err(shape_err(
+                "to_scalar",
+                format!("tensor of shape {:?} has {} elements, not 1", a.shape(), a.len()),
+            ));
         }
         Ok(*a.iter().next().expect("one element"))
     }
@@ -248,8 +255,11 @@ impl Tensor {
 
     /// The shared array inside, if `T` is the dtype.
     pub(crate) fn array<T: Element>(&self, op: &str) -> Result<&ArcArray<T, IxDyn>> {
-        T::unwrap(&self.data)
-            .ok_or_else(|| LuxError::DType { op: op.to_string(), expected: T::DTYPE.name().into(), got: self.dtype() })
+        T::unwrap(&self.data).ok_or_else(|| LuxError::DType {
+            op: op.to_string(),
+            expected: T::DTYPE.name().into(),
+            got: self.dtype(),
+        })
     }
 
     /// The values in the compute type (f16/bf16 as f32), for float tensors.
@@ -343,48 +353,54 @@ impl<T: Element, D: ndarray::Dimension> From<ndarray::Array<T, D>> for Tensor {
     }
 }
 
-// ----- serde: {dtype, shape, data} with data as numbers -----------------------
+// ----- serde: {shape, dtype, data} with data as plain numbers ---------------------
 
+/// Data tagged by dtype; half and single precision values are stored as the
+/// f64 numbers they exactly equal.
 #[derive(serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TensorRepr {
-    dtype: DType,
-    shape: Vec<usize>,
-    data: ReprData,
+#[serde(tag = "dtype", content = "data", rename_all = "lowercase")]
+enum Payload {
+    Bool(Vec<bool>),
+    I64(Vec<i64>),
+    F16(Vec<f64>),
+    BF16(Vec<f64>),
+    F32(Vec<f64>),
+    F64(Vec<f64>),
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
-#[serde(untagged)]
-enum ReprData {
-    Bool(Vec<bool>),
-    I64(Vec<i64>),
-    Float(Vec<f64>),
+struct TensorRepr {
+    shape: Vec<usize>,
+    #[serde(flatten)]
+    payload: Payload,
 }
 
 impl serde::Serialize for Tensor {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let data = match &self.data {
-            Data::Bool(a) => ReprData::Bool(a.iter().copied().collect()),
-            Data::I64(a) => ReprData::I64(a.iter().copied().collect()),
-            _ => ReprData::Float(self.to_f64_vec()),
+        let payload = match &self.data {
+            Data::Bool(a) => Payload::Bool(a.iter().copied().collect()),
+            Data::I64(a) => Payload::I64(a.iter().copied().collect()),
+            Data::F16(_) => Payload::F16(self.to_f64_vec()),
+            Data::BF16(_) => Payload::BF16(self.to_f64_vec()),
+            Data::F32(_) => Payload::F32(self.to_f64_vec()),
+            Data::F64(a) => Payload::F64(a.iter().copied().collect()),
         };
-        TensorRepr { dtype: self.dtype(), shape: self.shape().to_vec(), data }.serialize(s)
+        TensorRepr { shape: self.shape().to_vec(), payload }.serialize(s)
     }
 }
 
 impl<'de> serde::Deserialize<'de> for Tensor {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         use serde::de::Error;
-        let r = TensorRepr::deserialize(d)?;
-        let t = match (r.data, r.dtype) {
-            (ReprData::Bool(v), DType::Bool) => Tensor::from_vec(v, &r.shape),
-            (ReprData::I64(v), DType::I64) => Tensor::from_vec(v, &r.shape),
-            // JSON cannot tell integers from floats: integral floats parse as i64.
-            (ReprData::I64(v), dt) if dt.is_float() => {
-                Tensor::from_vec(v.into_iter().map(|x| x as f64).collect::<Vec<_>>(), &r.shape).and_then(|t| t.to_dtype(dt))
-            }
-            (ReprData::Float(v), dt) if dt.is_float() => Tensor::from_vec(v, &r.shape).and_then(|t| t.to_dtype(dt)),
-            (_, dt) => return Err(D::Error::custom(format!("tensor data does not match dtype {dt}"))),
+        let TensorRepr { shape, payload } = TensorRepr::deserialize(d)?;
+        let floats = |v: Vec<f64>, dt: DType| Tensor::from_vec(v, &shape).and_then(|t| t.to_dtype(dt));
+        let t = match payload {
+            Payload::Bool(v) => Tensor::from_vec(v, &shape),
+            Payload::I64(v) => Tensor::from_vec(v, &shape),
+            Payload::F16(v) => floats(v, DType::F16),
+            Payload::BF16(v) => floats(v, DType::BF16),
+            Payload::F32(v) => floats(v, DType::F32),
+            Payload::F64(v) => floats(v, DType::F64),
         };
         t.map_err(D::Error::custom)
     }

@@ -48,7 +48,8 @@ fn unary_ops() {
         ("tanh", Tensor::tanh),
         ("square", Tensor::square),
     ];
-    let pos: [(&str, Op); 4] = [("log", Tensor::log), ("log1p", Tensor::log1p), ("sqrt", Tensor::sqrt), ("abs", Tensor::abs)];
+    let pos: [(&str, Op); 4] =
+        [("log", Tensor::log), ("log1p", Tensor::log1p), ("sqrt", Tensor::sqrt), ("abs", Tensor::abs)];
     for (i, (name, op)) in any.iter().enumerate() {
         eprintln!("unary {name}");
         check(&[("x", randn(i as u64, &[3, 4]))], |x| op(x[0]));
@@ -82,7 +83,8 @@ fn binary_ops_with_broadcasting() {
         ("maximum", Tensor::maximum),
         ("minimum", Tensor::minimum),
     ];
-    let shapes: [(&[usize], &[usize]); 5] = [(&[3, 4], &[3, 4]), (&[3, 4], &[4]), (&[3, 1], &[1, 4]), (&[2, 3, 4], &[3, 1]), (&[], &[2, 3])];
+    let shapes: [(&[usize], &[usize]); 5] =
+        [(&[3, 4], &[3, 4]), (&[3, 4], &[4]), (&[3, 1], &[1, 4]), (&[2, 3, 4], &[3, 1]), (&[], &[2, 3])];
     for (k, (name, op)) in ops.iter().enumerate() {
         for (j, (sa, sb)) in shapes.iter().enumerate() {
             eprintln!("binary {name} {sa:?} {sb:?}");

@@ -38,7 +38,12 @@ impl BinaryOp {
         }
     }
 
-    fn float_kernel<T: Real>(self, a: &ArcArray<T, IxDyn>, b: &ArcArray<T, IxDyn>, shape: &[usize]) -> ArcArray<T, IxDyn> {
+    fn float_kernel<T: Real>(
+        self,
+        a: &ArcArray<T, IxDyn>,
+        b: &ArcArray<T, IxDyn>,
+        shape: &[usize],
+    ) -> ArcArray<T, IxDyn> {
         match self {
             BinaryOp::Add => zip_arr(a, b, shape, |x, y| x + y),
             BinaryOp::Sub => zip_arr(a, b, shape, |x, y| x - y),
@@ -51,7 +56,12 @@ impl BinaryOp {
         }
     }
 
-    fn int_kernel(self, a: &ArcArray<i64, IxDyn>, b: &ArcArray<i64, IxDyn>, shape: &[usize]) -> Option<ArcArray<i64, IxDyn>> {
+    fn int_kernel(
+        self,
+        a: &ArcArray<i64, IxDyn>,
+        b: &ArcArray<i64, IxDyn>,
+        shape: &[usize],
+    ) -> Option<ArcArray<i64, IxDyn>> {
         Some(match self {
             BinaryOp::Add => zip_arr(a, b, shape, |x: i64, y| x.wrapping_add(y)),
             BinaryOp::Sub => zip_arr(a, b, shape, |x: i64, y| x.wrapping_sub(y)),
@@ -74,7 +84,9 @@ impl BinaryOp {
         let (ga, gb) = match self {
             BinaryOp::Add => (g.clone(), g.clone()),
             BinaryOp::Sub => (g.clone(), g.neg()?),
-            BinaryOp::Mul => (if needs[0] { g.mul(b)? } else { g.clone() }, if needs[1] { g.mul(a)? } else { g.clone() }),
+            BinaryOp::Mul => {
+                (if needs[0] { g.mul(b)? } else { g.clone() }, if needs[1] { g.mul(a)? } else { g.clone() })
+            }
             BinaryOp::Div => {
                 let ga = g.div(b)?;
                 let gb = if needs[1] { ga.mul(y)?.neg()? } else { ga.clone() };
@@ -119,8 +131,9 @@ impl BinaryOp {
 
 impl Tensor {
     fn binary(&self, other: &Tensor, op: BinaryOp) -> Result<Tensor> {
-        let shape = broadcast_shapes(self.shape(), other.shape())
-            .map_err(|_| shape_err(op.name(), format!("shapes {:?} and {:?} do not broadcast", self.shape(), other.shape())))?;
+        let shape = broadcast_shapes(self.shape(), other.shape()).map_err(|_| {
+            shape_err(op.name(), format!("shapes {:?} and {:?} do not broadcast", self.shape(), other.shape()))
+        })?;
         let dt = DType::promote(self.dtype(), other.dtype());
         if !dt.is_float() {
             let (a, b) = (self.to_dtype(DType::I64)?, other.to_dtype(DType::I64)?);
@@ -228,8 +241,9 @@ impl Tensor {
     }
 
     fn compare(&self, other: &Tensor, name: &str, f: fn(std::cmp::Ordering) -> bool) -> Result<Tensor> {
-        let shape = broadcast_shapes(self.shape(), other.shape())
-            .map_err(|_| shape_err(name, format!("shapes {:?} and {:?} do not broadcast", self.shape(), other.shape())))?;
+        let shape = broadcast_shapes(self.shape(), other.shape()).map_err(|_| {
+            shape_err(name, format!("shapes {:?} and {:?} do not broadcast", self.shape(), other.shape()))
+        })?;
         let dt = DType::promote(self.dtype(), other.dtype());
         let a = self.detach().to_dtype(dt)?;
         let b = other.detach().to_dtype(dt)?;
@@ -319,12 +333,18 @@ impl Tensor {
     /// `cond` is not a bool tensor, or the shapes do not broadcast.
     pub fn where_(cond: &Tensor, on_true: &Tensor, on_false: &Tensor) -> Result<Tensor> {
         let c = cond.bool_array("where_")?;
-        let shape = broadcast_shapes(&broadcast_shapes(cond.shape(), on_true.shape())?, on_false.shape()).map_err(|_| {
-            shape_err(
-                "where_",
-                format!("shapes {:?}, {:?} and {:?} do not broadcast", cond.shape(), on_true.shape(), on_false.shape()),
-            )
-        })?;
+        let shape =
+            broadcast_shapes(&broadcast_shapes(cond.shape(), on_true.shape())?, on_false.shape()).map_err(|_| {
+                shape_err(
+                    "where_",
+                    format!(
+                        "shapes {:?}, {:?} and {:?} do not broadcast",
+                        cond.shape(),
+                        on_true.shape(),
+                        on_false.shape()
+                    ),
+                )
+            })?;
         let dt = DType::promote(on_true.dtype(), on_false.dtype());
         let a = on_true.to_dtype(dt)?;
         let b = on_false.to_dtype(dt)?;

@@ -16,16 +16,55 @@ use ndarray::{ArcArray, ArrayD, Axis, IxDyn};
 trait Gemm: Real {
     /// # Safety
     /// Pointers and strides must describe valid `m×k`, `k×n` and `m×n` matrices.
-    unsafe fn gemm(m: usize, k: usize, n: usize, a: *const Self, rsa: isize, csa: isize, b: *const Self, rsb: isize, csb: isize, c: *mut Self, rsc: isize, csc: isize);
+    unsafe fn gemm(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: *const Self,
+        rsa: isize,
+        csa: isize,
+        b: *const Self,
+        rsb: isize,
+        csb: isize,
+        c: *mut Self,
+        rsc: isize,
+        csc: isize,
+    );
 }
 impl Gemm for f32 {
-    unsafe fn gemm(m: usize, k: usize, n: usize, a: *const f32, rsa: isize, csa: isize, b: *const f32, rsb: isize, csb: isize, c: *mut f32, rsc: isize, csc: isize) {
+    unsafe fn gemm(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: *const f32,
+        rsa: isize,
+        csa: isize,
+        b: *const f32,
+        rsb: isize,
+        csb: isize,
+        c: *mut f32,
+        rsc: isize,
+        csc: isize,
+    ) {
         // SAFETY: forwarded from the caller.
         unsafe { matrixmultiply::sgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, rsc, csc) }
     }
 }
 impl Gemm for f64 {
-    unsafe fn gemm(m: usize, k: usize, n: usize, a: *const f64, rsa: isize, csa: isize, b: *const f64, rsb: isize, csb: isize, c: *mut f64, rsc: isize, csc: isize) {
+    unsafe fn gemm(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: *const f64,
+        rsa: isize,
+        csa: isize,
+        b: *const f64,
+        rsb: isize,
+        csb: isize,
+        c: *mut f64,
+        rsc: isize,
+        csc: isize,
+    ) {
         // SAFETY: forwarded from the caller.
         unsafe { matrixmultiply::dgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, rsc, csc) }
     }
@@ -92,7 +131,12 @@ impl Tensor {
         let b = other.to_dtype(dt)?;
         let (m, n) = (sa[sa.len() - 2], sb[sb.len() - 1]);
         let out_shape: Vec<usize> = if three_d { vec![batch, m, n] } else { vec![m, n] };
-        fn run<T: Gemm>(x: ArcArray<T, IxDyn>, y: ArcArray<T, IxDyn>, batch: usize, out: &[usize]) -> ArcArray<T, IxDyn> {
+        fn run<T: Gemm>(
+            x: ArcArray<T, IxDyn>,
+            y: ArcArray<T, IxDyn>,
+            batch: usize,
+            out: &[usize],
+        ) -> ArcArray<T, IxDyn> {
             let as3 = |x: ArcArray<T, IxDyn>| if x.ndim() == 2 { x.insert_axis(Axis(0)) } else { x };
             batched(&as3(x), &as3(y), batch).into_shape_with_order(IxDyn(out)).expect("same size").into_shared()
         }

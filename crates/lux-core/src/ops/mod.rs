@@ -15,9 +15,9 @@ pub(crate) mod reduce;
 pub(crate) mod shape;
 pub(crate) mod unary;
 
+use crate::Result;
 use crate::error::shape_err;
 use crate::tensor::PAR_THRESHOLD;
-use crate::Result;
 use ndarray::{ArcArray, IxDyn, Zip};
 use rayon::prelude::*;
 
@@ -28,8 +28,11 @@ where
     U: Clone + Send + Sync,
 {
     if let Some(s) = a.as_slice() {
-        let v: Vec<U> =
-            if s.len() >= PAR_THRESHOLD { s.par_iter().map(|&x| f(x)).collect() } else { s.iter().map(|&x| f(x)).collect() };
+        let v: Vec<U> = if s.len() >= PAR_THRESHOLD {
+            s.par_iter().map(|&x| f(x)).collect()
+        } else {
+            s.iter().map(|&x| f(x)).collect()
+        };
         ArcArray::from_shape_vec(a.raw_dim(), v).expect("same number of elements")
     } else {
         a.map(|&x| f(x)).into_shared()

@@ -13,7 +13,18 @@ fn reference_broadcast(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     let n = a.len().max(b.len());
     let pad = |s: &[usize]| -> Vec<usize> { std::iter::repeat_n(1, n - s.len()).chain(s.iter().copied()).collect() };
     let (pa, pb) = (pad(a), pad(b));
-    pa.iter().zip(&pb).map(|(&x, &y)| if x == y || y == 1 { Some(x) } else if x == 1 { Some(y) } else { None }).collect()
+    pa.iter()
+        .zip(&pb)
+        .map(|(&x, &y)| {
+            if x == y || y == 1 {
+                Some(x)
+            } else if x == 1 {
+                Some(y)
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 fn iota(shape: &[usize], scale: f64) -> Tensor {

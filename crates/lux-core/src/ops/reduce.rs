@@ -5,11 +5,11 @@
 //! `max`/`min` propagate NaN and split the gradient evenly between ties.
 
 use super::norm_axis;
+use crate::Tensor;
 use crate::autodiff::Op;
 use crate::dtype::{Data, Real};
 use crate::error::{Result, arg_err, shape_err};
 use crate::tensor::{FData, map_fdata};
-use crate::Tensor;
 use ndarray::{ArcArray, Axis, IxDyn};
 
 /// A reduction over `axes` (sorted, unique, non-negative).
@@ -48,14 +48,21 @@ fn norm_axes(op: &str, axes: &[isize], ndim: usize) -> Result<Vec<usize>> {
     Ok(out)
 }
 
-fn reduce_kernel<T: Real>(kind: ReduceKind, a: &ArcArray<T, IxDyn>, axes: &[usize], keepdim: bool) -> ArcArray<T, IxDyn> {
+fn reduce_kernel<T: Real>(
+    kind: ReduceKind,
+    a: &ArcArray<T, IxDyn>,
+    axes: &[usize],
+    keepdim: bool,
+) -> ArcArray<T, IxDyn> {
     let mut r = a.clone();
     let mut count = 1usize;
     for &ax in axes.iter().rev() {
         count *= a.shape()[ax];
         let reduced = match kind {
             ReduceKind::Sum | ReduceKind::Mean => r.sum_axis(Axis(ax)),
-            ReduceKind::Max => r.fold_axis(Axis(ax), T::neg_infinity(), |&m, &x| if x.is_nan() || x > m { x } else { m }),
+            ReduceKind::Max => {
+                r.fold_axis(Axis(ax), T::neg_infinity(), |&m, &x| if x.is_nan() || x > m { x } else { m })
+            }
             ReduceKind::Min => r.fold_axis(Axis(ax), T::infinity(), |&m, &x| if x.is_nan() || x < m { x } else { m }),
         };
         r = if keepdim { reduced.insert_axis(Axis(ax)).into_shared() } else { reduced.into_shared() };
@@ -192,7 +199,9 @@ impl Tensor {
         }
         let r = match &self.data {
             Data::I64(a) => arg(a, ax),
-            Data::Bool(_) => return Err(crate::LuxError::UnsupportedDType { op: "argmax".into(), dtype: self.dtype() }),
+            Data::Bool(_) => {
+                return Err(crate::LuxError::UnsupportedDType { op: "argmax".into(), dtype: self.dtype() });
+            }
             _ => match self.compute_data("argmax")? {
                 FData::F32(a) => arg(&a, ax),
                 FData::F64(a) => arg(&a, ax),

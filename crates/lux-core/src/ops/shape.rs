@@ -53,9 +53,7 @@ impl ShapeOp {
                 }
                 one(Tensor::concat(&pieces, *axis as isize))
             }
-            ShapeOp::IndexSelect { axis, index } => {
-                one(inputs[0].zeros_like().index_add(*axis as isize, index, g))
-            }
+            ShapeOp::IndexSelect { axis, index } => one(inputs[0].zeros_like().index_add(*axis as isize, index, g)),
             ShapeOp::IndexAdd { axis, index } => Ok(vec![
                 needs[0].then(|| g.clone()),
                 if needs[1] { Some(g.index_select(*axis as isize, index)?) } else { None },
@@ -121,7 +119,7 @@ impl Tensor {
 
     /// A row-major contiguous copy, or the tensor itself if it already is one.
     pub fn contiguous(&self) -> Result<Tensor> {
-        self.reshape(&self.shape().to_vec())
+        self.reshape(self.shape())
     }
 
     /// Inserts an axis of size 1 at `axis` (`-1` appends).
@@ -142,7 +140,10 @@ impl Tensor {
     pub fn squeeze(&self, axis: isize) -> Result<Tensor> {
         let ax = norm_axis("squeeze", axis, self.ndim())?;
         if self.shape()[ax] != 1 {
-            return Err(shape_err("squeeze", format!("axis {axis} of shape {:?} has size {}, not 1", self.shape(), self.shape()[ax])));
+            return Err(shape_err(
+                "squeeze",
+                format!("axis {axis} of shape {:?} has size {}, not 1", self.shape(), self.shape()[ax]),
+            ));
         }
         let mut shape = self.shape().to_vec();
         shape.remove(ax);
@@ -156,8 +157,12 @@ impl Tensor {
     /// `axes` is not a permutation of `0..ndim`.
     pub fn permute(&self, axes: &[usize]) -> Result<Tensor> {
         let mut seen = vec![false; self.ndim()];
-        if axes.len() != self.ndim() || axes.iter().any(|&a| a >= self.ndim() || std::mem::replace(&mut seen[a], true)) {
-            return Err(arg_err("permute", format!("{axes:?} is not a permutation of the axes of shape {:?}", self.shape())));
+        if axes.len() != self.ndim() || axes.iter().any(|&a| a >= self.ndim() || std::mem::replace(&mut seen[a], true))
+        {
+            return Err(arg_err(
+                "permute",
+                format!("{axes:?} is not a permutation of the axes of shape {:?}", self.shape()),
+            ));
         }
         let data = with_data!(&self.data, a => Sealed::wrap(a.clone().permuted_axes(IxDyn(axes))));
         self.shape_op(data, ShapeOp::Permute { axes: axes.to_vec() })
@@ -192,7 +197,10 @@ impl Tensor {
             return Ok(self.clone());
         }
         if shape.len() < self.ndim() || broadcast_shapes(self.shape(), shape).ok().as_deref() != Some(shape) {
-            return Err(shape_err("broadcast_to", format!("shape {:?} does not broadcast to {:?}", self.shape(), shape)));
+            return Err(shape_err(
+                "broadcast_to",
+                format!("shape {:?} does not broadcast to {:?}", self.shape(), shape),
+            ));
         }
         let data = with_data!(&self.data, a => Sealed::wrap(a.broadcast(IxDyn(shape)).expect("checked").to_owned().into_shared()));
         self.shape_op(data, ShapeOp::BroadcastTo { from: self.shape().to_vec() })
@@ -206,7 +214,10 @@ impl Tensor {
         let ax = norm_axis("narrow", axis, self.ndim())?;
         let n = self.shape()[ax];
         if start.checked_add(len).is_none_or(|end| end > n) {
-            return Err(shape_err("narrow", format!("range {start}..{} exceeds axis {ax} of shape {:?}", start.saturating_add(len), self.shape())));
+            return Err(shape_err(
+                "narrow",
+                format!("range {start}..{} exceeds axis {ax} of shape {:?}", start.saturating_add(len), self.shape()),
+            ));
         }
         let data = with_data!(&self.data, a => {
             let mut v = a.clone();
@@ -271,7 +282,12 @@ impl Tensor {
         if index.ndim() != 1 || source.shape() != want.as_slice() {
             return Err(shape_err(
                 "index_add",
-                format!("source {:?} and index {:?} do not fit {:?} along axis {ax}", source.shape(), index.shape(), self.shape()),
+                format!(
+                    "source {:?} and index {:?} do not fit {:?} along axis {ax}",
+                    source.shape(),
+                    index.shape(),
+                    self.shape()
+                ),
             ));
         }
         let src = source.to_dtype(self.dtype())?;
@@ -323,7 +339,10 @@ impl Tensor {
     /// As for `gather`, or `source`'s shape differs from `index`'s.
     pub fn scatter_add(&self, axis: isize, index: &Tensor, source: &Tensor) -> Result<Tensor> {
         if source.shape() != index.shape() {
-            return Err(shape_err("scatter_add", format!("source {:?} and index {:?} differ in shape", source.shape(), index.shape())));
+            return Err(shape_err(
+                "scatter_add",
+                format!("source {:?} and index {:?} differ in shape", source.shape(), index.shape()),
+            ));
         }
         let ax = self.check_gather("scatter_add", axis, index, index.shape())?;
         let idx = index_vec("scatter_add", index, self.shape()[ax])?;
@@ -345,8 +364,13 @@ impl Tensor {
         if index.dtype() != DType::I64 {
             return Err(LuxError::DType { op: op.into(), expected: "i64".into(), got: index.dtype() });
         }
-        if ishape.len() != self.ndim() || ishape.iter().zip(self.shape()).enumerate().any(|(d, (&i, &s))| d != ax && i > s) {
-            return Err(shape_err(op, format!("index of shape {ishape:?} does not fit tensor of shape {:?} along axis {ax}", self.shape())));
+        if ishape.len() != self.ndim()
+            || ishape.iter().zip(self.shape()).enumerate().any(|(d, (&i, &s))| d != ax && i > s)
+        {
+            return Err(shape_err(
+                op,
+                format!("index of shape {ishape:?} does not fit tensor of shape {:?} along axis {ax}", self.shape()),
+            ));
         }
         Ok(ax)
     }
@@ -360,7 +384,8 @@ impl Tensor {
         let ax = norm_axis("concat", axis, first.ndim())?;
         let dt = tensors.iter().skip(1).fold(first.dtype(), |d, t| DType::promote(d, t.dtype()));
         for t in tensors {
-            let same = t.ndim() == first.ndim() && t.shape().iter().zip(first.shape()).enumerate().all(|(d, (a, b))| d == ax || a == b);
+            let same = t.ndim() == first.ndim()
+                && t.shape().iter().zip(first.shape()).enumerate().all(|(d, (a, b))| d == ax || a == b);
             if !same {
                 let shapes: Vec<_> = tensors.iter().map(|t| t.shape().to_vec()).collect();
                 return Err(shape_err("concat", format!("shapes {shapes:?} differ off axis {ax}")));
@@ -454,9 +479,9 @@ mod tests {
         assert_eq!(p.shape(), &[4, 2, 3]);
         assert!(p.shares_storage_with(&x));
         assert!(!p.is_contiguous());
-        // p[k, i, j] = x[i, j, k] = 12 i + 4 j + k
+        // p[k, i, j] = x[i, j, k] = 12 i + 4 j + k; check p[1, 1, 2] at 1·6 + 1·3 + 2
         let v = p.to_vec::<f32>()?;
-        assert_eq!(v[1 * 6 + 1 * 3 + 2], 12.0 + 8.0 + 1.0);
+        assert_eq!(v[11], 12.0 + 8.0 + 1.0);
         let r = p.reshape(&[8, 3])?;
         assert!(r.is_contiguous());
         assert_eq!(r.to_vec::<f32>()?, v);
@@ -482,7 +507,11 @@ mod tests {
         let added = Tensor::zeros(&[3, 2], DType::F64)?.index_add(0, &idx, &b)?;
         assert_eq!(added.to_vec::<f64>()?, vec![0.0, 0.0, 8.0, 10.0, 0.0, 0.0]);
         let gi = Tensor::from_vec(vec![1i64, 1, 0], &[1, 3])?;
-        let sc = Tensor::zeros(&[1, 2], DType::F64)?.scatter_add(1, &gi, &Tensor::from_vec(vec![1.0f64, 2.0, 4.0], &[1, 3])?)?;
+        let sc = Tensor::zeros(&[1, 2], DType::F64)?.scatter_add(
+            1,
+            &gi,
+            &Tensor::from_vec(vec![1.0f64, 2.0, 4.0], &[1, 3])?,
+        )?;
         assert_eq!(sc.to_vec::<f64>()?, vec![4.0, 3.0]);
         assert!(b.index_select(0, &Tensor::from_vec(vec![2i64], &[1])?).is_err());
         assert!(b.index_select(0, &Tensor::from_vec(vec![-1i64], &[1])?).is_err());

@@ -113,7 +113,9 @@ mod tests {
     fn forward_matches_std() -> crate::Result<()> {
         let xs = [0.3f64, 1.7, 2.5, 0.01];
         let t = Tensor::from_slice(&xs, &[2, 2])?;
-        let cases: [(&str, fn(&Tensor) -> crate::Result<Tensor>, fn(f64) -> f64); 9] = [
+        type Op = fn(&Tensor) -> crate::Result<Tensor>;
+        type Case = (&'static str, Op, fn(f64) -> f64);
+        let cases: [Case; 9] = [
             ("exp", Tensor::exp, f64::exp),
             ("log", Tensor::log, f64::ln),
             ("log1p", Tensor::log1p, f64::ln_1p),
