@@ -78,7 +78,7 @@ fn batched<T: Gemm>(a: &ArcArray<T, IxDyn>, b: &ArcArray<T, IxDyn>, batch: usize
         let ai = a.index_axis(Axis(0), if a.shape()[0] == 1 { 0 } else { i });
         let bi = b.index_axis(Axis(0), if b.shape()[0] == 1 { 0 } else { i });
         let mut ci = out.index_axis_mut(Axis(0), i);
-        let (sa, sb, sc) = (ai.strides().to_vec(), bi.strides().to_vec(), ci.strides().to_vec());
+        let (sa, sb, sc) = (ai.strides(), bi.strides(), [ci.strides()[0], ci.strides()[1]]);
         if m == 0 || n == 0 {
             continue;
         }
@@ -121,7 +121,8 @@ impl Tensor {
         if ba != bb && ba != 1 && bb != 1 {
             return Err(bad());
         }
-        let batch = ba.max(bb);
+        // NumPy rule: a batch of 1 broadcasts to the other (including 0).
+        let batch = if ba == 1 { bb } else { ba };
         let three_d = sa.len() == 3 || sb.len() == 3;
         let dt = DType::promote(self.dtype(), other.dtype());
         if !dt.is_float() {
@@ -188,6 +189,15 @@ mod tests {
         assert_eq!(a.matmul(&bt)?.to_vec::<f64>()?, got);
         assert!(a.matmul(&Tensor::zeros(&[6, 2], crate::DType::F64)?).is_err());
         assert!(Tensor::zeros(&[3], crate::DType::F64)?.matmul(&b).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn empty_batches_and_dimensions() -> crate::Result<()> {
+        let z = |s: &[usize]| Tensor::zeros(s, crate::DType::F32).unwrap();
+        assert_eq!(z(&[0, 2, 3]).matmul(&z(&[1, 3, 4]))?.shape(), &[0, 2, 4]);
+        assert_eq!(z(&[2, 0]).matmul(&z(&[0, 3]))?.to_vec::<f32>()?, vec![0.0; 6]);
+        assert!(z(&[2, 2, 3]).matmul(&z(&[3, 3, 4])).is_err());
         Ok(())
     }
 

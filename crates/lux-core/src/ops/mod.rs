@@ -70,6 +70,15 @@ where
         let p = *a.iter().next().expect("one element");
         return map_arr(b, move |q| f(p, q));
     }
+    // Row broadcasting (e.g. a bias [n] against [batch, n]): contiguous rows.
+    if let (Some(x), Some(y)) = (a.as_slice(), b.as_slice()) {
+        if a.shape() == out_shape && is_suffix(b.shape(), out_shape) && !y.is_empty() {
+            return rows(x, y, out_shape, |p, q| f(p, q));
+        }
+        if b.shape() == out_shape && is_suffix(a.shape(), out_shape) && !x.is_empty() {
+            return rows(y, x, out_shape, |q, p| f(p, q));
+        }
+    }
     let av = a.broadcast(IxDyn(out_shape)).expect("checked broadcast");
     let bv = b.broadcast(IxDyn(out_shape)).expect("checked broadcast");
     let z = Zip::from(&av).and(&bv);
@@ -78,6 +87,36 @@ where
     } else {
         z.map_collect(|&p, &q| f(p, q)).into_shared()
     }
+}
+
+/// `small`, without leading 1s, is a trailing part of `out`.
+fn is_suffix(small: &[usize], out: &[usize]) -> bool {
+    let lead = small.iter().take_while(|&&d| d == 1).count();
+    let tail = &small[lead..];
+    tail.len() <= out.len() && out.ends_with(tail)
+}
+
+/// `f(full[i], row[i mod row.len()])` over a contiguous `full`.
+fn rows<A, B, U>(full: &[A], row: &[B], out_shape: &[usize], f: impl Fn(A, B) -> U + Sync + Send) -> ArcArray<U, IxDyn>
+where
+    A: Copy + Send + Sync,
+    B: Copy + Send + Sync,
+    U: Send + Sync + Copy,
+{
+    let n = row.len();
+    let v: Vec<U> = if full.len() >= PAR_THRESHOLD {
+        let block = n * (8192 / n).max(1);
+        full.par_chunks(block)
+            .flat_map_iter(|b| b.chunks(n).flat_map(|c| c.iter().zip(row).map(|(&p, &q)| f(p, q))).collect::<Vec<U>>())
+            .collect()
+    } else {
+        let mut v = Vec::with_capacity(full.len());
+        for chunk in full.chunks(n) {
+            v.extend(chunk.iter().zip(row).map(|(&p, &q)| f(p, q)));
+        }
+        v
+    };
+    ArcArray::from_shape_vec(IxDyn(out_shape), v).expect("same number of elements")
 }
 
 /// The NumPy broadcast of two shapes.

@@ -54,6 +54,13 @@ fn reduce_kernel<T: Real>(
     axes: &[usize],
     keepdim: bool,
 ) -> ArcArray<T, IxDyn> {
+    if axes.len() == a.ndim() && matches!(kind, ReduceKind::Sum | ReduceKind::Mean) {
+        // Everything at once: one pass, no intermediate arrays.
+        let total = a.sum();
+        let v = if kind == ReduceKind::Mean { total / T::c(a.len() as f64) } else { total };
+        let shape: Vec<usize> = if keepdim { vec![1; a.ndim()] } else { Vec::new() };
+        return ArcArray::from_elem(IxDyn(&shape), v);
+    }
     let mut r = a.clone();
     let mut count = 1usize;
     for &ax in axes.iter().rev() {
