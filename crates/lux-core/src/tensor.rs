@@ -405,3 +405,95 @@ impl<'de> serde::Deserialize<'de> for Tensor {
         t.map_err(D::Error::custom)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    #[test]
+    fn constructors() -> Result<()> {
+        assert!(Tensor::from_vec(vec![1.0f32; 5], &[2, 3]).is_err());
+        assert_eq!(Tensor::full(&[2], 2.5, DType::F64)?.to_vec::<f64>()?, vec![2.5, 2.5]);
+        assert_eq!(Tensor::ones(&[2], DType::I64)?.to_vec::<i64>()?, vec![1, 1]);
+        assert_eq!(Tensor::zeros(&[1], DType::Bool)?.to_vec::<bool>()?, vec![false]);
+        assert_eq!(Tensor::arange(5.0, 0.0, -2.0, DType::I64)?.to_vec::<i64>()?, vec![5, 3, 1]);
+        assert!(Tensor::arange(0.0, 1.0, 0.0, DType::F32).is_err());
+        assert!(Tensor::full(&[usize::MAX, 2], 0.0, DType::F32).is_err());
+        let s = Tensor::scalar(3i64);
+        assert_eq!((s.ndim(), s.len()), (0, 1));
+        assert!(s.to_scalar::<f32>().is_err(), "dtype mismatch is an error");
+        assert!(Tensor::zeros(&[2], DType::F32)?.to_scalar::<f32>().is_err(), "two elements");
+        Ok(())
+    }
+
+    #[test]
+    fn random_tensors_have_the_right_distribution() -> Result<()> {
+        let mut rng = StdRng::seed_from_u64(7);
+        let u = Tensor::rand(&mut rng, &[20_000], DType::F64)?.to_vec::<f64>()?;
+        assert!(u.iter().all(|&v| (0.0..1.0).contains(&v)));
+        let mean = u.iter().sum::<f64>() / u.len() as f64;
+        assert!((mean - 0.5).abs() < 0.01, "{mean}");
+        let n = Tensor::randn(&mut rng, &[20_001], DType::F64)?.to_vec::<f64>()?;
+        let m = n.iter().sum::<f64>() / n.len() as f64;
+        let var = n.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n.len() as f64;
+        assert!(m.abs() < 0.03 && (var - 1.0).abs() < 0.04, "mean {m}, var {var}");
+        // same seed, same values
+        let a = Tensor::randn(&mut StdRng::seed_from_u64(1), &[4], DType::F32)?;
+        let b = Tensor::randn(&mut StdRng::seed_from_u64(1), &[4], DType::F32)?;
+        assert_eq!(a, b);
+        assert!(Tensor::rand(&mut rng, &[2], DType::I64).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn ndarray_round_trip_without_copy() -> Result<()> {
+        let a = ndarray::Array2::from_shape_vec((2, 2), vec![1.0f32, 2.0, 3.0, 4.0]).unwrap();
+        let ptr = a.as_ptr();
+        let t = Tensor::from(a);
+        assert_eq!(t.shape(), &[2, 2]);
+        let back = t.into_ndarray::<f32>()?;
+        assert_eq!(back.as_ptr(), ptr, "unshared storage converts back without a copy");
+        assert!(Tensor::scalar(1.0f64).into_ndarray::<f32>().is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn broadcast_to_and_sum_to_are_adjoint_shapes() -> Result<()> {
+        let x = Tensor::from_vec(vec![1.0f64, 2.0, 3.0], &[3, 1])?;
+        let b = x.broadcast_to(&[2, 3, 2])?;
+        assert_eq!(b.to_vec::<f64>()?, vec![1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 1.0, 1.0, 2.0, 2.0, 3.0, 3.0]);
+        assert_eq!(b.sum_to(&[3, 1])?.to_vec::<f64>()?, vec![4.0, 8.0, 12.0]);
+        assert!(x.broadcast_to(&[3, 2, 2]).is_err());
+        assert!(b.sum_to(&[4]).is_err());
+        let m = Tensor::from_vec(vec![true, false, true], &[3])?;
+        let n = Tensor::from_vec(vec![true, true, false], &[3])?;
+        assert_eq!(m.logical_and(&n)?.to_vec::<bool>()?, vec![true, false, false]);
+        assert_eq!(m.logical_or(&n)?.to_vec::<bool>()?, vec![true, true, true]);
+        assert!(x.logical_not().is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn serde_round_trips_every_dtype() -> Result<()> {
+        for dt in [DType::Bool, DType::I64, DType::F16, DType::BF16, DType::F32, DType::F64] {
+            let t = Tensor::arange(0.0, 6.0, 1.0, DType::F64)?.mul_scalar(0.3)?.to_dtype(dt)?.reshape(&[2, 3])?;
+            let json = serde_json::to_string(&t).unwrap();
+            let back: Tensor = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, t, "{dt}: {json}");
+        }
+        let bad = r#"{"shape":[2],"dtype":"f32","data":[1.0]}"#;
+        assert!(serde_json::from_str::<Tensor>(bad).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn formatting_shows_dtype_and_shape() -> Result<()> {
+        let t = Tensor::from_vec(vec![1.0f32, 2.0], &[2])?;
+        let s = format!("{t:?}");
+        assert!(s.starts_with("Tensor<f32>[2]"), "{s}");
+        assert_eq!(format!("{t}"), "[1, 2]");
+        Ok(())
+    }
+}

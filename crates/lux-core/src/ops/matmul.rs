@@ -2,8 +2,11 @@
 //! `[b, m, k] · [b, k, n]` where either batch may be 1 or absent (broadcast).
 //!
 //! Operands may be strided views (a transposed weight is never copied).
-//! f32/f64 run on `matrixmultiply`'s packed, multithreaded kernels; f16 and
-//! bf16 compute in f32.
+//! f32/f64 run on `matrixmultiply`'s packed single-threaded kernels; large
+//! products are split into independent row or column blocks run on the
+//! rayon pool (this scales better than matrixmultiply's own threading, and
+//! shares one thread pool with every other kernel). f16 and bf16 compute in
+//! f32.
 
 use crate::autodiff::Op;
 use crate::dtype::Real;
@@ -70,6 +73,93 @@ impl Gemm for f64 {
     }
 }
 
+/// Products with fewer multiply-adds than this run on one thread.
+const PARALLEL_WORK: usize = 128 * 128 * 128;
+
+/// A raw pointer that may cross to a rayon worker (the blocks it addresses
+/// are disjoint).
+#[derive(Clone, Copy)]
+struct SendPtr<T>(*mut T);
+// SAFETY: only used to hand disjoint output blocks to worker threads.
+unsafe impl<T> Send for SendPtr<T> {}
+// SAFETY: as above.
+unsafe impl<T> Sync for SendPtr<T> {}
+
+/// `C = A·B` for one 2-D problem, split over the rayon pool when large.
+///
+/// # Safety
+/// As for [`Gemm::gemm`].
+unsafe fn gemm_parallel<T: Gemm>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: *const T,
+    rsa: isize,
+    csa: isize,
+    b: *const T,
+    rsb: isize,
+    csb: isize,
+    c: *mut T,
+    rsc: isize,
+    csc: isize,
+) {
+    let threads = rayon::current_num_threads();
+    if threads < 2 || m.saturating_mul(n).saturating_mul(k) < PARALLEL_WORK {
+        // SAFETY: forwarded from the caller.
+        unsafe { T::gemm(m, k, n, a, rsa, csa, b, rsb, csb, c, rsc, csc) };
+        return;
+    }
+    // Split the longer output side into blocks aligned to the kernel size.
+    let split_rows = m >= n;
+    let len = if split_rows { m } else { n };
+    let block = len.div_ceil(threads).div_ceil(16) * 16;
+    let (a, b, c) = (SendPtr(a as *mut T), SendPtr(b as *mut T), SendPtr(c));
+    rayon::scope(|s| {
+        for start in (0..len).step_by(block) {
+            let size = block.min(len - start);
+            s.spawn(move |_| {
+                let (a, b, c) = (a, b, c);
+                let off = start as isize;
+                // SAFETY: each block reads valid sub-matrices of A or B and
+                // writes a disjoint block of C.
+                unsafe {
+                    if split_rows {
+                        T::gemm(
+                            size,
+                            k,
+                            n,
+                            a.0.offset(off * rsa),
+                            rsa,
+                            csa,
+                            b.0,
+                            rsb,
+                            csb,
+                            c.0.offset(off * rsc),
+                            rsc,
+                            csc,
+                        )
+                    } else {
+                        T::gemm(
+                            m,
+                            k,
+                            size,
+                            a.0,
+                            rsa,
+                            csa,
+                            b.0.offset(off * csb),
+                            rsb,
+                            csb,
+                            c.0.offset(off * csc),
+                            rsc,
+                            csc,
+                        )
+                    }
+                }
+            });
+        }
+    });
+}
+
 /// Batched product of 3-D arrays whose batch extents are `batch` or 1.
 fn batched<T: Gemm>(a: &ArcArray<T, IxDyn>, b: &ArcArray<T, IxDyn>, batch: usize) -> ArrayD<T> {
     let (m, k, n) = (a.shape()[1], a.shape()[2], b.shape()[2]);
@@ -84,7 +174,9 @@ fn batched<T: Gemm>(a: &ArcArray<T, IxDyn>, b: &ArcArray<T, IxDyn>, batch: usize
         }
         // SAFETY: the views are valid m×k, k×n and m×n matrices with these
         // (element) strides, and `ci` is uniquely borrowed.
-        unsafe { T::gemm(m, k, n, ai.as_ptr(), sa[0], sa[1], bi.as_ptr(), sb[0], sb[1], ci.as_mut_ptr(), sc[0], sc[1]) }
+        unsafe {
+            gemm_parallel(m, k, n, ai.as_ptr(), sa[0], sa[1], bi.as_ptr(), sb[0], sb[1], ci.as_mut_ptr(), sc[0], sc[1])
+        }
     }
     out
 }

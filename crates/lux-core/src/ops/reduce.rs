@@ -9,8 +9,10 @@ use crate::Tensor;
 use crate::autodiff::Op;
 use crate::dtype::{Data, Real};
 use crate::error::{Result, arg_err, shape_err};
+use crate::tensor::PAR_THRESHOLD;
 use crate::tensor::{FData, map_fdata};
-use ndarray::{ArcArray, Axis, IxDyn};
+use ndarray::{ArcArray, ArrayD, ArrayView1, Axis, IxDyn, Zip};
+use rayon::prelude::*;
 
 /// A reduction over `axes` (sorted, unique, non-negative).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,6 +50,25 @@ fn norm_axes(op: &str, axes: &[isize], ndim: usize) -> Result<Vec<usize>> {
     Ok(out)
 }
 
+/// Folds one axis away; large inputs reduce their lanes in parallel.
+fn fold_axis<T: Real>(kind: ReduceKind, r: &ArcArray<T, IxDyn>, ax: usize) -> ArrayD<T> {
+    let lane = move |l: ArrayView1<T>| -> T {
+        match kind {
+            ReduceKind::Sum | ReduceKind::Mean => l.sum(),
+            // NaN propagates.
+            ReduceKind::Max => l.fold(T::neg_infinity(), |m, &x| if x.is_nan() || x > m { x } else { m }),
+            ReduceKind::Min => l.fold(T::infinity(), |m, &x| if x.is_nan() || x < m { x } else { m }),
+        }
+    };
+    if r.len() >= PAR_THRESHOLD {
+        Zip::from(r.lanes(Axis(ax))).par_map_collect(lane)
+    } else if matches!(kind, ReduceKind::Sum | ReduceKind::Mean) {
+        r.sum_axis(Axis(ax))
+    } else {
+        r.map_axis(Axis(ax), lane)
+    }
+}
+
 fn reduce_kernel<T: Real>(
     kind: ReduceKind,
     a: &ArcArray<T, IxDyn>,
@@ -56,7 +77,10 @@ fn reduce_kernel<T: Real>(
 ) -> ArcArray<T, IxDyn> {
     if axes.len() == a.ndim() && matches!(kind, ReduceKind::Sum | ReduceKind::Mean) {
         // Everything at once: one pass, no intermediate arrays.
-        let total = a.sum();
+        let total = match a.as_slice() {
+            Some(s) if s.len() >= PAR_THRESHOLD => s.par_chunks(8192).map(|c| c.iter().copied().sum::<T>()).sum(),
+            _ => a.sum(),
+        };
         let v = if kind == ReduceKind::Mean { total / T::c(a.len() as f64) } else { total };
         let shape: Vec<usize> = if keepdim { vec![1; a.ndim()] } else { Vec::new() };
         return ArcArray::from_elem(IxDyn(&shape), v);
@@ -65,13 +89,7 @@ fn reduce_kernel<T: Real>(
     let mut count = 1usize;
     for &ax in axes.iter().rev() {
         count *= a.shape()[ax];
-        let reduced = match kind {
-            ReduceKind::Sum | ReduceKind::Mean => r.sum_axis(Axis(ax)),
-            ReduceKind::Max => {
-                r.fold_axis(Axis(ax), T::neg_infinity(), |&m, &x| if x.is_nan() || x > m { x } else { m })
-            }
-            ReduceKind::Min => r.fold_axis(Axis(ax), T::infinity(), |&m, &x| if x.is_nan() || x < m { x } else { m }),
-        };
+        let reduced = fold_axis(kind, &r, ax);
         r = if keepdim { reduced.insert_axis(Axis(ax)).into_shared() } else { reduced.into_shared() };
     }
     if kind == ReduceKind::Mean {
@@ -262,6 +280,28 @@ mod tests {
         assert_eq!(x.min(&[1], true)?.shape(), &[2, 1, 4]);
         assert!(x.sum(&[3], false).is_err());
         assert!(x.sum(&[1, -2], false).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn parallel_path_agrees_with_f64_reference() -> crate::Result<()> {
+        // 300 x 400 = 120 000 elements: above the rayon threshold.
+        let (r, c) = (300usize, 400usize);
+        let v: Vec<f64> = (0..r * c).map(|i| ((i * 7919 % 1000) as f64) / 100.0 - 5.0).collect();
+        let x = Tensor::from_vec(v.clone(), &[r, c])?;
+        let rows: Vec<f64> = (0..r).map(|i| v[i * c..(i + 1) * c].iter().sum()).collect();
+        let cols_max: Vec<f64> =
+            (0..c).map(|j| (0..r).map(|i| v[i * c + j]).fold(f64::NEG_INFINITY, f64::max)).collect();
+        let got = x.sum(&[1], false)?.to_vec::<f64>()?;
+        for (a, b) in got.iter().zip(&rows) {
+            assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+        }
+        assert_eq!(x.max(&[0], false)?.to_vec::<f64>()?, cols_max);
+        let total: f64 = v.iter().sum();
+        assert!((x.sum_all()?.to_scalar::<f64>()? - total).abs() < 1e-6);
+        // elementwise large path
+        let y = x.mul(&x)?.to_vec::<f64>()?;
+        assert!(y.iter().zip(&v).all(|(a, b)| *a == b * b));
         Ok(())
     }
 
