@@ -10,6 +10,7 @@
 //! | `shape.rs` | reshape, permute, broadcast_to, narrow, index_select, gather, concat, stack, cast |
 
 pub(crate) mod binary;
+pub(crate) mod math;
 pub(crate) mod matmul;
 pub(crate) mod reduce;
 pub(crate) mod shape;
