@@ -194,16 +194,36 @@ pub(crate) trait Real:
     + Sync
 {
     fn c(x: f64) -> Self;
+    /// `eˣ`; for f32 the branch-free, vectorisable kernel of `ops::math`.
+    fn exp_k(self) -> Self;
+    /// `tanh x`; for f32 the branch-free, vectorisable kernel of `ops::math`.
+    fn tanh_k(self) -> Self;
 }
 impl Real for f32 {
     #[inline(always)]
     fn c(x: f64) -> Self {
         x as f32
     }
+    #[inline(always)]
+    fn exp_k(self) -> Self {
+        crate::ops::math::exp_f32(self)
+    }
+    #[inline(always)]
+    fn tanh_k(self) -> Self {
+        crate::ops::math::tanh_f32(self)
+    }
 }
 impl Real for f64 {
     #[inline(always)]
     fn c(x: f64) -> Self {
         x
+    }
+    #[inline(always)]
+    fn exp_k(self) -> Self {
+        self.exp()
+    }
+    #[inline(always)]
+    fn tanh_k(self) -> Self {
+        self.tanh()
     }
 }

@@ -55,8 +55,8 @@
 //! The default tests assert the same ulp bounds over a ~2M-point sweep
 //! (linear, bit-pattern and boundary-window inputs) plus special values.
 
-// The kernels are wired into the unary ops separately; until then only
-// the tests use them.
+// `exp_f32` and `tanh_f32` back the f32 `exp`/`tanh` ops (via `Real`);
+// `sigmoid_f32` and the slice kernels are for lux-ops' activations.
 #![allow(dead_code)]
 
 /// `log2(e)` rounded to `f32`.
@@ -466,7 +466,8 @@ mod tests {
         let xs: Vec<f32> = (0..1037).map(|i| (i as f32 - 518.0) * 0.173).chain(SPECIALS).collect();
         let mut out = vec![0.0f32; xs.len()];
         type SliceFn = fn(&[f32], &mut [f32]);
-        let kernels: [(SliceFn, fn(f32) -> f32); 3] =
+        type ScalarFn = fn(f32) -> f32;
+        let kernels: [(SliceFn, ScalarFn); 3] =
             [(exp_slice_f32, exp_f32), (tanh_slice_f32, tanh_f32), (sigmoid_slice_f32, sigmoid_f32)];
         for (slice_fn, scalar) in kernels {
             slice_fn(&xs, &mut out);

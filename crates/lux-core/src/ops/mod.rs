@@ -74,7 +74,7 @@ where
     // Row broadcasting (e.g. a bias [n] against [batch, n]): contiguous rows.
     if let (Some(x), Some(y)) = (a.as_slice(), b.as_slice()) {
         if a.shape() == out_shape && is_suffix(b.shape(), out_shape) && !y.is_empty() {
-            return rows(x, y, out_shape, |p, q| f(p, q));
+            return rows(x, y, out_shape, &f);
         }
         if b.shape() == out_shape && is_suffix(a.shape(), out_shape) && !x.is_empty() {
             return rows(y, x, out_shape, |q, p| f(p, q));

@@ -58,7 +58,7 @@ unary_ops! {
     /// `-x`.
     Neg neg: |x| -x, |g, x, y| g.neg();
     /// `eˣ`.
-    Exp exp: |x| x.exp(), |g, x, y| g.mul(y);
+    Exp exp: |x| x.exp_k(), |g, x, y| g.mul(y);
     /// Natural logarithm (`-inf` at 0, NaN below).
     Log log: |x| x.ln(), |g, x, y| g.div(x);
     /// `ln(1 + x)`, accurate near 0.
@@ -77,7 +77,7 @@ unary_ops! {
     /// Cosine.
     Cos cos: |x| x.cos(), |g, x, y| g.mul(&x.sin()?)?.neg();
     /// Hyperbolic tangent.
-    Tanh tanh: |x| x.tanh(), |g, x, y| g.mul(&y.mul(y)?.neg()?.add_scalar(1.0)?);
+    Tanh tanh: |x| x.tanh_k(), |g, x, y| g.mul(&y.mul(y)?.neg()?.add_scalar(1.0)?);
 }
 
 impl Tensor {
