@@ -180,6 +180,12 @@ element!(bf16, BF16, |x| x.to_f64(), |y| bf16::from_f64(y));
 element!(f32, F32, |x| x as f64, |y| y as f32);
 element!(f64, F64, |x| x, |y| y);
 
+/// The array inside `d` if it has the element type of `like`; used where
+/// operands were cast to one dtype and one of them was matched on.
+pub(crate) fn same_type<'a, T: Element>(_like: &ArcArray<T, IxDyn>, d: &'a Data) -> Option<&'a ArcArray<T, IxDyn>> {
+    T::unwrap(d)
+}
+
 /// The float types kernels compute in (f16/bf16 compute in f32).
 pub(crate) trait Real:
     num_traits::Float

@@ -2,7 +2,7 @@
 
 use crate::DType;
 use crate::autodiff::Node;
-use crate::dtype::{Data, Element, with_data};
+use crate::dtype::{Data, Element, same_type, with_data};
 use crate::error::{LuxError, Result, arg_err, shape_err};
 use half::{bf16, f16};
 use ndarray::{ArcArray, ArrayD, IxDyn};
@@ -205,7 +205,7 @@ impl Tensor {
 
     /// `true` if `self` and `other` share their storage buffer.
     pub fn shares_storage_with(&self, other: &Tensor) -> bool {
-        with_data!(&self.data, a => match T_of(other, a) { Some(b) => a.as_ptr() == b.as_ptr(), None => false })
+        with_data!(&self.data, a => same_type(a, &other.data).is_some_and(|b| a.as_ptr() == b.as_ptr()))
     }
 
     // ----- read back ------------------------------------------------------
@@ -274,11 +274,6 @@ impl Tensor {
     }
 }
 
-#[allow(non_snake_case)]
-fn T_of<'a, T: Element>(other: &'a Tensor, _like: &ArcArray<T, IxDyn>) -> Option<&'a ArcArray<T, IxDyn>> {
-    T::unwrap(&other.data)
-}
-
 pub(crate) fn float_dtype(op: &str, dtype: DType) -> Result<()> {
     if dtype.is_float() { Ok(()) } else { Err(LuxError::UnsupportedDType { op: op.into(), dtype }) }
 }
@@ -343,7 +338,7 @@ impl PartialEq for Tensor {
     fn eq(&self, other: &Self) -> bool {
         self.dtype() == other.dtype()
             && self.shape() == other.shape()
-            && with_data!(&self.data, a => T_of(other, a).is_some_and(|b| a == b))
+            && with_data!(&self.data, a => same_type(a, &other.data).is_some_and(|b| a == b))
     }
 }
 

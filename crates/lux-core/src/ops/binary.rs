@@ -7,7 +7,7 @@
 
 use super::{broadcast_shapes, map_arr, zip_arr};
 use crate::autodiff::Op;
-use crate::dtype::{Data, Element, Real, Sealed, with_data};
+use crate::dtype::{Data, Element, Real, Sealed, same_type, with_data};
 use crate::error::{LuxError, Result, arg_err, shape_err};
 use crate::tensor::FData;
 use crate::{DType, Tensor};
@@ -248,7 +248,7 @@ impl Tensor {
         let a = self.detach().to_dtype(dt)?;
         let b = other.detach().to_dtype(dt)?;
         let out = with_data!(&a.data, x => {
-            let y = <_ as Same>::same(x, &b.data);
+            let y = same_type(x, &b.data).expect("operands were cast to one dtype");
             zip_arr(x, y, &shape, |p, q| p.partial_cmp(&q).is_some_and(f))
         });
         Ok(Tensor::from_data(Data::Bool(out)))
@@ -349,7 +349,7 @@ impl Tensor {
         let a = on_true.to_dtype(dt)?;
         let b = on_false.to_dtype(dt)?;
         let out = with_data!(&a.data, x => {
-            let y = <_ as Same>::same(x, &b.data);
+            let y = same_type(x, &b.data).expect("operands were cast to one dtype");
             Sealed::wrap(select(c, x, y, &shape))
         });
         Tensor::from_op(out, Op::Where, &[&cond.detach(), &a, &b])
@@ -374,16 +374,6 @@ pub(crate) fn where_backward(g: &Tensor, inputs: &[Tensor], needs: &[bool]) -> R
     let ga = if needs[1] { Some(Tensor::where_(cond, g, &zero)?.sum_to(a.shape())?) } else { None };
     let gb = if needs[2] { Some(Tensor::where_(cond, &zero, g)?.sum_to(b.shape())?) } else { None };
     Ok(vec![None, ga, gb])
-}
-
-/// Fetches the same-typed array from another `Data` (both were cast to one dtype).
-trait Same: Sized {
-    fn same<'a>(&self, d: &'a Data) -> &'a Self;
-}
-impl<T: Element> Same for ArcArray<T, IxDyn> {
-    fn same<'a>(&self, d: &'a Data) -> &'a Self {
-        T::unwrap(d).expect("operands were cast to one dtype")
-    }
 }
 
 // ----- operators: shorthands that panic where the methods return Err -----

@@ -6,7 +6,7 @@
 
 use super::{broadcast_shapes, norm_axis};
 use crate::autodiff::Op;
-use crate::dtype::{Data, Element, Sealed, with_data};
+use crate::dtype::{Data, Element, Sealed, same_type, with_data};
 use crate::error::{LuxError, Result, arg_err, shape_err};
 use crate::{DType, Tensor};
 use ndarray::{ArcArray, Axis, IxDyn, Slice};
@@ -292,7 +292,7 @@ impl Tensor {
         }
         let src = source.to_dtype(self.dtype())?;
         let data = with_data!(&self.data, a => {
-            let s = T_like(a, &src.data)?;
+            let s = same_type(a, &src.data).ok_or_else(internal)?;
             let mut out = a.to_owned();
             for (j, &i) in idx.iter().enumerate() {
                 let mut dst = out.index_axis_mut(Axis(ax), i);
@@ -348,7 +348,7 @@ impl Tensor {
         let idx = index_vec("scatter_add", index, self.shape()[ax])?;
         let src = source.to_dtype(self.dtype())?;
         let data = with_data!(&self.data, a => {
-            let s = T_like(a, &src.data)?;
+            let s = same_type(a, &src.data).ok_or_else(internal)?;
             let mut out = a.to_owned();
             for ((mut pos, &v), &i) in s.indexed_iter().zip(idx.iter()) {
                 pos[ax] = i;
@@ -393,7 +393,7 @@ impl Tensor {
         }
         let cast: Vec<Tensor> = tensors.iter().map(|t| t.to_dtype(dt)).collect::<Result<_>>()?;
         let data = with_data!(&cast[0].data, a => {
-            let views: Vec<_> = cast.iter().map(|t| T_like(a, &t.data).map(|x| x.view())).collect::<Result<_>>()?;
+            let views: Vec<_> = cast.iter().map(|t| same_type(a, &t.data).map(|x| x.view()).ok_or_else(internal)).collect::<Result<_>>()?;
             Sealed::wrap(ndarray::concatenate(Axis(ax), &views).expect("checked shapes").into_shared())
         });
         let sizes = cast.iter().map(|t| t.shape()[ax]).collect();
@@ -457,10 +457,8 @@ impl Tensor {
     }
 }
 
-/// The array of `d`, typed like `like` (the caller cast `d` to that dtype).
-#[allow(non_snake_case)]
-fn T_like<'a, T: Element>(_like: &ArcArray<T, IxDyn>, d: &'a Data) -> Result<&'a ArcArray<T, IxDyn>> {
-    T::unwrap(d).ok_or_else(|| LuxError::Unsupported("internal: operands of one dtype expected".into()))
+fn internal() -> LuxError {
+    LuxError::Unsupported("internal: operands of one dtype expected".into())
 }
 
 /// Addition on any element type (bool: OR), for the scatter kernels.
