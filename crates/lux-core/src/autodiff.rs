@@ -106,6 +106,59 @@ pub(crate) enum Op {
     Matmul,
     Where,
     Cast(DType),
+    /// An op defined outside lux-core, with its own backward rule.
+    Custom(Arc<dyn CustomOp>),
+}
+
+/// A differentiable op defined outside lux-core: a fused kernel (softmax,
+/// convolution, a dense layer, …) with a hand-written backward rule.
+///
+/// The forward pass is any code that computes the output values; wrap them
+/// with [`Tensor::from_custom_op`]. The backward rule must be written with
+/// differentiable tensor ops (primitives or other custom ops), so that the
+/// gradient can itself be differentiated (nested AD).
+///
+/// ```
+/// use lux_core::{CustomOp, GradCall, Result, Tensor};
+/// use std::sync::Arc;
+///
+/// /// `y = 3x`, computed by a "kernel".
+/// #[derive(Debug)]
+/// struct Triple;
+/// impl CustomOp for Triple {
+///     fn name(&self) -> &str { "triple" }
+///     fn backward(&self, g: &Tensor, _: &[Tensor], _: &Tensor, _: &[bool]) -> Result<Vec<Option<Tensor>>> {
+///         Ok(vec![Some(g.mul_scalar(3.0)?)])
+///     }
+/// }
+/// fn triple(x: &Tensor) -> Result<Tensor> {
+///     let values = x.detach().mul_scalar(3.0)?; // any kernel
+///     Tensor::from_custom_op(values, Arc::new(Triple), &[x])
+/// }
+///
+/// let mut call = GradCall::new();
+/// let x = call.track(&Tensor::from_vec(vec![1.0f64, 2.0], &[2])?)?;
+/// let y = triple(&x)?.sum_all()?;
+/// assert_eq!(call.backward(&y, None)?[0].to_vec::<f64>()?, vec![3.0, 3.0]);
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+pub trait CustomOp: Send + Sync + std::fmt::Debug {
+    /// The op's name, for error messages.
+    fn name(&self) -> &str;
+
+    /// The cotangents of the inputs, given the output's cotangent `grad`.
+    ///
+    /// `inputs` and `output` are the values the forward pass saw and made
+    /// (tracked only for enclosing gradient calls). Return one entry per
+    /// input, of the input's shape; an entry may be `None` (no gradient)
+    /// where `needs[i]` is false.
+    fn backward(
+        &self,
+        grad: &Tensor,
+        inputs: &[Tensor],
+        output: &Tensor,
+        needs: &[bool],
+    ) -> Result<Vec<Option<Tensor>>>;
 }
 
 /// One recorded op application.
@@ -155,6 +208,16 @@ impl Tensor {
             output: output.clone(),
         };
         Ok(Tensor { data: output, node: Some(Arc::new(node)) })
+    }
+
+    /// The result of a [`CustomOp`] applied to `inputs`: `output`'s values,
+    /// recorded with `op`'s backward rule when an input is tracked (any
+    /// record `output` itself has is replaced).
+    ///
+    /// # Errors
+    /// Nesting deeper than [`MAX_NESTING`].
+    pub fn from_custom_op(output: Tensor, op: Arc<dyn CustomOp>, inputs: &[&Tensor]) -> Result<Tensor> {
+        Tensor::from_op(output.data, Op::Custom(op), inputs)
     }
 
     /// `true` if this tensor is recorded for an ongoing gradient call.
@@ -366,6 +429,37 @@ impl GradCall {
     }
 }
 
+/// The vector-Jacobian product `cotangentᵀ · ∂f(inputs)` of a function
+/// written with differentiable tensor ops: one nested reverse pass.
+///
+/// This is the general fallback for [`CustomOp::backward`] rules when the
+/// saved inputs are themselves tracked (a gradient of a gradient): the fused
+/// kernel's derivative is then taken through an equivalent composite
+/// definition, so every custom op supports nested AD.
+///
+/// ```
+/// use lux_core::{Tensor, autodiff::composite_vjp};
+/// let x = Tensor::from_vec(vec![1.0f64, 2.0], &[2])?;
+/// let g = Tensor::from_vec(vec![1.0f64, 10.0], &[2])?;
+/// let dx = composite_vjp(|v| v[0].square(), &[x], &g)?; // 2x ⊙ g
+/// assert_eq!(dx[0].to_vec::<f64>()?, vec![2.0, 40.0]);
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+///
+/// # Errors
+/// From `f`; an input is not a float tensor; `f`'s result differs in shape
+/// from `cotangent`.
+pub fn composite_vjp(
+    f: impl FnOnce(&[Tensor]) -> Result<Tensor>,
+    inputs: &[Tensor],
+    cotangent: &Tensor,
+) -> Result<Vec<Tensor>> {
+    let mut call = GradCall::new();
+    let tracked = inputs.iter().map(|x| call.track(x)).collect::<Result<Vec<_>>>()?;
+    let y = f(&tracked)?;
+    call.backward(&y, Some(cotangent))
+}
+
 /// Dispatches to the backward rule that sits beside each op's forward.
 fn backward_rule(
     op: &Op,
@@ -383,5 +477,17 @@ fn backward_rule(
         Op::Matmul => matmul::backward(g, &inputs[0], &inputs[1], needs),
         Op::Where => crate::ops::binary::where_backward(g, inputs, needs),
         Op::Cast(from) => Ok(vec![Some(g.to_dtype(*from)?)]),
+        Op::Custom(c) => {
+            let grads = c.backward(g, inputs, output, needs)?;
+            if grads.len() != inputs.len() {
+                return Err(LuxError::Unsupported(format!(
+                    "backward of custom op `{}` returned {} gradients for {} inputs",
+                    c.name(),
+                    grads.len(),
+                    inputs.len()
+                )));
+            }
+            Ok(grads)
+        }
     }
 }

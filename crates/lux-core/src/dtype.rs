@@ -186,8 +186,17 @@ pub(crate) fn same_type<'a, T: Element>(_like: &ArcArray<T, IxDyn>, d: &'a Data)
     T::unwrap(d)
 }
 
-/// The float types kernels compute in (f16/bf16 compute in f32).
-pub(crate) trait Real:
+/// The float types kernels compute in: `f32` (also for f16/bf16 tensors) and
+/// `f64`. Sealed (through [`Element`]); write kernels generic over it.
+///
+/// ```
+/// use lux_core::Real;
+/// fn softsign<T: Real>(x: T) -> T { x / (T::one() + x.abs()) }
+/// assert_eq!(softsign(1.0f32), 0.5);
+/// assert_eq!(f64::c(0.5), 0.5);
+/// assert!((0.0f32.sigmoid_k() - 0.5).abs() < 1e-7);
+/// ```
+pub trait Real:
     num_traits::Float
     + num_traits::FloatConst
     + ndarray::LinalgScalar
@@ -198,12 +207,17 @@ pub(crate) trait Real:
     + std::ops::MulAssign
     + Send
     + Sync
+    + crate::ops::matmul::Gemm
 {
+    /// The constant `x` in this type.
     fn c(x: f64) -> Self;
     /// `eˣ`; for f32 the branch-free, vectorisable kernel of `ops::math`.
     fn exp_k(self) -> Self;
     /// `tanh x`; for f32 the branch-free, vectorisable kernel of `ops::math`.
     fn tanh_k(self) -> Self;
+    /// The logistic sigmoid `1/(1 + e⁻ˣ)`, stable for either sign; for f32
+    /// the branch-free ≤1 ulp kernel of `ops::math`.
+    fn sigmoid_k(self) -> Self;
 }
 impl Real for f32 {
     #[inline(always)]
@@ -218,6 +232,10 @@ impl Real for f32 {
     fn tanh_k(self) -> Self {
         crate::ops::math::tanh_f32(self)
     }
+    #[inline(always)]
+    fn sigmoid_k(self) -> Self {
+        crate::ops::math::sigmoid_f32(self)
+    }
 }
 impl Real for f64 {
     #[inline(always)]
@@ -231,5 +249,11 @@ impl Real for f64 {
     #[inline(always)]
     fn tanh_k(self) -> Self {
         self.tanh()
+    }
+    #[inline(always)]
+    fn sigmoid_k(self) -> Self {
+        // e^{-|x|} never overflows; pick the form without cancellation.
+        let e = (-self.abs()).exp();
+        if self >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) }
     }
 }

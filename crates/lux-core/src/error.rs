@@ -97,6 +97,18 @@ impl From<std::io::Error> for LuxError {
     }
 }
 
+impl LuxError {
+    /// A [`LuxError::Shape`] for `op`.
+    pub fn shape(op: &str, msg: impl Into<String>) -> LuxError {
+        shape_err(op, msg)
+    }
+
+    /// A [`LuxError::InvalidArgument`] for `op`.
+    pub fn invalid_argument(op: &str, msg: impl Into<String>) -> LuxError {
+        arg_err(op, msg)
+    }
+}
+
 pub(crate) fn shape_err(op: &str, msg: impl Into<String>) -> LuxError {
     LuxError::Shape { op: op.to_string(), msg: msg.into() }
 }

@@ -262,13 +262,27 @@ impl Tensor {
         })
     }
 
-    /// The values in the compute type (f16/bf16 as f32), for float tensors.
-    pub(crate) fn compute_data(&self, op: &str) -> Result<FData> {
+    /// The values in the compute type (f16/bf16 widened to f32), for float
+    /// tensors. This is how kernels outside lux-core read a tensor: match on
+    /// the [`FloatData`] (or use [`map_float!`](crate::map_float)) and write
+    /// generic code over [`Real`](crate::Real).
+    ///
+    /// ```
+    /// use lux_core::{DType, FloatData, Tensor};
+    /// let x = Tensor::from_vec(vec![1.0f64, 4.0], &[2])?;
+    /// let y = lux_core::map_float!(x.compute_data("sqrt")?, a => a.mapv(|v| v.sqrt()).into_shared());
+    /// assert_eq!(y.into_tensor(DType::F64).to_vec::<f64>()?, vec![1.0, 2.0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The tensor is not a float tensor (`op` names the caller in the error).
+    pub fn compute_data(&self, op: &str) -> Result<FloatData> {
         Ok(match &self.data {
-            Data::F32(a) => FData::F32(a.clone()),
-            Data::F64(a) => FData::F64(a.clone()),
-            Data::F16(a) => FData::F32(a.mapv(f32::from).into_shared()),
-            Data::BF16(a) => FData::F32(a.mapv(f32::from).into_shared()),
+            Data::F32(a) => FloatData::F32(a.clone()),
+            Data::F64(a) => FloatData::F64(a.clone()),
+            Data::F16(a) => FloatData::F32(a.mapv(f32::from).into_shared()),
+            Data::BF16(a) => FloatData::F32(a.mapv(f32::from).into_shared()),
             _ => return Err(LuxError::UnsupportedDType { op: op.into(), dtype: self.dtype() }),
         })
     }
@@ -286,32 +300,54 @@ fn checked_len(shape: &[usize]) -> Result<usize> {
         .ok_or_else(|| shape_err("tensor", format!("shape {shape:?} has too many elements")))
 }
 
-/// Float values in a compute type.
-#[derive(Clone)]
-pub(crate) enum FData {
+/// Float values in their compute type: f32 (also for f16/bf16 tensors) or
+/// f64. Produced by [`Tensor::compute_data`]; turned back into a tensor by
+/// [`FloatData::into_tensor`].
+#[derive(Clone, Debug)]
+pub enum FloatData {
+    /// f32 values (from an f16, bf16 or f32 tensor).
     F32(ArcArray<f32, IxDyn>),
+    /// f64 values.
     F64(ArcArray<f64, IxDyn>),
 }
 
-/// Runs generic code on the array inside an [`FData`], re-wrapping the result.
-macro_rules! map_fdata {
+/// Runs the same generic code on the array inside a [`FloatData`] whatever
+/// its element type, and re-wraps the result: `map_float!(data, a => expr)`
+/// where `expr` yields an `ArcArray<T, IxDyn>` of the same `T` as `a`.
+/// See [`Tensor::compute_data`] for an example.
+#[macro_export]
+macro_rules! map_float {
     ($fd:expr, $a:ident => $body:expr) => {
         match $fd {
-            $crate::tensor::FData::F32($a) => $crate::tensor::FData::F32($body),
-            $crate::tensor::FData::F64($a) => $crate::tensor::FData::F64($body),
+            $crate::FloatData::F32($a) => $crate::FloatData::F32($body),
+            $crate::FloatData::F64($a) => $crate::FloatData::F64($body),
         }
     };
 }
-pub(crate) use map_fdata;
 
-impl FData {
+impl FloatData {
     /// Back to storage of `dtype` (rounding to f16/bf16 where asked).
     pub(crate) fn into_data(self, dtype: DType) -> Data {
         match (self, dtype) {
-            (FData::F32(a), DType::F16) => Data::F16(a.mapv(f16::from_f32).into_shared()),
-            (FData::F32(a), DType::BF16) => Data::BF16(a.mapv(bf16::from_f32).into_shared()),
-            (FData::F32(a), _) => Data::F32(a),
-            (FData::F64(a), _) => Data::F64(a),
+            (FloatData::F32(a), DType::F16) => Data::F16(a.mapv(f16::from_f32).into_shared()),
+            (FloatData::F32(a), DType::BF16) => Data::BF16(a.mapv(bf16::from_f32).into_shared()),
+            (FloatData::F32(a), _) => Data::F32(a),
+            (FloatData::F64(a), _) => Data::F64(a),
+        }
+    }
+
+    /// An untracked tensor of `dtype` holding these values: f32 values are
+    /// rounded once when `dtype` is f16 or bf16; otherwise the storage is
+    /// moved, not copied, and `dtype` is ignored.
+    pub fn into_tensor(self, dtype: DType) -> Tensor {
+        Tensor::from_data(self.into_data(dtype))
+    }
+
+    /// The shape of the values.
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            FloatData::F32(a) => a.shape(),
+            FloatData::F64(a) => a.shape(),
         }
     }
 }

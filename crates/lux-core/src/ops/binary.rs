@@ -9,7 +9,7 @@ use super::{broadcast_shapes, map_arr, zip_arr};
 use crate::autodiff::Op;
 use crate::dtype::{Data, Element, Real, Sealed, same_type, with_data};
 use crate::error::{LuxError, Result, arg_err, shape_err};
-use crate::tensor::FData;
+use crate::tensor::FloatData;
 use crate::{DType, Tensor};
 use ndarray::{ArcArray, IxDyn, Zip};
 
@@ -146,8 +146,8 @@ impl Tensor {
         let a = self.to_dtype(dt)?;
         let b = other.to_dtype(dt)?;
         let data = match (a.compute_data(op.name())?, b.compute_data(op.name())?) {
-            (FData::F32(x), FData::F32(y)) => FData::F32(op.float_kernel(&x, &y, &shape)),
-            (FData::F64(x), FData::F64(y)) => FData::F64(op.float_kernel(&x, &y, &shape)),
+            (FloatData::F32(x), FloatData::F32(y)) => FloatData::F32(op.float_kernel(&x, &y, &shape)),
+            (FloatData::F64(x), FloatData::F64(y)) => FloatData::F64(op.float_kernel(&x, &y, &shape)),
             _ => unreachable!("both operands were cast to {dt}"),
         };
         Tensor::from_op(data.into_data(dt), Op::Binary(op), &[&a, &b])

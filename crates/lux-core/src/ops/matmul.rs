@@ -11,24 +11,28 @@
 use crate::autodiff::Op;
 use crate::dtype::Real;
 use crate::error::{LuxError, Result, shape_err};
-use crate::tensor::FData;
+use crate::tensor::FloatData;
 use crate::{DType, Tensor};
 use ndarray::{ArcArray, ArrayD, Axis, IxDyn};
 
-/// `C = A·B` for one 2-D pair (any strides), via `matrixmultiply`.
-trait Gemm: Real {
+/// `C = A·B` for one 2-D pair (any strides), via `matrixmultiply`; a
+/// supertrait of [`Real`] so that generic kernels can call [`gemm`].
+#[doc(hidden)]
+pub trait Gemm: Copy + Send + Sync {
     /// # Safety
     /// Pointers and strides must describe valid `m×k`, `k×n` and `m×n` matrices.
     unsafe fn gemm(
         m: usize,
         k: usize,
         n: usize,
+        alpha: Self,
         a: *const Self,
         rsa: isize,
         csa: isize,
         b: *const Self,
         rsb: isize,
         csb: isize,
+        beta: Self,
         c: *mut Self,
         rsc: isize,
         csc: isize,
@@ -39,18 +43,20 @@ impl Gemm for f32 {
         m: usize,
         k: usize,
         n: usize,
+        alpha: f32,
         a: *const f32,
         rsa: isize,
         csa: isize,
         b: *const f32,
         rsb: isize,
         csb: isize,
+        beta: f32,
         c: *mut f32,
         rsc: isize,
         csc: isize,
     ) {
         // SAFETY: forwarded from the caller.
-        unsafe { matrixmultiply::sgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, rsc, csc) }
+        unsafe { matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
     }
 }
 impl Gemm for f64 {
@@ -58,18 +64,20 @@ impl Gemm for f64 {
         m: usize,
         k: usize,
         n: usize,
+        alpha: f64,
         a: *const f64,
         rsa: isize,
         csa: isize,
         b: *const f64,
         rsb: isize,
         csb: isize,
+        beta: f64,
         c: *mut f64,
         rsc: isize,
         csc: isize,
     ) {
         // SAFETY: forwarded from the caller.
-        unsafe { matrixmultiply::dgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, rsc, csc) }
+        unsafe { matrixmultiply::dgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
     }
 }
 
@@ -93,12 +101,14 @@ unsafe fn gemm_parallel<T: Gemm>(
     m: usize,
     k: usize,
     n: usize,
+    alpha: T,
     a: *const T,
     rsa: isize,
     csa: isize,
     b: *const T,
     rsb: isize,
     csb: isize,
+    beta: T,
     c: *mut T,
     rsc: isize,
     csc: isize,
@@ -106,7 +116,7 @@ unsafe fn gemm_parallel<T: Gemm>(
     let threads = rayon::current_num_threads();
     if threads < 2 || m.saturating_mul(n).saturating_mul(k) < PARALLEL_WORK {
         // SAFETY: forwarded from the caller.
-        unsafe { T::gemm(m, k, n, a, rsa, csa, b, rsb, csb, c, rsc, csc) };
+        unsafe { T::gemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) };
         return;
     }
     // Split the longer output side into blocks aligned to the kernel size.
@@ -128,12 +138,14 @@ unsafe fn gemm_parallel<T: Gemm>(
                             size,
                             k,
                             n,
+                            alpha,
                             a.0.offset(off * rsa),
                             rsa,
                             csa,
                             b.0,
                             rsb,
                             csb,
+                            beta,
                             c.0.offset(off * rsc),
                             rsc,
                             csc,
@@ -143,12 +155,14 @@ unsafe fn gemm_parallel<T: Gemm>(
                             m,
                             k,
                             size,
+                            alpha,
                             a.0,
                             rsa,
                             csa,
                             b.0.offset(off * csb),
                             rsb,
                             csb,
+                            beta,
                             c.0.offset(off * csc),
                             rsc,
                             csc,
@@ -161,7 +175,7 @@ unsafe fn gemm_parallel<T: Gemm>(
 }
 
 /// Batched product of 3-D arrays whose batch extents are `batch` or 1.
-fn batched<T: Gemm>(a: &ArcArray<T, IxDyn>, b: &ArcArray<T, IxDyn>, batch: usize) -> ArrayD<T> {
+fn batched<T: Real>(a: &ArcArray<T, IxDyn>, b: &ArcArray<T, IxDyn>, batch: usize) -> ArrayD<T> {
     let (m, k, n) = (a.shape()[1], a.shape()[2], b.shape()[2]);
     let mut out = ArrayD::<T>::zeros(IxDyn(&[batch, m, n]));
     for i in 0..batch {
@@ -175,10 +189,91 @@ fn batched<T: Gemm>(a: &ArcArray<T, IxDyn>, b: &ArcArray<T, IxDyn>, batch: usize
         // SAFETY: the views are valid m×k, k×n and m×n matrices with these
         // (element) strides, and `ci` is uniquely borrowed.
         unsafe {
-            gemm_parallel(m, k, n, ai.as_ptr(), sa[0], sa[1], bi.as_ptr(), sb[0], sb[1], ci.as_mut_ptr(), sc[0], sc[1])
+            gemm_parallel(
+                m,
+                k,
+                n,
+                T::one(),
+                ai.as_ptr(),
+                sa[0],
+                sa[1],
+                bi.as_ptr(),
+                sb[0],
+                sb[1],
+                T::zero(),
+                ci.as_mut_ptr(),
+                sc[0],
+                sc[1],
+            )
         }
     }
     out
+}
+
+/// BLAS-style `c ← α·a·b + β·c` on 2-D ndarray views of any strides (a
+/// transposed view costs nothing), split over the rayon pool when large.
+/// With `β = 0`, `c`'s old values are ignored (even NaN). This is the GEMM
+/// under [`Tensor::matmul`], for kernels that work on raw arrays (e.g.
+/// convolution by im2col).
+///
+/// ```
+/// use ndarray::{Array2, array};
+/// let a = array![[1.0f32, 2.0], [3.0, 4.0]];
+/// let b = array![[5.0f32, 6.0], [7.0, 8.0]];
+/// let mut c = Array2::<f32>::ones((2, 2));
+/// lux_core::gemm(1.0, a.view(), b.t(), 1.0, c.view_mut())?; // c = a·bᵀ + c
+/// assert_eq!(c, array![[18.0, 24.0], [40.0, 54.0]]);
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+///
+/// # Errors
+/// The shapes are not `[m, k]`, `[k, n]` and `[m, n]`.
+pub fn gemm<T: Real>(
+    alpha: T,
+    a: ndarray::ArrayView2<'_, T>,
+    b: ndarray::ArrayView2<'_, T>,
+    beta: T,
+    mut c: ndarray::ArrayViewMut2<'_, T>,
+) -> Result<()> {
+    let (m, k) = a.dim();
+    let (k2, n) = b.dim();
+    if k != k2 || c.dim() != (m, n) {
+        return Err(shape_err(
+            "gemm",
+            format!("cannot compute {:?} · {:?} into {:?}", a.shape(), b.shape(), c.shape()),
+        ));
+    }
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    if k == 0 {
+        // matrixmultiply handles k = 0 too, but make β = 0 explicit.
+        c.mapv_inplace(|v| if beta == T::zero() { T::zero() } else { beta * v });
+        return Ok(());
+    }
+    let (sa, sb, sc) = (a.strides(), b.strides(), [c.strides()[0], c.strides()[1]]);
+    // SAFETY: the views are valid m×k, k×n and m×n matrices with these
+    // (element) strides, and `c` is uniquely borrowed; a mutable view never
+    // aliases `a` or `b`.
+    unsafe {
+        gemm_parallel(
+            m,
+            k,
+            n,
+            alpha,
+            a.as_ptr(),
+            sa[0],
+            sa[1],
+            b.as_ptr(),
+            sb[0],
+            sb[1],
+            beta,
+            c.as_mut_ptr(),
+            sc[0],
+            sc[1],
+        )
+    }
+    Ok(())
 }
 
 impl Tensor {
@@ -224,7 +319,7 @@ impl Tensor {
         let b = other.to_dtype(dt)?;
         let (m, n) = (sa[sa.len() - 2], sb[sb.len() - 1]);
         let out_shape: Vec<usize> = if three_d { vec![batch, m, n] } else { vec![m, n] };
-        fn run<T: Gemm>(
+        fn run<T: Real>(
             x: ArcArray<T, IxDyn>,
             y: ArcArray<T, IxDyn>,
             batch: usize,
@@ -234,8 +329,8 @@ impl Tensor {
             batched(&as3(x), &as3(y), batch).into_shape_with_order(IxDyn(out)).expect("same size").into_shared()
         }
         let data = match (a.compute_data("matmul")?, b.compute_data("matmul")?) {
-            (FData::F32(x), FData::F32(y)) => FData::F32(run(x, y, batch, &out_shape)),
-            (FData::F64(x), FData::F64(y)) => FData::F64(run(x, y, batch, &out_shape)),
+            (FloatData::F32(x), FloatData::F32(y)) => FloatData::F32(run(x, y, batch, &out_shape)),
+            (FloatData::F64(x), FloatData::F64(y)) => FloatData::F64(run(x, y, batch, &out_shape)),
             _ => unreachable!("both operands were cast to {dt}"),
         };
         Tensor::from_op(data.into_data(dt), Op::Matmul, &[&a, &b])

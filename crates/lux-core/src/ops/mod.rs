@@ -145,7 +145,16 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
 }
 
 /// Normalises a signed axis (`-1` = last) for a tensor of `ndim` axes.
-pub(crate) fn norm_axis(op: &str, axis: isize, ndim: usize) -> Result<usize> {
+///
+/// ```
+/// assert_eq!(lux_core::normalize_axis("softmax", -1, 3)?, 2);
+/// assert!(lux_core::normalize_axis("softmax", 3, 3).is_err());
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+///
+/// # Errors
+/// The axis is outside `-ndim..ndim`; the message names `op`.
+pub fn normalize_axis(op: &str, axis: isize, ndim: usize) -> Result<usize> {
     let n = ndim as isize;
     let a = if axis < 0 { axis + n } else { axis };
     if a < 0 || a >= n {

@@ -4,13 +4,13 @@
 //! Axes are signed (`-1` = last). `keepdim` keeps reduced axes with size 1.
 //! `max`/`min` propagate NaN and split the gradient evenly between ties.
 
-use super::norm_axis;
+use super::normalize_axis;
 use crate::Tensor;
 use crate::autodiff::Op;
 use crate::dtype::{Data, Real};
 use crate::error::{Result, arg_err, shape_err};
+use crate::tensor::FloatData;
 use crate::tensor::PAR_THRESHOLD;
-use crate::tensor::{FData, map_fdata};
 use ndarray::{ArcArray, ArrayD, ArrayView1, Axis, IxDyn, Zip};
 use rayon::prelude::*;
 
@@ -42,7 +42,7 @@ impl ReduceKind {
 }
 
 fn norm_axes(op: &str, axes: &[isize], ndim: usize) -> Result<Vec<usize>> {
-    let mut out = axes.iter().map(|&a| norm_axis(op, a, ndim)).collect::<Result<Vec<_>>>()?;
+    let mut out = axes.iter().map(|&a| normalize_axis(op, a, ndim)).collect::<Result<Vec<_>>>()?;
     out.sort_unstable();
     if out.windows(2).any(|w| w[0] == w[1]) {
         return Err(arg_err(op, format!("axis listed twice in {axes:?}")));
@@ -127,7 +127,7 @@ impl Tensor {
         if matches!(kind, ReduceKind::Max | ReduceKind::Min) && axes.iter().any(|&a| self.shape()[a] == 0) {
             return Err(shape_err(kind.name(), format!("cannot reduce an empty axis of shape {:?}", self.shape())));
         }
-        let data = map_fdata!(self.compute_data(kind.name())?, a => reduce_kernel(kind, &a, &axes, keepdim));
+        let data = crate::map_float!(self.compute_data(kind.name())?, a => reduce_kernel(kind, &a, &axes, keepdim));
         Tensor::from_op(data.into_data(self.dtype()), Op::Reduce(ReduceOp { kind, axes, keepdim }), &[self])
     }
 
@@ -199,7 +199,7 @@ impl Tensor {
     /// # Errors
     /// `axis` is out of range, the axis is empty, or the tensor is bool.
     pub fn argmax(&self, axis: isize, keepdim: bool) -> Result<Tensor> {
-        let ax = norm_axis("argmax", axis, self.ndim())?;
+        let ax = normalize_axis("argmax", axis, self.ndim())?;
         if self.shape()[ax] == 0 {
             return Err(shape_err("argmax", format!("cannot reduce an empty axis of shape {:?}", self.shape())));
         }
@@ -228,8 +228,8 @@ impl Tensor {
                 return Err(crate::LuxError::UnsupportedDType { op: "argmax".into(), dtype: self.dtype() });
             }
             _ => match self.compute_data("argmax")? {
-                FData::F32(a) => arg(&a, ax),
-                FData::F64(a) => arg(&a, ax),
+                FloatData::F32(a) => arg(&a, ax),
+                FloatData::F64(a) => arg(&a, ax),
             },
         };
         let r = if keepdim { r.insert_axis(Axis(ax)) } else { r };

@@ -7,7 +7,7 @@
 
 use crate::autodiff::Op;
 use crate::dtype::Real;
-use crate::tensor::{FData, map_fdata};
+use crate::tensor::FloatData;
 use crate::{Result, Tensor};
 
 use super::map_arr;
@@ -23,12 +23,12 @@ macro_rules! unary_ops {
                 match self { $(UnaryOp::$Name => stringify!($method)),* }
             }
 
-            fn kernel(self, d: FData) -> FData {
+            fn kernel(self, d: FloatData) -> FloatData {
                 match self {
                     $(UnaryOp::$Name => {
                         #[inline(always)]
                         fn k<T: Real>($x: T) -> T { $fwd }
-                        map_fdata!(d, a => map_arr(&a, k))
+                        crate::map_float!(d, a => map_arr(&a, k))
                     })*
                 }
             }

@@ -1,0 +1,42 @@
+//! # lux-ops
+//!
+//! Neural-network operations on [`lux_core::Tensor`], each differentiable,
+//! with fused forward kernels and hand-written backward rules where that
+//! pays, and Lux's `LuxOps` helpers.
+//!
+//! | module | ops |
+//! |---|---|
+//! | [`activation`] | [`Activation`] and relu, relu6, leakyrelu, elu, gelu (tanh and erf), sigmoid, hardsigmoid, logsigmoid, tanh, hardtanh, softplus, softsign, swish, mish, selu, celu |
+//! | [`softmax`] | softmax, logsoftmax, logsumexp along any axis |
+//! | [`dense`] | the fused `activation(x·Wᵀ + b)` kernel |
+//! | [`conv`] | N-d convolution (stride, padding, dilation, groups) |
+//! | [`pool`] | max/mean pooling, global and adaptive pooling |
+//! | [`norm`] | batch, layer, group and instance normalisation |
+//! | [`dropout`] | dropout and alpha-dropout with an explicit rng |
+//! | [`embedding`] | embedding lookup, one-hot |
+//! | [`lux_ops`] | `eachslice`, `foldl_init`, `getproperty`, `xlogx`, `xlogy`, `istraining`, `multigate` |
+//!
+//! Conventions (see DESIGN.md): batch first (`[batch, features]`, NCHW
+//! images, `[batch, time, features]` sequences); every `axis` is signed,
+//! `-1` = last. Bad input is an `Err` naming the op and the shapes.
+//!
+//! **How fused ops stay differentiable to any order:** each op's backward
+//! rule runs a fast kernel when the saved values are plain numbers (a
+//! first-order gradient), and falls back to the vector-Jacobian product of
+//! an equivalent composite definition
+//! ([`lux_core::autodiff::composite_vjp`]) when they are themselves tracked
+//! (a gradient inside a gradient).
+#![doc(test(attr(deny(warnings))))]
+
+pub mod activation;
+pub mod conv;
+pub mod dense;
+pub mod dropout;
+pub mod embedding;
+pub mod lux_ops;
+pub mod norm;
+pub mod pool;
+pub mod softmax;
+mod util;
+
+pub use activation::Activation;

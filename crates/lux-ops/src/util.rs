@@ -1,0 +1,24 @@
+//! Small helpers shared by the op modules.
+
+use lux_core::{DType, LuxError, Result, Tensor};
+
+/// Casts float tensors to their common (promoted) float dtype, as one op's
+/// operands; a non-float operand is an `Err` naming `op`.
+pub(crate) fn promote_floats(op: &str, xs: &[&Tensor]) -> Result<(DType, Vec<Tensor>)> {
+    let mut dtype: Option<DType> = None;
+    for x in xs {
+        if !x.dtype().is_float() {
+            return Err(LuxError::UnsupportedDType { op: op.into(), dtype: x.dtype() });
+        }
+        dtype = Some(dtype.map_or(x.dtype(), |d| DType::promote(d, x.dtype())));
+    }
+    let dtype = dtype.unwrap_or(DType::F32);
+    let cast = xs.iter().map(|x| if x.dtype() == dtype { Ok((*x).clone()) } else { x.to_dtype(dtype) });
+    Ok((dtype, cast.collect::<Result<Vec<_>>>()?))
+}
+
+/// `true` when any saved value of a backward rule is tracked, i.e. the
+/// rule itself is being differentiated and must use composite ops.
+pub(crate) fn any_tracked(xs: &[Tensor]) -> bool {
+    xs.iter().any(Tensor::is_tracked)
+}

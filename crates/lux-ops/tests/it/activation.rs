@@ -1,0 +1,2 @@
+//! Tests of `lux_ops::activation`.
+use crate::*;

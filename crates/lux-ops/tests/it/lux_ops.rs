@@ -1,0 +1,2 @@
+//! Tests of `lux_ops::lux_ops`.
+use crate::*;

@@ -1,0 +1,2 @@
+//! Tests of `lux_ops::softmax`.
+use crate::*;
