@@ -1,1 +1,278 @@
-//! TODO(issue 3): dense
+//! The fused dense kernel `activation(x·Wᵀ + b)`, the hot path of every MLP.
+//!
+//! Forward: one GEMM straight into the output buffer, then **one** pass that
+//! adds the bias and applies the activation in place. The pre-activation
+//! values are kept only when a gradient is being taken *and* the
+//! activation's derivative needs them (e.g. gelu, swish); for relu, tanh,
+//! sigmoid, identity… the derivative is read off the output.
+//!
+//! Backward: one fused pass `dz = g ⊙ f'(z)` (none at all for the identity),
+//! then `dx = dz·W`, `dW = dzᵀ·x` and `db = Σ_batch dz`, each only when that
+//! input needs a gradient. When the saved values are themselves tracked (a
+//! gradient of a gradient) the rule is the vector-Jacobian product of the
+//! composite `activation(x.matmul(Wᵀ) + b)`.
+
+use crate::Activation;
+use crate::util::{any_tracked, promote_floats};
+use lux_core::autodiff::composite_vjp;
+use lux_core::{CustomOp, DType, FloatData, LuxError, Real, Result, Tensor, gemm};
+use ndarray::{ArcArray, Array2, ArrayView2, Axis, Ix2, IxDyn, Zip};
+use rayon::prelude::*;
+use std::sync::Arc;
+
+/// Output elements above which the bias + activation pass uses rayon.
+const PAR_ELEMENTS: usize = 1 << 16;
+
+/// `activation(x·Wᵀ + b)`: the fused dense (fully connected) layer kernel.
+///
+/// `x` is `[..., in]` (any number of leading batch axes, or none), `w` is
+/// `[out, in]` (Lux's `Dense` weight, same memory layout), `b` is `[out]`;
+/// the result is `[..., out]`. Differentiable in `x`, `w` and `b` to any
+/// order. Operands of different float dtypes are promoted; f16/bf16 compute
+/// in f32 and round once.
+///
+/// ```
+/// use lux_core::Tensor;
+/// use lux_ops::{Activation, dense::dense};
+/// let x = Tensor::from_vec(vec![1.0f32, 2.0], &[1, 2])?;
+/// let w = Tensor::from_vec(vec![1.0f32, 1.0, -1.0, -1.0], &[2, 2])?;
+/// let b = Tensor::from_vec(vec![0.5f32, 0.5], &[2])?;
+/// let y = dense(&x, &w, Some(&b), Activation::Relu)?;
+/// assert_eq!(y.to_vec::<f32>()?, vec![3.5, 0.0]); // relu([3.5, -2.5])
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+///
+/// # Errors
+/// `w` is not 2-d, `x` is 0-d or its last axis differs from `w`'s second,
+/// `b` is not `[out]`, or an operand is not a float tensor. The message
+/// names the shapes, e.g. `input has 783 features but the weight [256, 784]
+/// expects 784`.
+pub fn dense(x: &Tensor, w: &Tensor, b: Option<&Tensor>, activation: Activation) -> Result<Tensor> {
+    const OP: &str = "dense";
+    if w.ndim() != 2 {
+        return Err(LuxError::shape(OP, format!("the weight must be [out, in], got shape {:?}", w.shape())));
+    }
+    let (n_out, n_in) = (w.shape()[0], w.shape()[1]);
+    if x.ndim() == 0 || x.shape()[x.ndim() - 1] != n_in {
+        return Err(LuxError::shape(
+            OP,
+            format!(
+                "input of shape {:?} has {} features but the weight {:?} expects {}",
+                x.shape(),
+                x.shape().last().copied().unwrap_or(0),
+                w.shape(),
+                n_in
+            ),
+        ));
+    }
+    if let Some(b) = b {
+        if b.shape() != [n_out] {
+            return Err(LuxError::shape(
+                OP,
+                format!("the bias must have shape [{n_out}] for the weight {:?}, got {:?}", w.shape(), b.shape()),
+            ));
+        }
+    }
+    let mut operands = vec![x, w];
+    operands.extend(b);
+    let (dtype, cast) = promote_floats(OP, &operands)?;
+    // Any leading axes are one batch axis for the kernel.
+    let lead = &x.shape()[..x.ndim() - 1];
+    let m: usize = lead.iter().product();
+    let x2 = cast[0].reshape(&[m, n_in])?;
+    let y2 = dense_2d(&x2, &cast[1], cast.get(2), activation, dtype)?;
+    let mut out_shape = lead.to_vec();
+    out_shape.push(n_out);
+    y2.reshape(&out_shape)
+}
+
+/// The kernel proper on `[m, in]` inputs of one float dtype.
+fn dense_2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, act: Activation, dtype: DType) -> Result<Tensor> {
+    let tracked = x.is_tracked() || w.is_tracked() || b.is_some_and(Tensor::is_tracked);
+    let keep_pre = tracked && !act.derivative_from_output() && act != Activation::Identity;
+    let xd = x.compute_data("dense")?;
+    let wd = w.compute_data("dense")?;
+    let bd = b.map(|b| b.compute_data("dense")).transpose()?;
+    let (y, pre) = match (xd, wd, bd) {
+        (FloatData::F32(x), FloatData::F32(w), Some(FloatData::F32(b))) => {
+            let (y, pre) = forward(&x, &w, Some(&b), act, keep_pre)?;
+            (FloatData::F32(y), pre.map(FloatData::F32))
+        }
+        (FloatData::F32(x), FloatData::F32(w), None) => {
+            let (y, pre) = forward(&x, &w, None, act, keep_pre)?;
+            (FloatData::F32(y), pre.map(FloatData::F32))
+        }
+        (FloatData::F64(x), FloatData::F64(w), Some(FloatData::F64(b))) => {
+            let (y, pre) = forward(&x, &w, Some(&b), act, keep_pre)?;
+            (FloatData::F64(y), pre.map(FloatData::F64))
+        }
+        (FloatData::F64(x), FloatData::F64(w), None) => {
+            let (y, pre) = forward(&x, &w, None, act, keep_pre)?;
+            (FloatData::F64(y), pre.map(FloatData::F64))
+        }
+        _ => unreachable!("operands were promoted to one float dtype"),
+    };
+    let op = DenseOp { activation: act, pre_activation: pre };
+    let mut inputs = vec![x, w];
+    inputs.extend(b);
+    Tensor::from_custom_op(y.into_tensor(dtype), Arc::new(op), &inputs)
+}
+
+/// `y = f(x·Wᵀ + b)`; also returns `x·Wᵀ + b` when asked to keep it.
+#[allow(clippy::type_complexity)]
+fn forward<T: Real>(
+    x: &ArcArray<T, IxDyn>,
+    w: &ArcArray<T, IxDyn>,
+    b: Option<&ArcArray<T, IxDyn>>,
+    act: Activation,
+    keep_pre: bool,
+) -> Result<(ArcArray<T, IxDyn>, Option<ArcArray<T, IxDyn>>)> {
+    let x = view2(x)?;
+    let w = view2(w)?;
+    let (m, n) = (x.nrows(), w.nrows());
+    let mut z = Array2::<T>::zeros((m, n));
+    gemm(T::one(), x, w.t(), T::zero(), z.view_mut())?;
+    let bias: Vec<T> = match b {
+        Some(b) => b.iter().copied().collect(),
+        None => vec![T::zero(); n],
+    };
+    let zs = z.as_slice_mut().expect("fresh arrays are contiguous");
+    let mut pre = None;
+    if keep_pre {
+        add_bias(zs, &bias);
+        pre = Some(zs.to_vec());
+        apply_rows(zs, n, |row| row.iter_mut().for_each(|v| *v = act.f(*v)));
+    } else if act == Activation::Identity {
+        add_bias(zs, &bias);
+    } else {
+        apply_rows(zs, n, |row| row.iter_mut().zip(&bias).for_each(|(v, &bj)| *v = act.f(*v + bj)));
+    }
+    let y = z.into_dyn().into_shared();
+    let pre = pre.map(|p| ArcArray::from_shape_vec(IxDyn(&[m, n]), p).expect("same size"));
+    Ok((y, pre))
+}
+
+fn add_bias<T: Real>(z: &mut [T], bias: &[T]) {
+    apply_rows(z, bias.len(), |row| row.iter_mut().zip(bias).for_each(|(v, &bj)| *v += bj));
+}
+
+/// Runs `f` on every row of a row-major `[_, n]` buffer, in parallel when large.
+fn apply_rows<T: Real>(z: &mut [T], n: usize, f: impl Fn(&mut [T]) + Sync + Send) {
+    if n == 0 {
+        return;
+    }
+    if z.len() >= PAR_ELEMENTS {
+        z.par_chunks_mut(n).for_each(f);
+    } else {
+        z.chunks_mut(n).for_each(f);
+    }
+}
+
+fn view2<T: Real>(a: &ArcArray<T, IxDyn>) -> Result<ArrayView2<'_, T>> {
+    a.view()
+        .into_dimensionality::<Ix2>()
+        .map_err(|_| LuxError::shape("dense", format!("expected 2-d, got {:?}", a.shape())))
+}
+
+/// The record of one `dense` application.
+#[derive(Debug)]
+struct DenseOp {
+    activation: Activation,
+    /// `x·Wᵀ + b`, kept only when the activation's derivative needs it.
+    pre_activation: Option<FloatData>,
+}
+
+impl CustomOp for DenseOp {
+    fn name(&self) -> &str {
+        "dense"
+    }
+
+    fn backward(&self, g: &Tensor, inputs: &[Tensor], output: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let act = self.activation;
+        if g.is_tracked() || output.is_tracked() || any_tracked(inputs) {
+            let grads = composite_vjp(
+                |v| {
+                    let z = v[0].matmul(&v[1].transpose(0, 1)?)?;
+                    let z = if v.len() == 3 { z.add(&v[2])? } else { z };
+                    act.composite(&z)
+                },
+                inputs,
+                g,
+            )?;
+            return Ok(grads.into_iter().map(Some).collect());
+        }
+        let dtype = output.dtype();
+        let gd = g.compute_data("dense backward")?;
+        let yd = output.compute_data("dense backward")?;
+        let xd = inputs[0].compute_data("dense backward")?;
+        let wd = inputs[1].compute_data("dense backward")?;
+        let has_bias = inputs.len() == 3;
+        let grads = match (gd, yd, xd, wd, &self.pre_activation) {
+            (FloatData::F32(g), FloatData::F32(y), FloatData::F32(x), FloatData::F32(w), pre) => {
+                let pre = match pre {
+                    Some(FloatData::F32(p)) => Some(p),
+                    _ => None,
+                };
+                backward(act, &g, &y, pre, &x, &w, has_bias, needs)?.map(|a| a.map(FloatData::F32))
+            }
+            (FloatData::F64(g), FloatData::F64(y), FloatData::F64(x), FloatData::F64(w), pre) => {
+                let pre = match pre {
+                    Some(FloatData::F64(p)) => Some(p),
+                    _ => None,
+                };
+                backward(act, &g, &y, pre, &x, &w, has_bias, needs)?.map(|a| a.map(FloatData::F64))
+            }
+            _ => return Err(LuxError::Unsupported("dense backward: mixed dtypes".into())),
+        };
+        Ok(grads.into_iter().take(inputs.len()).map(|d| d.map(|d| d.into_tensor(dtype))).collect())
+    }
+}
+
+/// `[dx, dW, db]` for `y = f(x·Wᵀ + b)`, each computed only when needed.
+#[allow(clippy::type_complexity)]
+fn backward<T: Real>(
+    act: Activation,
+    g: &ArcArray<T, IxDyn>,
+    y: &ArcArray<T, IxDyn>,
+    pre: Option<&ArcArray<T, IxDyn>>,
+    x: &ArcArray<T, IxDyn>,
+    w: &ArcArray<T, IxDyn>,
+    has_bias: bool,
+    needs: &[bool],
+) -> Result<[Option<ArcArray<T, IxDyn>>; 3]> {
+    let g2 = view2(g)?;
+    let x2 = view2(x)?;
+    let w2 = view2(w)?;
+    // dz = g ⊙ f'(z); for the identity it is g itself.
+    let dz_owned;
+    let dz = if act == Activation::Identity {
+        g2
+    } else {
+        let mut dz = Array2::<T>::zeros(g2.raw_dim());
+        match pre {
+            Some(z) => Zip::from(&mut dz).and(g2).and(view2(z)?).and(view2(y)?).for_each(|d, &gi, &zi, &yi| {
+                *d = gi * act.df(zi, yi);
+            }),
+            // The derivative reads only y (the first argument is ignored).
+            None => Zip::from(&mut dz).and(g2).and(view2(y)?).for_each(|d, &gi, &yi| *d = gi * act.df(yi, yi)),
+        }
+        dz_owned = dz;
+        dz_owned.view()
+    };
+    let dx = if needs[0] {
+        let mut dx = Array2::<T>::zeros(x2.raw_dim());
+        gemm(T::one(), dz, w2, T::zero(), dx.view_mut())?;
+        Some(dx.into_dyn().into_shared())
+    } else {
+        None
+    };
+    let dw = if needs[1] {
+        let mut dw = Array2::<T>::zeros(w2.raw_dim());
+        gemm(T::one(), dz.t(), x2, T::zero(), dw.view_mut())?;
+        Some(dw.into_dyn().into_shared())
+    } else {
+        None
+    };
+    let db = if has_bias && needs[2] { Some(dz.sum_axis(Axis(0)).into_dyn().into_shared()) } else { None };
+    Ok([dx, dw, db])
+}
