@@ -7,6 +7,7 @@
 //! | crate | holds |
 //! |---|---|
 //! | [`core`] (`lux-core`) | `Tensor`, autodiff record, `Tree`, `Layer`, `setup`/`apply` |
+//! | [`ops`] (`lux-ops`) | activations, softmax, fused dense, conv, pooling, norms, dropout, embedding, LuxOps |
 //! | [`ad`] (`lux-ad`) | `gradient`, `vjp`, `jvp`, `jacobian`, backends, `check_gradients` |
 //!
 //! ```
@@ -21,6 +22,7 @@
 pub use lux_ad as ad;
 pub use lux_core as core;
 pub use lux_core::tree;
+pub use lux_ops as ops;
 
 /// The error type of every lux-rs crate.
 pub type Error = lux_core::LuxError;

@@ -7,7 +7,7 @@ mod conv;
 mod dense;
 mod dropout;
 mod embedding;
-mod lux_ops;
+mod luxops;
 mod norm;
 mod pool;
 mod softmax;

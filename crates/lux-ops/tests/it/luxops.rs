@@ -1,8 +1,8 @@
 //! Tests of `lux_ops::lux_ops`.
 use crate::*;
-use ::lux_ops::lux_ops::{eachslice, foldl_init, getproperty, istraining, multigate, xlogx, xlogy};
 use lux_ad::{gradient, value_and_gradient};
 use lux_core::{LuxError, tree};
+use lux_ops::lux_ops::{eachslice, foldl_init, getproperty, istraining, multigate, xlogx, xlogy};
 
 #[test]
 fn eachslice_values_along_every_axis() -> Result<()> {
