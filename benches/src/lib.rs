@@ -1,6 +1,8 @@
 //! Standard workloads shared by the `lux-bench` binary and the criterion
-//! benches, written with plain tensor ops until the layer crates exist.
+//! benches, written with tensor ops and `lux::ops` kernels until the layer
+//! crates exist.
 
+use lux::ops::Activation;
 use lux::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -36,8 +38,20 @@ impl TinyMlp {
         Ok(TinyMlp { ps, x, y })
     }
 
-    /// The loss at `ps`.
+    /// The loss at `ps`, with the fused `dense` kernel of lux-ops.
     pub fn loss(&self, ps: &Tree) -> Result<Tensor> {
+        let dense = |h: &Tensor, name: &str, act: Activation| -> Result<Tensor> {
+            let p = ps.get(name)?;
+            lux::ops::dense::dense(h, p.tensor("weight")?, Some(p.tensor("bias")?), act)
+        };
+        let h = dense(&self.x, "layer_1", Activation::Tanh)?;
+        let h = dense(&h, "layer_2", Activation::Tanh)?;
+        dense(&h, "layer_3", Activation::Identity)?.sub(&self.y)?.square()?.mean_all()
+    }
+
+    /// The same loss with unfused primitive ops (matmul, add, tanh), for
+    /// comparison.
+    pub fn loss_unfused(&self, ps: &Tree) -> Result<Tensor> {
         let dense = |h: &Tensor, name: &str| -> Result<Tensor> {
             let p = ps.get(name)?;
             h.matmul(&p.tensor("weight")?.transpose(0, 1)?)?.add(p.tensor("bias")?)
@@ -50,5 +64,10 @@ impl TinyMlp {
     /// One `value_and_gradient` of the loss.
     pub fn value_and_gradient(&self) -> Result<(Tensor, Tree)> {
         value_and_gradient(|p| self.loss(p), &self.ps)
+    }
+
+    /// One `value_and_gradient` of the unfused loss.
+    pub fn value_and_gradient_unfused(&self) -> Result<(Tensor, Tree)> {
+        value_and_gradient(|p| self.loss_unfused(p), &self.ps)
     }
 }

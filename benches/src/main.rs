@@ -47,13 +47,14 @@ fn matmul(smoke: bool) -> Result<()> {
 fn tiny(smoke: bool) -> Result<()> {
     let w = TinyMlp::new()?;
     let reps = if smoke { 3 } else { 5000 };
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    let name = "tiny (MLP 4-16-16-1 tanh, MSE, batch 64, f32)";
     let fwd = time(reps, || w.loss(&w.ps))?;
     let vg = time(reps, || w.value_and_gradient())?;
-    println!("tiny (MLP 4-16-16-1 tanh, MSE, batch 64, f32): forward median {:.1} µs", fwd.as_secs_f64() * 1e6);
-    println!(
-        "tiny (MLP 4-16-16-1 tanh, MSE, batch 64, f32): value_and_gradient median {:.1} µs",
-        vg.as_secs_f64() * 1e6
-    );
+    let fwd_plain = time(reps, || w.loss_unfused(&w.ps))?;
+    let vg_plain = time(reps, || w.value_and_gradient_unfused())?;
+    println!("{name}: forward median {:.1} µs (unfused ops {:.1} µs)", us(fwd), us(fwd_plain));
+    println!("{name}: value_and_gradient median {:.1} µs (unfused ops {:.1} µs)", us(vg), us(vg_plain));
     Ok(())
 }
 
