@@ -555,6 +555,31 @@ impl Activation {
         })
     }
 
+    /// `z ← f(z + bias)` row by row on a row-major `[_, bias.len()]`
+    /// buffer, in place: the one bias + activation pass of fused kernels
+    /// such as dense; on rayon when large.
+    pub(crate) fn bias_forward_rows<T: Real>(self, z: &mut [T], bias: &[T]) {
+        let n = bias.len();
+        if n == 0 {
+            return;
+        }
+        with_activation!(self, mk => {
+            let run = move |rows: &mut [T]| {
+                for row in rows.chunks_mut(n) {
+                    for (v, &b) in row.iter_mut().zip(bias) {
+                        *v = mk().f(*v + b);
+                    }
+                }
+            };
+            if z.len() >= PAR_THRESHOLD {
+                let rows_per_task = CHUNK.div_ceil(n);
+                z.par_chunks_mut(rows_per_task * n).for_each(run);
+            } else {
+                run(z);
+            }
+        })
+    }
+
     /// `dx[i] = g[i]·f'(x[i])` given `y = f(x)`; `x` is not read (and may
     /// be empty) when [`Self::derivative_from_output`] is true.
     ///

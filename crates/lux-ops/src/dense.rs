@@ -16,12 +16,8 @@ use crate::Activation;
 use crate::util::{any_tracked, promote_floats};
 use lux_core::autodiff::composite_vjp;
 use lux_core::{CustomOp, DType, FloatData, LuxError, Real, Result, Tensor, gemm};
-use ndarray::{ArcArray, Array2, ArrayView2, Axis, Ix2, IxDyn, Zip};
-use rayon::prelude::*;
+use ndarray::{ArcArray, Array2, ArrayView2, Axis, Ix2, IxDyn};
 use std::sync::Arc;
-
-/// Output elements above which the bias + activation pass uses rayon.
-const PAR_ELEMENTS: usize = 1 << 16;
 
 /// `activation(x·Wᵀ + b)`: the fused dense (fully connected) layer kernel.
 ///
@@ -139,33 +135,16 @@ fn forward<T: Real>(
     let zs = z.as_slice_mut().expect("fresh arrays are contiguous");
     let mut pre = None;
     if keep_pre {
-        add_bias(zs, &bias);
-        pre = Some(zs.to_vec());
-        apply_rows(zs, n, |row| row.iter_mut().for_each(|v| *v = act.f(*v)));
-    } else if act == Activation::Identity {
-        add_bias(zs, &bias);
+        Activation::Identity.bias_forward_rows(zs, &bias);
+        let z = zs.to_vec();
+        act.forward_slice(&z, zs);
+        pre = Some(z);
     } else {
-        apply_rows(zs, n, |row| row.iter_mut().zip(&bias).for_each(|(v, &bj)| *v = act.f(*v + bj)));
+        act.bias_forward_rows(zs, &bias);
     }
     let y = z.into_dyn().into_shared();
     let pre = pre.map(|p| ArcArray::from_shape_vec(IxDyn(&[m, n]), p).expect("same size"));
     Ok((y, pre))
-}
-
-fn add_bias<T: Real>(z: &mut [T], bias: &[T]) {
-    apply_rows(z, bias.len(), |row| row.iter_mut().zip(bias).for_each(|(v, &bj)| *v += bj));
-}
-
-/// Runs `f` on every row of a row-major `[_, n]` buffer, in parallel when large.
-fn apply_rows<T: Real>(z: &mut [T], n: usize, f: impl Fn(&mut [T]) + Sync + Send) {
-    if n == 0 {
-        return;
-    }
-    if z.len() >= PAR_ELEMENTS {
-        z.par_chunks_mut(n).for_each(f);
-    } else {
-        z.chunks_mut(n).for_each(f);
-    }
 }
 
 fn view2<T: Real>(a: &ArcArray<T, IxDyn>) -> Result<ArrayView2<'_, T>> {
@@ -243,18 +222,18 @@ fn backward<T: Real>(
     let g2 = view2(g)?;
     let x2 = view2(x)?;
     let w2 = view2(w)?;
-    // dz = g ⊙ f'(z); for the identity it is g itself.
+    // dz = g ⊙ f'(z) in one pass; for the identity it is g itself.
     let dz_owned;
     let dz = if act == Activation::Identity {
         g2
     } else {
+        let (gs, ys) = (g.as_standard_layout(), y.as_standard_layout());
+        let (gs, ys) = (gs.as_slice().expect("standard layout"), ys.as_slice().expect("standard layout"));
         let mut dz = Array2::<T>::zeros(g2.raw_dim());
+        let out = dz.as_slice_mut().expect("fresh arrays are contiguous");
         match pre {
-            Some(z) => Zip::from(&mut dz).and(g2).and(view2(z)?).and(view2(y)?).for_each(|d, &gi, &zi, &yi| {
-                *d = gi * act.df(zi, yi);
-            }),
-            // The derivative reads only y (the first argument is ignored).
-            None => Zip::from(&mut dz).and(g2).and(view2(y)?).for_each(|d, &gi, &yi| *d = gi * act.df(yi, yi)),
+            Some(z) => act.backward_slice(gs, z.as_slice().expect("kept contiguous"), ys, out),
+            None => act.backward_slice(gs, &[], ys, out),
         }
         dz_owned = dz;
         dz_owned.view()
