@@ -16,6 +16,18 @@
 //! | [`embedding`] | embedding lookup, one-hot |
 //! | [`lux_ops`] | `eachslice`, `foldl_init`, `getproperty`, `xlogx`, `xlogy`, `istraining`, `multigate` |
 //!
+//! Every op is also re-exported at the crate root (`lux_ops::softmax`,
+//! `lux_ops::dense`, …).
+//!
+//! ```
+//! use lux_core::Tensor;
+//! let logits = Tensor::from_vec(vec![1.0f32, 2.0, 3.0], &[1, 3])?;
+//! let p = lux_ops::softmax(&lux_ops::relu(&logits)?, -1)?;
+//! let total: f32 = p.to_vec::<f32>()?.iter().sum();
+//! assert!((total - 1.0).abs() < 1e-6);
+//! # Ok::<(), lux_core::LuxError>(())
+//! ```
+//!
 //! Conventions (see DESIGN.md): batch first (`[batch, features]`, NCHW
 //! images, `[batch, time, features]` sequences); every `axis` is signed,
 //! `-1` = last. Bad input is an `Err` naming the op and the shapes.
@@ -39,4 +51,13 @@ pub mod pool;
 pub mod softmax;
 mod util;
 
-pub use activation::Activation;
+pub use activation::{
+    Activation, celu, elu, gelu, gelu_erf, hardsigmoid, hardtanh, leakyrelu, logsigmoid, mish, relu, relu6, selu,
+    sigmoid, silu, softplus, softsign, swish, tanh,
+};
+pub use dense::dense;
+pub use dropout::{alpha_dropout, dropout, dropout_dims, dropout_mask};
+pub use embedding::{embedding, one_hot};
+pub use lux_ops::{eachslice, foldl_init, getproperty, istraining, multigate, xlogx, xlogy};
+pub use norm::{RunningStats, batch_norm, group_norm, instance_norm, instance_norm_with_stats, layer_norm};
+pub use softmax::{logsoftmax, logsumexp, softmax};

@@ -67,7 +67,7 @@ fn with_shape(e: LuxError, x: &Tensor) -> LuxError {
 /// # Errors
 /// The first error `op` returns.
 pub fn foldl_init<A, X>(mut op: impl FnMut(A, &X) -> Result<A>, xs: &[X], init: A) -> Result<A> {
-    xs.iter().try_fold(init, |acc, x| op(acc, x))
+    xs.iter().try_fold(init, &mut op)
 }
 
 /// The field `name` of a map tree, or `None` when it is absent or `tree` is

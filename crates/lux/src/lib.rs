@@ -35,4 +35,5 @@ pub mod prelude {
     };
     pub use lux_core::tree;
     pub use lux_core::{DType, Layer, LuxError, Result, Tensor, Tree, apply, setup, stateless_apply};
+    pub use lux_ops::Activation;
 }

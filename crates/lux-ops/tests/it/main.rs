@@ -35,7 +35,7 @@ pub fn weighted_sum(y: &Tensor) -> Result<Tensor> {
 pub fn check_op(f: impl Fn(&[Tensor]) -> Result<Tensor>, inputs: &[Tensor]) {
     let mut x = Tree::new();
     for (i, t) in inputs.iter().enumerate() {
-        x = x.with(&format!("x{i}"), t.clone()).unwrap();
+        x = x.with(format!("x{i}"), t.clone()).unwrap();
     }
     let n = inputs.len();
     let g = |p: &Tree| {

@@ -117,7 +117,7 @@ fn batch_norm_running_update_by_hand() {
     };
     let (y, st) = batch_norm(&x, None, None, Some(running), true, 0.25, 0.0).unwrap();
     let st = st.unwrap();
-    assert_close(&st.mean.to_f64_vec(), &[0.75 * 1.0 + 0.25 * 3.0, 0.75 * -1.0 + 0.25 * 2.0], 1e-15);
+    assert_close(&st.mean.to_f64_vec(), &[0.75 * 1.0 + 0.25 * 3.0, -0.75 + 0.25 * 2.0], 1e-15);
     assert_close(&st.var.to_f64_vec(), &[0.75 + 0.25 * 14.0 / 3.0, 0.75 + 0.25 * 16.0 / 3.0], 1e-15);
     let r = 3.5f64.sqrt();
     assert_close(&y.to_f64_vec(), &[-2.0 / r, -1.0, -1.0 / r, -1.0, 0.0, 1.0, 3.0 / r, 1.0], 1e-15);
@@ -215,7 +215,8 @@ fn key_except(axes: &[usize], shape: &[usize]) -> impl Fn(&[usize]) -> usize {
 #[test]
 fn layer_norm_forward_against_reference() {
     // (x shape, axes as passed, axes normalised, scale/bias shape)
-    let cases: Vec<(Vec<usize>, Vec<isize>, Vec<usize>, Vec<usize>)> = vec![
+    type Case = (Vec<usize>, Vec<isize>, Vec<usize>, Vec<usize>);
+    let cases: Vec<Case> = vec![
         (vec![4, 6], vec![-1], vec![1], vec![6]),
         (vec![2, 3, 4, 5], vec![1, 2, 3], vec![1, 2, 3], vec![3, 4, 5]),
         (vec![2, 3, 4, 5], vec![-3, -2, -1], vec![1, 2, 3], vec![3, 1, 1]),
