@@ -268,7 +268,7 @@ impl Tensor {
     /// generic code over [`Real`](crate::Real).
     ///
     /// ```
-    /// use lux_core::{DType, FloatData, Tensor};
+    /// use lux_core::{DType, Tensor};
     /// let x = Tensor::from_vec(vec![1.0f64, 4.0], &[2])?;
     /// let y = lux_core::map_float!(x.compute_data("sqrt")?, a => a.mapv(|v| v.sqrt()).into_shared());
     /// assert_eq!(y.into_tensor(DType::F64).to_vec::<f64>()?, vec![1.0, 2.0]);
