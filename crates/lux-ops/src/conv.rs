@@ -233,11 +233,11 @@ impl Window {
         let too_big =
             |dims: &[usize]| dims.iter().try_fold(1usize, |a, &b| a.checked_mul(b)).is_none_or(|n| n >= NONE as usize);
         let taps = k.iter().chain(&out_sp).copied().collect::<Vec<_>>();
-        if too_big(&in_sp) || too_big(&taps) {
+        if too_big(&in_sp) || too_big(&taps) || padded.iter().any(|&p| p >= NONE as usize) {
             return Err(LuxError::shape(
                 op,
                 format!(
-                    "input {x:?} with {what} {k:?} is too large (a spatial plane or window table exceeds 2^32 elements)"
+                    "input {x:?} with {what} {k:?} and padding {pad:?} is too large (a padded spatial dim, spatial plane or window table reaches 2^32 elements)"
                 ),
             ));
         }
@@ -317,6 +317,133 @@ fn odometer(idx: &mut [usize], dims: &[usize]) {
             return;
         }
         idx[i] = 0;
+    }
+}
+
+/// The tap table of a [`Window`] in run form, for fast im2col/col2im:
+/// along the last spatial dim a tap reads a strided run of the input row,
+/// so each `(tap, outer output position)` pair is one base offset (or
+/// [`NONE`] when an outer coordinate is on the padding) plus, per tap, the
+/// range of inner output positions that fall inside the input.
+#[derive(Clone, Debug)]
+struct Runs {
+    /// Output size along the last spatial dim.
+    inner: usize,
+    /// Number of outer output positions (`Π out` over the other dims).
+    outer: usize,
+    /// Stride along the last spatial dim.
+    step: usize,
+    /// Per tap: input offset along the last dim at inner position 0 (may be
+    /// negative), and the inner positions `lo..hi` that read the input.
+    taps: Vec<(isize, usize, usize)>,
+    /// Per `(tap, outer)`: flat input offset of the row, or [`NONE`].
+    base: Vec<u32>,
+    /// A 1×…×1 kernel with stride 1 and no padding: the column matrix is
+    /// the input itself.
+    identity: bool,
+}
+
+impl Runs {
+    fn new(w: &Window, flip: bool) -> Runs {
+        let d = w.k.len();
+        let last = d - 1;
+        let (inner, step, in_last) = (w.out_sp[last], w.stride[last], w.in_sp[last] as isize);
+        let outer: usize = w.out_sp[..last].iter().product();
+        let kk = w.kk();
+        let mut istride = vec![1usize; d];
+        for i in (0..last).rev() {
+            istride[i] = istride[i + 1] * w.in_sp[i + 1];
+        }
+        let mut taps = Vec::with_capacity(kk);
+        let mut base = vec![NONE; kk * outer];
+        let mut kidx = vec![0usize; d];
+        let mut oidx = vec![0usize; last];
+        for t in 0..kk {
+            let off = |i: usize| {
+                let kd = if flip { w.k[i] - 1 - kidx[i] } else { kidx[i] };
+                (kd * w.dilation[i]) as isize - w.pad[i].0 as isize
+            };
+            // inner position o reads o·step + a, inside when 0 ≤ o·step + a < in_last
+            let a = off(last);
+            let lo = if a >= 0 { 0 } else { (a.unsigned_abs()).div_ceil(step) }.min(inner);
+            let hi = if in_last - 1 - a < 0 { 0 } else { ((in_last - 1 - a) as usize / step + 1).min(inner) };
+            taps.push((a, lo, hi.max(lo)));
+            oidx.iter_mut().for_each(|o| *o = 0);
+            for q in 0..outer {
+                let mut flat = 0usize;
+                let mut inside = true;
+                for i in 0..last {
+                    let c = (oidx[i] * w.stride[i]) as isize + off(i);
+                    if c < 0 || c >= w.in_sp[i] as isize {
+                        inside = false;
+                        break;
+                    }
+                    flat += c as usize * istride[i];
+                }
+                if inside {
+                    base[t * outer + q] = flat as u32;
+                }
+                odometer(&mut oidx, &w.out_sp[..last]);
+            }
+            odometer(&mut kidx, &w.k);
+        }
+        let identity = kk == 1 && w.stride.iter().all(|&s| s == 1) && w.pad.iter().all(|&p| p == (0, 0));
+        Runs { inner, outer, step, taps, base, identity }
+    }
+
+    /// Gathers the receptive fields of `planes` (each `p` values) into
+    /// `col`, `[planes · Πk, Π out]` row-major.
+    fn im2col<T: Real>(&self, planes: &[T], p: usize, col: &mut [T]) {
+        let (kk, l) = (self.taps.len(), self.inner * self.outer);
+        if p == 0 {
+            // an empty input, all padding
+            col.fill(T::zero());
+            return;
+        }
+        for (c, xc) in planes.chunks_exact(p).enumerate() {
+            for (t, &(a, lo, hi)) in self.taps.iter().enumerate() {
+                let row = &mut col[(c * kk + t) * l..(c * kk + t + 1) * l];
+                for (seg, &b) in row.chunks_exact_mut(self.inner).zip(&self.base[t * self.outer..(t + 1) * self.outer])
+                {
+                    if b == NONE || lo == hi {
+                        seg.fill(T::zero());
+                        continue;
+                    }
+                    seg[..lo].fill(T::zero());
+                    seg[hi..].fill(T::zero());
+                    let start = (b as isize + (lo * self.step) as isize + a) as usize;
+                    if self.step == 1 {
+                        seg[lo..hi].copy_from_slice(&xc[start..start + hi - lo]);
+                    } else {
+                        for (v, &xv) in seg[lo..hi].iter_mut().zip(xc[start..].iter().step_by(self.step)) {
+                            *v = xv;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The adjoint of [`Runs::im2col`]: adds `col` into `planes`.
+    fn col2im<T: Real>(&self, col: &[T], p: usize, planes: &mut [T]) {
+        let (kk, l) = (self.taps.len(), self.inner * self.outer);
+        if p == 0 {
+            return;
+        }
+        for (c, xc) in planes.chunks_exact_mut(p).enumerate() {
+            for (t, &(a, lo, hi)) in self.taps.iter().enumerate() {
+                let row = &col[(c * kk + t) * l..(c * kk + t + 1) * l];
+                for (seg, &b) in row.chunks_exact(self.inner).zip(&self.base[t * self.outer..(t + 1) * self.outer]) {
+                    if b == NONE || lo == hi {
+                        continue;
+                    }
+                    let start = (b as isize + (lo * self.step) as isize + a) as usize;
+                    for (&v, xv) in seg[lo..hi].iter().zip(xc[start..].iter_mut().step_by(self.step)) {
+                        *xv += v;
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -483,19 +610,19 @@ pub fn conv(x: &Tensor, w: &Tensor, b: Option<&Tensor>, opts: &ConvOptions) -> R
     let mut operands = vec![x, w];
     operands.extend(b);
     let (dtype, cast) = promote_floats(OP, &operands)?;
-    let tab = geom.win.table(opts.flip_kernel);
+    let runs = Runs::new(&geom.win, opts.flip_kernel);
     let data: Vec<FloatData> = cast.iter().map(|t| t.compute_data(OP)).collect::<Result<_>>()?;
     let values = match data.as_slice() {
         [FloatData::F32(x), FloatData::F32(w), rest @ ..] => {
-            FloatData::F32(forward_kernel(&geom, &tab, x, w, f32s(rest))?)
+            FloatData::F32(forward_kernel(&geom, &runs, x, w, f32s(rest))?)
         }
         [FloatData::F64(x), FloatData::F64(w), rest @ ..] => {
-            FloatData::F64(forward_kernel(&geom, &tab, x, w, f64s(rest))?)
+            FloatData::F64(forward_kernel(&geom, &runs, x, w, f64s(rest))?)
         }
         _ => return Err(internal("conv: operands of one dtype expected")),
     };
     let refs: Vec<&Tensor> = cast.iter().collect();
-    Tensor::from_custom_op(values.into_tensor(dtype), Arc::new(ConvOp { geom, tab: Arc::new(tab) }), &refs)
+    Tensor::from_custom_op(values.into_tensor(dtype), Arc::new(ConvOp { geom, runs, flip: opts.flip_kernel }), &refs)
 }
 
 fn f32s(rest: &[FloatData]) -> Option<&ArcArray<f32, IxDyn>> {
@@ -511,35 +638,6 @@ fn f64s(rest: &[FloatData]) -> Option<&ArcArray<f64, IxDyn>> {
     }
 }
 
-/// Gathers the receptive fields of one group of one sample: `xg` holds
-/// `cig` planes of `p` values; `col` gets `[cig · Πk, L]`.
-fn im2col<T: Real>(xg: &[T], p: usize, tab: &[u32], kk: usize, l: usize, col: &mut [T]) {
-    for (c, xc) in xg.chunks(p.max(1)).enumerate() {
-        for tap in 0..kk {
-            let t = &tab[tap * l..(tap + 1) * l];
-            let dst = &mut col[(c * kk + tap) * l..(c * kk + tap + 1) * l];
-            for (d, &i) in dst.iter_mut().zip(t) {
-                *d = xc.get(i as usize).copied().unwrap_or(T::zero());
-            }
-        }
-    }
-}
-
-/// The adjoint of [`im2col`]: adds `col` back into the planes of `xg`.
-fn col2im<T: Real>(col: &[T], tab: &[u32], kk: usize, l: usize, p: usize, xg: &mut [T]) {
-    for (c, xc) in xg.chunks_mut(p.max(1)).enumerate() {
-        for tap in 0..kk {
-            let t = &tab[tap * l..(tap + 1) * l];
-            let src = &col[(c * kk + tap) * l..(c * kk + tap + 1) * l];
-            for (&v, &i) in src.iter().zip(t) {
-                if let Some(d) = xc.get_mut(i as usize) {
-                    *d += v;
-                }
-            }
-        }
-    }
-}
-
 fn view2<T>(s: &[T], rows: usize, cols: usize) -> Result<ArrayView2<'_, T>> {
     ArrayView2::from_shape((rows, cols), s).map_err(|_| internal("conv: matrix view"))
 }
@@ -549,7 +647,7 @@ fn view2_mut<T>(s: &mut [T], rows: usize, cols: usize) -> Result<ArrayViewMut2<'
 
 fn forward_kernel<T: Real>(
     g: &ConvGeom,
-    tab: &[u32],
+    runs: &Runs,
     x: &ArcArray<T, IxDyn>,
     w: &ArcArray<T, IxDyn>,
     b: Option<&ArcArray<T, IxDyn>>,
@@ -559,12 +657,12 @@ fn forward_kernel<T: Real>(
     let b = b.map(|b| b.iter().copied().collect::<Vec<T>>());
     let xs = x.as_slice().ok_or_else(|| internal("conv: layout"))?;
     let ws = w.as_slice().ok_or_else(|| internal("conv: layout"))?;
-    let (p, l, kk) = (g.win.p(), g.win.l(), g.win.kk());
+    let (p, l) = (g.win.p(), g.win.l());
     let (cig, cog, rows) = (g.cig(), g.cog(), g.rows());
     let (sample_in, sample_out) = (g.c_in * p, g.c_out * l);
     let mut out = vec![T::zero(); g.n * sample_out];
     batch_parts(g.n, g.work(), &mut out, sample_out, |samples, out| {
-        let mut col = vec![T::zero(); rows * l];
+        let mut col = vec![T::zero(); if runs.identity { 0 } else { rows * l }];
         for (j, i) in samples.enumerate() {
             let xn = &xs[i * sample_in..(i + 1) * sample_in];
             let yn = &mut out[j * sample_out..(j + 1) * sample_out];
@@ -574,10 +672,16 @@ fn forward_kernel<T: Real>(
                 }
             }
             for gi in 0..g.groups {
-                im2col(&xn[gi * cig * p..(gi + 1) * cig * p], p, tab, kk, l, &mut col);
+                let xg = &xn[gi * cig * p..(gi + 1) * cig * p];
+                let colv = if runs.identity {
+                    view2(xg, rows, l)?
+                } else {
+                    runs.im2col(xg, p, &mut col);
+                    view2(&col, rows, l)?
+                };
                 let wg = view2(&ws[gi * cog * rows..(gi + 1) * cog * rows], cog, rows)?;
                 let yg = view2_mut(&mut yn[gi * cog * l..(gi + 1) * cog * l], cog, l)?;
-                lux_core::gemm(T::one(), wg, view2(&col, rows, l)?, T::one(), yg)?;
+                lux_core::gemm(T::one(), wg, colv, T::one(), yg)?;
             }
         }
         Ok(())
@@ -590,7 +694,7 @@ type Grads<T> = (Option<ArcArray<T, IxDyn>>, Option<ArcArray<T, IxDyn>>, Option<
 
 fn backward_kernel<T: Real>(
     g: &ConvGeom,
-    tab: &[u32],
+    runs: &Runs,
     x: &ArcArray<T, IxDyn>,
     w: &ArcArray<T, IxDyn>,
     dy: &ArcArray<T, IxDyn>,
@@ -603,7 +707,7 @@ fn backward_kernel<T: Real>(
     let xs = x.as_slice().ok_or_else(|| internal("conv: layout"))?;
     let ws = w.as_slice().ok_or_else(|| internal("conv: layout"))?;
     let dys = dy.as_slice().ok_or_else(|| internal("conv: layout"))?;
-    let (p, l, kk) = (g.win.p(), g.win.l(), g.win.kk());
+    let (p, l) = (g.win.p(), g.win.l());
     let (cig, cog, rows) = (g.cig(), g.cog(), g.rows());
     let (sample_in, sample_out) = (g.c_in * p, g.c_out * l);
     let mut dx = if need_x { vec![T::zero(); g.n * sample_in] } else { Vec::new() };
@@ -612,7 +716,7 @@ fn backward_kernel<T: Real>(
     let parts = batch_parts(g.n, work, &mut dx, dx_stride, |samples, dx| {
         let mut dw = if need_w { vec![T::zero(); g.c_out * rows] } else { Vec::new() };
         let mut db = if need_b { vec![T::zero(); g.c_out] } else { Vec::new() };
-        let mut col = vec![T::zero(); if need_x || need_w { rows * l } else { 0 }];
+        let mut col = vec![T::zero(); if (need_x || need_w) && !runs.identity { rows * l } else { 0 }];
         for (j, i) in samples.enumerate() {
             let xn = &xs[i * sample_in..(i + 1) * sample_in];
             let dyn_ = &dys[i * sample_out..(i + 1) * sample_out];
@@ -624,15 +728,26 @@ fn backward_kernel<T: Real>(
             for gi in 0..g.groups {
                 let dyg = view2(&dyn_[gi * cog * l..(gi + 1) * cog * l], cog, l)?;
                 if need_w {
-                    im2col(&xn[gi * cig * p..(gi + 1) * cig * p], p, tab, kk, l, &mut col);
+                    let xg = &xn[gi * cig * p..(gi + 1) * cig * p];
+                    let colv = if runs.identity {
+                        view2(xg, rows, l)?
+                    } else {
+                        runs.im2col(xg, p, &mut col);
+                        view2(&col, rows, l)?
+                    };
                     let dwg = view2_mut(&mut dw[gi * cog * rows..(gi + 1) * cog * rows], cog, rows)?;
-                    lux_core::gemm(T::one(), dyg, view2(&col, rows, l)?.t(), T::one(), dwg)?;
+                    lux_core::gemm(T::one(), dyg, colv.t(), T::one(), dwg)?;
                 }
                 if need_x {
                     let wg = view2(&ws[gi * cog * rows..(gi + 1) * cog * rows], cog, rows)?;
-                    lux_core::gemm(T::one(), wg.t(), dyg, T::zero(), view2_mut(&mut col, rows, l)?)?;
                     let dxg = &mut dx[j * sample_in + gi * cig * p..j * sample_in + (gi + 1) * cig * p];
-                    col2im(&col, tab, kk, l, p, dxg);
+                    if runs.identity {
+                        // dx is zero and each group's block is written once
+                        lux_core::gemm(T::one(), wg.t(), dyg, T::zero(), view2_mut(dxg, rows, l)?)?;
+                    } else {
+                        lux_core::gemm(T::one(), wg.t(), dyg, T::zero(), view2_mut(&mut col, rows, l)?)?;
+                        runs.col2im(&col, p, dxg);
+                    }
                 }
             }
         }
@@ -682,11 +797,12 @@ fn conv_composite(x: &Tensor, w: &Tensor, b: Option<&Tensor>, g: &ConvGeom, inde
     y.reshape(&g.out_shape())
 }
 
-/// The recorded convolution: geometry and tap table (flip included).
+/// The recorded convolution: geometry and tap runs (flip included).
 #[derive(Debug)]
 struct ConvOp {
     geom: ConvGeom,
-    tab: Arc<Vec<u32>>,
+    runs: Runs,
+    flip: bool,
 }
 
 impl CustomOp for ConvOp {
@@ -703,7 +819,7 @@ impl CustomOp for ConvOp {
     ) -> Result<Vec<Option<Tensor>>> {
         let g = &self.geom;
         if grad.is_tracked() || output.is_tracked() || any_tracked(inputs) {
-            let index = Window::index_tensor(&self.tab, g.win.p())?;
+            let index = Window::index_tensor(&g.win.table(self.flip), g.win.p())?;
             let grads = composite_vjp(|v| conv_composite(&v[0], &v[1], v.get(2), g, &index), inputs, grad)?;
             return Ok(grads.into_iter().map(Some).collect());
         }
@@ -715,11 +831,11 @@ impl CustomOp for ConvOp {
         let to = |a: Option<FloatData>| a.map(|a| a.into_tensor(dtype));
         let (dx, dw, db) = match (x, w, dy) {
             (FloatData::F32(x), FloatData::F32(w), FloatData::F32(dy)) => {
-                let (a, b, c) = backward_kernel(g, &self.tab, &x, &w, &dy, needs3)?;
+                let (a, b, c) = backward_kernel(g, &self.runs, &x, &w, &dy, needs3)?;
                 (to(a.map(FloatData::F32)), to(b.map(FloatData::F32)), to(c.map(FloatData::F32)))
             }
             (FloatData::F64(x), FloatData::F64(w), FloatData::F64(dy)) => {
-                let (a, b, c) = backward_kernel(g, &self.tab, &x, &w, &dy, needs3)?;
+                let (a, b, c) = backward_kernel(g, &self.runs, &x, &w, &dy, needs3)?;
                 (to(a.map(FloatData::F64)), to(b.map(FloatData::F64)), to(c.map(FloatData::F64)))
             }
             _ => return Err(internal("conv backward: operands of one dtype expected")),

@@ -432,3 +432,55 @@ fn invalid_arguments_are_errors() {
     let xi = Tensor::from_vec(vec![1i64; 25], &[1, 1, 5, 5]).unwrap();
     assert_err(conv(&xi, &randn(16, &[1, 1, 2, 2]), None, &o), &["conv", "i64"]);
 }
+
+#[test]
+fn degenerate_shapes() -> Result<()> {
+    let w = randn(120, &[2, 1, 1]);
+    let b = Tensor::from_vec(vec![0.5f64, -1.0], &[2])?;
+    // empty batch
+    let y = conv(&randn(121, &[0, 1, 4]), &w, Some(&b), &ConvOptions::new())?;
+    assert_eq!(y.shape(), &[0, 2, 4]);
+    // an empty spatial input with padding only: the output is the bias
+    let x = Tensor::zeros(&[1, 1, 0], DType::F64)?;
+    let opts = ConvOptions::new().pad(&[1]);
+    let y = conv(&x, &w, Some(&b), &opts)?;
+    assert_eq!(y.shape(), &[1, 2, 2]);
+    assert_eq!(y.to_vec::<f64>()?, vec![0.5, 0.5, -1.0, -1.0]);
+    let t = Tree::new().with("x", x)?.with("w", w.clone())?.with("b", b)?;
+    let g = gradient(|t| conv(t.tensor("x")?, t.tensor("w")?, Some(t.tensor("b")?), &opts)?.sum_all(), &t)?;
+    assert_eq!(g.tensor("x")?.shape(), &[1, 1, 0]);
+    assert_eq!(g.tensor("w")?.to_vec::<f64>()?, vec![0.0, 0.0]);
+    assert_eq!(g.tensor("b")?.to_vec::<f64>()?, vec![2.0, 2.0]);
+    Ok(())
+}
+
+#[test]
+fn absurd_sizes_are_errors_not_panics() {
+    let x = randn(130, &[1, 1, 3]);
+    let w = randn(131, &[1, 1, 2]);
+    let huge = usize::MAX / 2;
+    assert_err(conv(&x, &w, None, &ConvOptions::new().padding(Padding::Explicit(vec![(huge, 0)]))), &["too large"]);
+    assert_err(conv(&x, &w, None, &ConvOptions::new().dilation(&[huge])), &["larger than the padded input"]);
+    assert!(conv(&x, &w, None, &ConvOptions::new().stride(&[huge])).is_ok());
+}
+
+#[test]
+fn pointwise_kernels() {
+    // 1×1 kernels: stride 1 without padding reads the input as the column
+    // matrix directly; stride 2 or padding go through im2col.
+    let x = randn(140, &[2, 4, 5, 3]);
+    let w = randn(141, &[6, 2, 1, 1]);
+    let b = randn(142, &[6]);
+    for (stride, pad) in [(1, 0), (2, 0), (1, 1)] {
+        let opts = ConvOptions::new().groups(2).stride(&[stride]).pad(&[pad]);
+        let cfg = Cfg { stride: vec![stride; 2], pad: vec![(pad, pad); 2], dil: vec![1, 1], groups: 2, flip: true };
+        let (want, shape) = naive_conv(&x, &w, Some(&b), &cfg);
+        let y = conv(&x, &w, Some(&b), &opts).unwrap();
+        assert_eq!(y.shape(), shape.as_slice());
+        assert_close(&y.to_f64_vec(), &want, 1e-12);
+        check_op(|v| conv(&v[0], &v[1], Some(&v[2]), &opts), &[x.clone(), w.clone(), b.clone()]);
+    }
+    // 1-d pointwise, non-contiguous x, no bias
+    let x = randn(143, &[7, 2, 3]).permute(&[1, 2, 0]).unwrap();
+    check_op(|v| conv(&v[0], &v[1], None, &ConvOptions::new()), &[x, randn(144, &[5, 3, 1])]);
+}

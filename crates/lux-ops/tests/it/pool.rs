@@ -282,12 +282,14 @@ fn parallel_path_matches_naive() {
     }
 }
 
+type PoolFn = dyn Fn(&Tensor) -> Result<Tensor>;
+
 /// ∂/∂x ‖∂L/∂x‖² with L = weighted_sum(pool(x)²), against finite
 /// differences of the first-order gradient: exercises the composite fallback.
 #[test]
 fn nested_gradient_of_gradient_norm() {
     let x = randn(100, &[2, 2, 5, 4]);
-    let cases: Vec<(&str, Box<dyn Fn(&Tensor) -> Result<Tensor>>)> = vec![
+    let cases: Vec<(&str, Box<PoolFn>)> = vec![
         ("max", Box::new(|x| max_pool(x, &[2, 2], &PoolOptions::new().stride(&[1]).pad(&[1, 0])))),
         ("mean", Box::new(|x| mean_pool(x, &[3, 2], &PoolOptions::new().stride(&[2, 1]).pad(&[1])))),
         ("global_max", Box::new(global_max_pool)),
@@ -372,4 +374,18 @@ fn invalid_arguments_are_errors() {
     // dtype
     let xi = Tensor::from_vec(vec![1i64; 8], &[1, 1, 8]).unwrap();
     assert_err(max_pool(&xi, &[2], &o), &["max_pool", "i64"]);
+}
+
+#[test]
+fn degenerate_shapes() -> Result<()> {
+    // empty batch
+    assert_eq!(max_pool(&randn(120, &[0, 2, 4]), &[2], &PoolOptions::new())?.shape(), &[0, 2, 2]);
+    // an empty spatial input with padding only
+    let x = Tensor::zeros(&[1, 1, 0], DType::F64)?;
+    let o = PoolOptions::new().pad(&[1]);
+    assert_eq!(max_pool(&x, &[1], &o)?.to_vec::<f64>()?, vec![f64::NEG_INFINITY; 2]);
+    assert_eq!(mean_pool(&x, &[1], &o)?.to_vec::<f64>()?, vec![0.0; 2]);
+    let g = gradient(|t| mean_pool(t.tensor("x")?, &[1], &o)?.sum_all(), &Tree::new().with("x", x)?)?;
+    assert_eq!(g.tensor("x")?.shape(), &[1, 1, 0]);
+    Ok(())
 }
