@@ -6,7 +6,9 @@
 //! Run with `cargo bench -p lux-ops --bench conv`. One forward pass is
 //! 32·16·27·1024 ≈ 14.2 M multiply-adds (28.3 MFLOP); the backward pass is
 //! about twice that (∂x and ∂w).
-//! Also benches 3×3 max pooling with stride 2 on the conv's output.
+//! Also benches forward + backward with a given output cotangent (the conv
+//! op alone), and 3×3 max pooling with stride 2 and padding 1 on the conv's
+//! output (inference).
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use lux_core::{DType, GradCall, Tensor};
@@ -33,6 +35,17 @@ fn bench_conv2d(c: &mut Criterion) {
             let (xt, wt, bt) = (call.track(&x).unwrap(), call.track(&w).unwrap(), call.track(&b).unwrap());
             let loss = conv(&xt, &wt, Some(&bt), &opts).unwrap().sum_all().unwrap();
             black_box(call.backward(&loss, None).unwrap())
+        })
+    });
+    // The same with an explicit output cotangent: the conv op alone, without
+    // the cost of `sum_all`'s backward (which materialises a ones tensor).
+    let dy = Tensor::ones(&[32, 16, 32, 32], DType::F32).unwrap();
+    g.bench_function("forward_backward_seeded", |bch| {
+        bch.iter(|| {
+            let mut call = GradCall::new();
+            let (xt, wt, bt) = (call.track(&x).unwrap(), call.track(&w).unwrap(), call.track(&b).unwrap());
+            let y = conv(&xt, &wt, Some(&bt), &opts).unwrap();
+            black_box(call.backward(&y, Some(&dy)).unwrap())
         })
     });
     let y = conv(&x, &w, Some(&b), &opts).unwrap();

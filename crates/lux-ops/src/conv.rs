@@ -326,7 +326,7 @@ fn odometer(idx: &mut [usize], dims: &[usize]) {
 /// [`NONE`] when an outer coordinate is on the padding) plus, per tap, the
 /// range of inner output positions that fall inside the input.
 #[derive(Clone, Debug)]
-struct Runs {
+pub(crate) struct Runs {
     /// Output size along the last spatial dim.
     inner: usize,
     /// Number of outer output positions (`Π out` over the other dims).
@@ -344,7 +344,7 @@ struct Runs {
 }
 
 impl Runs {
-    fn new(w: &Window, flip: bool) -> Runs {
+    pub(crate) fn new(w: &Window, flip: bool) -> Runs {
         let d = w.k.len();
         let last = d - 1;
         let (inner, step, in_last) = (w.out_sp[last], w.stride[last], w.in_sp[last] as isize);
@@ -389,6 +389,30 @@ impl Runs {
         }
         let identity = kk == 1 && w.stride.iter().all(|&s| s == 1) && w.pad.iter().all(|&p| p == (0, 0));
         Runs { inner, outer, step, taps, base, identity }
+    }
+
+    /// Calls `f(tap, out, src, len)` for every run of the window in tap
+    /// order (row-major over the window), then in output order: tap `tap`
+    /// at the `len` consecutive output positions `out..out + len` (flat
+    /// in an output plane) reads the input positions `src, src + step, …`
+    /// (flat in an input plane). Taps on the padding are skipped.
+    pub(crate) fn for_each_run(&self, mut f: impl FnMut(usize, usize, usize, usize)) {
+        for (t, &(a, lo, hi)) in self.taps.iter().enumerate() {
+            if lo == hi {
+                continue;
+            }
+            for (q, &b) in self.base[t * self.outer..(t + 1) * self.outer].iter().enumerate() {
+                if b != NONE {
+                    f(t, q * self.inner + lo, (b as isize + (lo * self.step) as isize + a) as usize, hi - lo);
+                }
+            }
+        }
+    }
+
+    /// The stride along the last spatial dim (the step between the input
+    /// positions of a run).
+    pub(crate) fn step(&self) -> usize {
+        self.step
     }
 
     /// Gathers the receptive fields of `planes` (each `p` values) into
@@ -438,13 +462,35 @@ impl Runs {
                         continue;
                     }
                     let start = (b as isize + (lo * self.step) as isize + a) as usize;
-                    for (&v, xv) in seg[lo..hi].iter().zip(xc[start..].iter_mut().step_by(self.step)) {
-                        *xv += v;
-                    }
+                    add_strided(&seg[lo..hi], &mut xc[start..], self.step);
                 }
             }
         }
     }
+}
+
+/// `dst[j · step] += src[j]` (vectorised when `step == 1`).
+#[inline]
+pub(crate) fn add_strided<T: Real>(src: &[T], dst: &mut [T], step: usize) {
+    if step == 1 {
+        dst[..src.len()].iter_mut().zip(src).for_each(|(d, &v)| *d += v);
+    } else {
+        src.iter().zip(dst.iter_mut().step_by(step)).for_each(|(&v, d)| *d += v);
+    }
+}
+
+/// `Σ v`, with eight partial sums so that it vectorises.
+pub(crate) fn sum8<T: Real>(v: &[T]) -> T {
+    let mut acc = [T::zero(); 8];
+    let chunks = v.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    let tail: T = rest.iter().copied().sum();
+    acc.iter().copied().sum::<T>() + tail
 }
 
 pub(crate) fn internal(what: &str) -> LuxError {
@@ -722,7 +768,7 @@ fn backward_kernel<T: Real>(
             let dyn_ = &dys[i * sample_out..(i + 1) * sample_out];
             if need_b {
                 for (co, d) in db.iter_mut().enumerate() {
-                    *d += dyn_[co * l..(co + 1) * l].iter().copied().sum::<T>();
+                    *d += sum8(&dyn_[co * l..(co + 1) * l]);
                 }
             }
             for gi in 0..g.groups {

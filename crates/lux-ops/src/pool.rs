@@ -21,12 +21,13 @@
 //!   window is larger, not the windows spread evenly as in PyTorch.
 //!
 //! Each op is one fused custom op (forward and backward kernels over a
-//! shared window table, parallel over the `N·C` planes when large); when
+//! shared description of the window's runs, parallel over the `N·C`
+//! planes when large); when
 //! the backward pass is itself differentiated it falls back to a composite
 //! definition with `index_select`/`gather` (for max pooling: a gather of
 //! the recorded argmax positions, which has the same derivatives).
 
-use crate::conv::{NONE, Padding, Window, internal, per_dim};
+use crate::conv::{NONE, Padding, Runs, Window, internal, per_dim};
 use crate::util::any_tracked;
 use lux_core::autodiff::composite_vjp;
 use lux_core::{CustomOp, FloatData, LuxError, Real, Result, Tensor};
@@ -287,92 +288,108 @@ fn pool_fused(op: &str, kind: Kind, x: &Tensor, geom: PoolGeom) -> Result<Tensor
     if !x.dtype().is_float() {
         return Err(LuxError::UnsupportedDType { op: op.into(), dtype: x.dtype() });
     }
-    let tab = geom.win.table(false);
+    let runs = Runs::new(&geom.win, false);
     let (values, argmax) = match x.compute_data(op)? {
         FloatData::F32(a) => {
-            let (v, arg) = forward_kernel(kind, &geom, &tab, &a)?;
+            let (v, arg) = forward_kernel(kind, &geom, &runs, &a, x.is_tracked())?;
             (FloatData::F32(v), arg)
         }
         FloatData::F64(a) => {
-            let (v, arg) = forward_kernel(kind, &geom, &tab, &a)?;
+            let (v, arg) = forward_kernel(kind, &geom, &runs, &a, x.is_tracked())?;
             (FloatData::F64(v), arg)
         }
     };
-    let node = PoolOp { op: op.to_string(), kind, geom, tab: Arc::new(tab), argmax: Arc::new(argmax) };
+    let node = PoolOp { op: op.to_string(), kind, geom, runs, argmax: Arc::new(argmax) };
     Tensor::from_custom_op(values.into_tensor(x.dtype()), Arc::new(node), &[x])
 }
 
-/// Pooled values, and for max pooling the flat in-plane position of each
-/// output's maximum ([`NONE`] for a window entirely on the padding).
+/// Pooled values, and for max pooling with `with_argmax` (a gradient may
+/// be taken) the flat in-plane position of each output's maximum
+/// ([`NONE`] for a window entirely on the padding).
 fn forward_kernel<T: Real>(
     kind: Kind,
     g: &PoolGeom,
-    tab: &[u32],
+    runs: &Runs,
     x: &ArcArray<T, IxDyn>,
+    with_argmax: bool,
 ) -> Result<(ArcArray<T, IxDyn>, Vec<u32>)> {
     let x = x.as_standard_layout();
     let xs = x.as_slice().ok_or_else(|| internal("pool: layout"))?;
-    let (p, l, kk) = (g.win.p(), g.win.l(), g.win.kk());
+    let (p, l, kk, step) = (g.win.p(), g.win.l(), g.win.kk(), runs.step());
     let mut out = vec![T::zero(); g.planes() * l];
-    let mut arg = if kind == Kind::Max { vec![NONE; g.planes() * l] } else { Vec::new() };
+    let with_argmax = with_argmax && kind == Kind::Max;
+    let mut arg = if with_argmax { vec![NONE; g.planes() * l] } else { Vec::new() };
     let scale = T::one() / T::c(kk as f64);
     let plane = |i: usize, y: &mut [T], a: &mut [u32]| {
         let xp = &xs[i * p..(i + 1) * p];
         match kind {
             Kind::Max => {
+                // Branch-free passes (the comparisons are unpredictable):
+                // the maxima (NaN propagates), then, only when a gradient
+                // may be taken, the first position holding each maximum in
+                // window order.
+                let take = |m: T, v: T| if v > m || v.is_nan() { v } else { m };
                 y.fill(T::neg_infinity());
-                for tap in 0..kk {
-                    for ((m, am), &t) in y.iter_mut().zip(a.iter_mut()).zip(&tab[tap * l..(tap + 1) * l]) {
-                        if let Some(&v) = xp.get(t as usize) {
-                            if *am == NONE || v > *m || (v.is_nan() && !m.is_nan()) {
-                                *m = v;
-                                *am = t;
-                            }
-                        }
+                runs.for_each_run(|_, out, src, len| {
+                    let ys = &mut y[out..out + len];
+                    if step == 1 {
+                        ys.iter_mut().zip(&xp[src..src + len]).for_each(|(m, &v)| *m = take(*m, v));
+                    } else {
+                        ys.iter_mut().zip(xp[src..].iter().step_by(step)).for_each(|(m, &v)| *m = take(*m, v));
                     }
+                });
+                if !a.is_empty() {
+                    runs.for_each_run(|_, out, src, len| {
+                        let (ys, args) = (&y[out..out + len], &mut a[out..out + len]);
+                        for (j, ((&m, am), &v)) in ys.iter().zip(args).zip(xp[src..].iter().step_by(step)).enumerate() {
+                            let hit = *am == NONE && (v == m || (v.is_nan() && m.is_nan()));
+                            *am = if hit { (src + j * step) as u32 } else { *am };
+                        }
+                    });
                 }
             }
             Kind::Mean => {
-                for tap in 0..kk {
-                    for (s, &t) in y.iter_mut().zip(&tab[tap * l..(tap + 1) * l]) {
-                        if let Some(&v) = xp.get(t as usize) {
-                            *s += v;
-                        }
+                runs.for_each_run(|_, out, src, len| {
+                    let ys = &mut y[out..out + len];
+                    if step == 1 {
+                        ys.iter_mut().zip(&xp[src..src + len]).for_each(|(s, &v)| *s += v);
+                    } else {
+                        ys.iter_mut().zip(xp[src..].iter().step_by(step)).for_each(|(s, &v)| *s += v);
                     }
-                }
+                });
                 y.iter_mut().for_each(|s| *s *= scale);
             }
         }
     };
     if l > 0 {
         let parallel = g.planes() >= 2 && g.planes().saturating_mul(kk * l) >= PAR_WORK;
-        match (kind, parallel) {
-            (Kind::Max, true) => {
+        match (with_argmax, parallel) {
+            (true, true) => {
                 out.par_chunks_mut(l).zip(arg.par_chunks_mut(l)).enumerate().for_each(|(i, (y, a))| plane(i, y, a))
             }
-            (Kind::Max, false) => {
+            (true, false) => {
                 out.chunks_mut(l).zip(arg.chunks_mut(l)).enumerate().for_each(|(i, (y, a))| plane(i, y, a))
             }
-            (Kind::Mean, true) => out.par_chunks_mut(l).enumerate().for_each(|(i, y)| plane(i, y, &mut [])),
-            (Kind::Mean, false) => out.chunks_mut(l).enumerate().for_each(|(i, y)| plane(i, y, &mut [])),
+            (false, true) => out.par_chunks_mut(l).enumerate().for_each(|(i, y)| plane(i, y, &mut [])),
+            (false, false) => out.chunks_mut(l).enumerate().for_each(|(i, y)| plane(i, y, &mut [])),
         }
     }
     let out = ArcArray::from_shape_vec(IxDyn(&g.out_shape()), out).map_err(|_| internal("pool: output shape"))?;
     Ok((out, arg))
 }
 
-/// `∂x` of a pooling given `∂y` (standard layout, `[N, C, out…]`).
+/// `∂x` of a pooling given `∂y` (`[N, C, out…]`).
 fn backward_kernel<T: Real>(
     kind: Kind,
     g: &PoolGeom,
-    tab: &[u32],
+    runs: &Runs,
     argmax: &[u32],
     dy: &ArcArray<T, IxDyn>,
     x_shape: &[usize],
 ) -> Result<ArcArray<T, IxDyn>> {
     let dy = dy.as_standard_layout();
     let dys = dy.as_slice().ok_or_else(|| internal("pool: layout"))?;
-    let (p, l, kk) = (g.win.p(), g.win.l(), g.win.kk());
+    let (p, l, kk, step) = (g.win.p(), g.win.l(), g.win.kk(), runs.step());
     let mut dx = vec![T::zero(); g.planes() * p];
     let scale = T::one() / T::c(kk as f64);
     let plane = |i: usize, dxp: &mut [T]| {
@@ -386,13 +403,10 @@ fn backward_kernel<T: Real>(
                 }
             }
             Kind::Mean => {
-                for tap in 0..kk {
-                    for (&d, &t) in dyp.iter().zip(&tab[tap * l..(tap + 1) * l]) {
-                        if let Some(v) = dxp.get_mut(t as usize) {
-                            *v += d * scale;
-                        }
-                    }
-                }
+                let scaled: Vec<T> = dyp.iter().map(|&d| d * scale).collect();
+                runs.for_each_run(|_, out, src, len| {
+                    crate::conv::add_strided(&scaled[out..out + len], &mut dxp[src..], step)
+                });
             }
         }
     };
@@ -413,7 +427,7 @@ struct PoolOp {
     op: String,
     kind: Kind,
     geom: PoolGeom,
-    tab: Arc<Vec<u32>>,
+    runs: Runs,
     /// Per output element, the in-plane position of the maximum (max only).
     argmax: Arc<Vec<u32>>,
 }
@@ -438,7 +452,7 @@ impl PoolOp {
             }
             Kind::Mean => {
                 let flat = Tensor::concat(&[flat, Tensor::zeros(&[n, c, 1], x.dtype())?], 2)?;
-                let idx = Window::index_tensor(&self.tab, p)?;
+                let idx = Window::index_tensor(&g.win.table(false), p)?;
                 let taps = flat.index_select(2, &idx)?.reshape(&[n, c, kk, l])?;
                 taps.sum(&[2], false)?.mul_scalar(1.0 / kk as f64)?.reshape(&g.out_shape())
             }
@@ -460,10 +474,10 @@ impl CustomOp for PoolOp {
         let grad = if grad.dtype() == x.dtype() { grad.clone() } else { grad.to_dtype(x.dtype())? };
         let dx = match grad.compute_data(&self.op)? {
             FloatData::F32(dy) => {
-                FloatData::F32(backward_kernel(self.kind, &self.geom, &self.tab, &self.argmax, &dy, x.shape())?)
+                FloatData::F32(backward_kernel(self.kind, &self.geom, &self.runs, &self.argmax, &dy, x.shape())?)
             }
             FloatData::F64(dy) => {
-                FloatData::F64(backward_kernel(self.kind, &self.geom, &self.tab, &self.argmax, &dy, x.shape())?)
+                FloatData::F64(backward_kernel(self.kind, &self.geom, &self.runs, &self.argmax, &dy, x.shape())?)
             }
         };
         Ok(vec![Some(dx.into_tensor(x.dtype()))])
