@@ -7,15 +7,19 @@
 //! `(spatial…, C, N)`, seen transposed.
 //!
 //! **Cross-correlation vs convolution.** [`conv`] computes a
-//! cross-correlation by default (PyTorch and JAX semantics):
-//! `y[n, o, p] = b[o] + Σ_{c, k} w[o, c, k] · x[n, c, p·stride − pad + k·dilation]`.
+//! cross-correlation by default (PyTorch and JAX semantics): for output
+//! channel `o` in group `g = o ÷ (C_out/groups)`,
+//! `y[n, o, p] = b[o] + Σ_{c, k} w[o, c, k] · x[n, g·C_in/groups + c, p·stride − pad_before + k·dilation]`
+//! (per spatial dim; taps on the padding read zero).
 //! With [`ConvOptions::flip_kernel`]`(true)` the kernel is flipped along every
 //! spatial axis first, which is a true convolution — what Lux's `Conv` layer
 //! computes with its default `cross_correlation = false`.
 //!
 //! **Implementation.** The forward pass is im2col + GEMM: for every sample
 //! and group, the receptive fields are gathered into a `[C_in/groups · Πk,
-//! Π out]` matrix (zeros where the window hangs over the padding) and
+//! Π out]` matrix (zeros where the window hangs over the padding; copied
+//! as runs along the last spatial dim; a 1×…×1 kernel with stride 1 and no
+//! padding uses the input itself) and
 //! multiplied by the kernel viewed as `[C_out/groups, C_in/groups · Πk]`,
 //! the bias being the initial value of the output. The batch is split over
 //! the rayon pool when the work is large enough; each part reuses one

@@ -17,15 +17,16 @@
 //! * **adaptive** pooling to an output size `out` uses, per spatial dim,
 //!   Lux's `compute_adaptive_pooling_dims`: `stride = in ÷ out` (integer
 //!   division), `window = in − (out − 1)·stride`, no padding. The windows
-//!   then tile the input exactly when `out` divides `in`; otherwise the last
-//!   window is larger, not the windows spread evenly as in PyTorch.
+//!   tile the input exactly when `out` divides `in`; otherwise they all have
+//!   the size `window > stride` and overlap, the last one ending at the end
+//!   of the input (PyTorch instead uses windows of uneven sizes).
 //!
-//! Each op is one fused custom op (forward and backward kernels over a
-//! shared description of the window's runs, parallel over the `N·C`
-//! planes when large); when
-//! the backward pass is itself differentiated it falls back to a composite
-//! definition with `index_select`/`gather` (for max pooling: a gather of
-//! the recorded argmax positions, which has the same derivatives).
+//! Each op is one fused custom op (forward and backward kernels over the
+//! window's runs along the last spatial dim, parallel over the `N·C` planes
+//! when large; max pooling records the argmax only when a gradient may be
+//! taken). When the backward pass is itself differentiated it falls back to
+//! a composite definition with `index_select`/`gather` (for max pooling: a
+//! gather of the recorded argmax positions, which has the same derivatives).
 
 use crate::conv::{NONE, Padding, Runs, Window, internal, per_dim};
 use crate::util::any_tracked;
