@@ -1,1 +1,899 @@
-//! TODO(issue 3): conv
+//! N-d convolution with stride, padding, dilation and groups.
+//!
+//! Layout is batch-first, channels second: `x` is `[N, C_in, spatial…]`
+//! (NCL for 1-d, NCHW for 2-d, NCDHW for 3-d; any number ≥ 1 of spatial
+//! dims), the kernel `w` is `[C_out, C_in / groups, k…]` and the bias `b`
+//! is `[C_out]`. The memory layout is the same as Lux/NNlib's column-major
+//! `(spatial…, C, N)`, seen transposed.
+//!
+//! **Cross-correlation vs convolution.** [`conv`] computes a
+//! cross-correlation by default (PyTorch and JAX semantics): for output
+//! channel `o` in group `g = o ÷ (C_out/groups)`,
+//! `y[n, o, p] = b[o] + Σ_{c, k} w[o, c, k] · x[n, g·C_in/groups + c, p·stride − pad_before + k·dilation]`
+//! (per spatial dim; taps on the padding read zero).
+//! With [`ConvOptions::flip_kernel`]`(true)` the kernel is flipped along every
+//! spatial axis first, which is a true convolution — what Lux's `Conv` layer
+//! computes with its default `cross_correlation = false`.
+//!
+//! **Implementation.** The forward pass is im2col + GEMM: for every sample
+//! and group, the receptive fields are gathered into a `[C_in/groups · Πk,
+//! Π out]` matrix (zeros where the window hangs over the padding; copied
+//! as runs along the last spatial dim; a 1×…×1 kernel with stride 1 and no
+//! padding uses the input itself) and
+//! multiplied by the kernel viewed as `[C_out/groups, C_in/groups · Πk]`,
+//! the bias being the initial value of the output. The batch is split over
+//! the rayon pool when the work is large enough; each part reuses one
+//! column buffer. The backward pass is fused into one custom op: `∂w` is
+//! `Σ_n ∂y · colᵀ`, `∂x` is `col2im(wᵀ · ∂y)` (a scatter-add), `∂b = Σ ∂y`.
+//! When the backward pass is itself being differentiated (nested AD), it
+//! falls back to the vector-Jacobian product of [`conv`]'s composite
+//! definition (flatten, gather the receptive fields with `index_select`,
+//! `matmul`), written beside the kernels below.
+
+use crate::util::{any_tracked, promote_floats};
+use lux_core::autodiff::composite_vjp;
+use lux_core::{CustomOp, FloatData, LuxError, Real, Result, Tensor};
+use ndarray::{ArcArray, ArrayView2, ArrayViewMut2, IxDyn};
+use rayon::prelude::*;
+use std::ops::Range;
+use std::sync::Arc;
+
+const OP: &str = "conv";
+
+/// Padding of the spatial dims of a convolution or pooling window.
+///
+/// ```
+/// use lux_ops::conv::Padding;
+/// let p = Padding::Explicit(vec![(1, 2)]); // 1 before, 2 after, on every spatial dim
+/// assert_eq!(Padding::symmetric(&[1, 0]), Padding::Explicit(vec![(1, 1), (0, 0)]));
+/// assert_eq!(Padding::default(), Padding::Explicit(vec![]));  // no padding
+/// # let _ = p;
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Padding {
+    /// `(before, after)` zeros per spatial dim. An empty list means no
+    /// padding; a single pair applies to every spatial dim.
+    Explicit(Vec<(usize, usize)>),
+    /// Lux's `SamePad()`: a total of `dilation · (k − 1)` per spatial dim,
+    /// split with the odd element **before** (`before = ⌈total/2⌉`,
+    /// `after = ⌊total/2⌋`, as Lux's `calc_padding`). The output size is
+    /// `⌈in / stride⌉` (equal to the input size at stride 1). Note that this
+    /// differs from TensorFlow's `SAME`, which puts the odd element after
+    /// and shrinks the total padding at strides > 1.
+    Same,
+}
+
+impl Default for Padding {
+    fn default() -> Self {
+        Padding::Explicit(Vec::new())
+    }
+}
+
+impl Padding {
+    /// The same padding before and after, per spatial dim (one value
+    /// applies to every spatial dim).
+    ///
+    /// ```
+    /// use lux_ops::conv::Padding;
+    /// assert_eq!(Padding::symmetric(&[2]), Padding::Explicit(vec![(2, 2)]));
+    /// ```
+    pub fn symmetric(pad: &[usize]) -> Padding {
+        Padding::Explicit(pad.iter().map(|&p| (p, p)).collect())
+    }
+}
+
+/// Options of [`conv`]. Every per-dimension list may be empty (the
+/// default: all ones, or no padding), have a single entry (applied to every
+/// spatial dim), or one entry per spatial dim.
+///
+/// ```
+/// use lux_ops::conv::{ConvOptions, Padding};
+/// let o = ConvOptions::new().stride(&[2]).padding(Padding::Same).dilation(&[1, 2]).groups(2).flip_kernel(true);
+/// assert_eq!(o.stride, vec![2]);
+/// assert_eq!(o.groups, 2);
+/// assert_eq!(ConvOptions::default().pad(&[1]).padding, Padding::Explicit(vec![(1, 1)]));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConvOptions {
+    /// Step of the window per spatial dim (default 1).
+    pub stride: Vec<usize>,
+    /// Zero padding of the input (default none).
+    pub padding: Padding,
+    /// Spacing of the kernel taps per spatial dim (default 1).
+    pub dilation: Vec<usize>,
+    /// Number of channel groups (default 1; `C_in` for a depthwise conv).
+    pub groups: usize,
+    /// Flip the kernel along the spatial axes: `true` is a true
+    /// convolution (Lux's `Conv` default, `cross_correlation = false`);
+    /// `false` (the default) is a cross-correlation (PyTorch/JAX).
+    pub flip_kernel: bool,
+}
+
+impl Default for ConvOptions {
+    fn default() -> Self {
+        ConvOptions {
+            stride: Vec::new(),
+            padding: Padding::default(),
+            dilation: Vec::new(),
+            groups: 1,
+            flip_kernel: false,
+        }
+    }
+}
+
+impl ConvOptions {
+    /// Stride 1, no padding, dilation 1, one group, cross-correlation.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the stride (one value or one per spatial dim).
+    pub fn stride(mut self, stride: &[usize]) -> Self {
+        self.stride = stride.to_vec();
+        self
+    }
+    /// Sets the padding.
+    pub fn padding(mut self, padding: Padding) -> Self {
+        self.padding = padding;
+        self
+    }
+    /// Sets symmetric padding (one value or one per spatial dim); see
+    /// [`Padding::symmetric`].
+    pub fn pad(self, pad: &[usize]) -> Self {
+        self.padding(Padding::symmetric(pad))
+    }
+    /// Sets the dilation (one value or one per spatial dim).
+    pub fn dilation(mut self, dilation: &[usize]) -> Self {
+        self.dilation = dilation.to_vec();
+        self
+    }
+    /// Sets the number of groups.
+    pub fn groups(mut self, groups: usize) -> Self {
+        self.groups = groups;
+        self
+    }
+    /// Sets whether the kernel is flipped (true convolution).
+    pub fn flip_kernel(mut self, flip: bool) -> Self {
+        self.flip_kernel = flip;
+        self
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Window geometry, shared with pooling.
+// ---------------------------------------------------------------------------
+
+/// Marks a window tap that falls on the padding in a [`Window::table`].
+pub(crate) const NONE: u32 = u32::MAX;
+
+/// A per-dimension option list expanded to `d` entries.
+pub(crate) fn per_dim<T: Clone>(op: &str, name: &str, v: &[T], d: usize, default: T) -> Result<Vec<T>> {
+    match v.len() {
+        0 => Ok(vec![default; d]),
+        1 => Ok(vec![v[0].clone(); d]),
+        n if n == d => Ok(v.to_vec()),
+        n => Err(LuxError::invalid_argument(
+            op,
+            format!("{name} has {n} entries but the input has {d} spatial dim{}", if d == 1 { "" } else { "s" }),
+        )),
+    }
+}
+
+/// The resolved geometry of a sliding window over the spatial dims of an
+/// `[N, C, spatial…]` input.
+#[derive(Clone, Debug)]
+pub(crate) struct Window {
+    pub in_sp: Vec<usize>,
+    pub k: Vec<usize>,
+    pub stride: Vec<usize>,
+    pub dilation: Vec<usize>,
+    pub pad: Vec<(usize, usize)>,
+    pub out_sp: Vec<usize>,
+}
+
+impl Window {
+    /// Validates the options against the input shape `x` (rank ≥ 3, checked
+    /// by the caller) and a window `k` of one entry per spatial dim.
+    /// `what` names the window in messages ("kernel", "window").
+    pub(crate) fn resolve(
+        op: &str,
+        what: &str,
+        x: &[usize],
+        k: &[usize],
+        stride: &[usize],
+        dilation: &[usize],
+        padding: &Padding,
+    ) -> Result<Window> {
+        let d = x.len() - 2;
+        let in_sp = x[2..].to_vec();
+        if k.contains(&0) {
+            return Err(LuxError::invalid_argument(op, format!("{what} size {k:?} has a zero entry")));
+        }
+        let stride = per_dim(op, "stride", stride, d, 1)?;
+        if stride.contains(&0) {
+            return Err(LuxError::invalid_argument(op, format!("stride {stride:?} must be positive")));
+        }
+        let dilation = per_dim(op, "dilation", dilation, d, 1)?;
+        if dilation.contains(&0) {
+            return Err(LuxError::invalid_argument(op, format!("dilation {dilation:?} must be positive")));
+        }
+        let eff: Vec<usize> =
+            k.iter().zip(&dilation).map(|(&k, &dl)| dl.saturating_mul(k - 1).saturating_add(1)).collect();
+        let pad = match padding {
+            Padding::Explicit(p) => per_dim(op, "padding", p, d, (0, 0))?,
+            Padding::Same => eff.iter().map(|&e| ((e - 1).div_ceil(2), (e - 1) / 2)).collect(),
+        };
+        let padded: Vec<usize> =
+            in_sp.iter().zip(&pad).map(|(&i, &(b, a))| i.saturating_add(b).saturating_add(a)).collect();
+        if eff.iter().zip(&padded).any(|(e, p)| e > p) {
+            let dil = if dilation.iter().all(|&v| v == 1) { String::new() } else { format!(", dilation {dilation:?}") };
+            return Err(LuxError::shape(
+                op,
+                format!(
+                    "{what} {k:?}{dil} spans {eff:?}, larger than the padded input {padded:?} (input {x:?}, padding {pad:?})"
+                ),
+            ));
+        }
+        let out_sp: Vec<usize> = eff.iter().zip(&padded).zip(&stride).map(|((e, p), s)| (p - e) / s + 1).collect();
+        let too_big =
+            |dims: &[usize]| dims.iter().try_fold(1usize, |a, &b| a.checked_mul(b)).is_none_or(|n| n >= NONE as usize);
+        let taps = k.iter().chain(&out_sp).copied().collect::<Vec<_>>();
+        if too_big(&in_sp) || too_big(&taps) || padded.iter().any(|&p| p >= NONE as usize) {
+            return Err(LuxError::shape(
+                op,
+                format!(
+                    "input {x:?} with {what} {k:?} and padding {pad:?} is too large (a padded spatial dim, spatial plane or window table reaches 2^32 elements)"
+                ),
+            ));
+        }
+        Ok(Window { in_sp, k: k.to_vec(), stride, dilation, pad, out_sp })
+    }
+
+    /// Number of taps of the window, `Π k`.
+    pub(crate) fn kk(&self) -> usize {
+        self.k.iter().product()
+    }
+    /// Number of output positions per plane, `Π out`.
+    pub(crate) fn l(&self) -> usize {
+        self.out_sp.iter().product()
+    }
+    /// Number of input positions per plane, `Π in`.
+    pub(crate) fn p(&self) -> usize {
+        self.in_sp.iter().product()
+    }
+
+    /// The tap table: entry `[tap · L + l]` is the flat position in an input
+    /// plane read by window tap `tap` (row-major over `k`) at output position
+    /// `l` (row-major over the output), or [`NONE`] on the padding. With
+    /// `flip`, tap `t` reads the position of tap `Πk − 1 − t` (the kernel
+    /// reversed along every spatial axis).
+    pub(crate) fn table(&self, flip: bool) -> Vec<u32> {
+        let d = self.k.len();
+        let (kk, l) = (self.kk(), self.l());
+        let mut istride = vec![1usize; d];
+        for i in (0..d.saturating_sub(1)).rev() {
+            istride[i] = istride[i + 1] * self.in_sp[i + 1];
+        }
+        let mut tab = vec![NONE; kk * l];
+        let mut kidx = vec![0usize; d];
+        let mut oidx = vec![0usize; d];
+        let mut koff = vec![0isize; d];
+        for tap in 0..kk {
+            for i in 0..d {
+                let kd = if flip { self.k[i] - 1 - kidx[i] } else { kidx[i] };
+                koff[i] = (kd * self.dilation[i]) as isize - self.pad[i].0 as isize;
+            }
+            oidx.iter_mut().for_each(|o| *o = 0);
+            for slot in &mut tab[tap * l..(tap + 1) * l] {
+                let mut flat = 0usize;
+                let mut inside = true;
+                for i in 0..d {
+                    let c = (oidx[i] * self.stride[i]) as isize + koff[i];
+                    if c < 0 || c >= self.in_sp[i] as isize {
+                        inside = false;
+                        break;
+                    }
+                    flat += c as usize * istride[i];
+                }
+                if inside {
+                    *slot = flat as u32;
+                }
+                odometer(&mut oidx, &self.out_sp);
+            }
+            odometer(&mut kidx, &self.k);
+        }
+        tab
+    }
+
+    /// The tap table as an i64 index tensor for the composite definitions,
+    /// padding taps pointing at position `Π in` (one extra element appended
+    /// to each flattened plane).
+    pub(crate) fn index_tensor(tab: &[u32], p: usize) -> Result<Tensor> {
+        let idx: Vec<i64> = tab.iter().map(|&i| if i == NONE { p as i64 } else { i as i64 }).collect();
+        Tensor::from_vec(idx, &[tab.len()])
+    }
+}
+
+/// Advances a row-major multi-index.
+fn odometer(idx: &mut [usize], dims: &[usize]) {
+    for i in (0..idx.len()).rev() {
+        idx[i] += 1;
+        if idx[i] < dims[i] {
+            return;
+        }
+        idx[i] = 0;
+    }
+}
+
+/// The tap table of a [`Window`] in run form, for fast im2col/col2im:
+/// along the last spatial dim a tap reads a strided run of the input row,
+/// so each `(tap, outer output position)` pair is one base offset (or
+/// [`NONE`] when an outer coordinate is on the padding) plus, per tap, the
+/// range of inner output positions that fall inside the input.
+#[derive(Clone, Debug)]
+pub(crate) struct Runs {
+    /// Output size along the last spatial dim.
+    inner: usize,
+    /// Number of outer output positions (`Π out` over the other dims).
+    outer: usize,
+    /// Stride along the last spatial dim.
+    step: usize,
+    /// Per tap: input offset along the last dim at inner position 0 (may be
+    /// negative), and the inner positions `lo..hi` that read the input.
+    taps: Vec<(isize, usize, usize)>,
+    /// Per `(tap, outer)`: flat input offset of the row, or [`NONE`].
+    base: Vec<u32>,
+    /// A 1×…×1 kernel with stride 1 and no padding: the column matrix is
+    /// the input itself.
+    identity: bool,
+}
+
+impl Runs {
+    pub(crate) fn new(w: &Window, flip: bool) -> Runs {
+        let d = w.k.len();
+        let last = d - 1;
+        let (inner, step, in_last) = (w.out_sp[last], w.stride[last], w.in_sp[last] as isize);
+        let outer: usize = w.out_sp[..last].iter().product();
+        let kk = w.kk();
+        let mut istride = vec![1usize; d];
+        for i in (0..last).rev() {
+            istride[i] = istride[i + 1] * w.in_sp[i + 1];
+        }
+        let mut taps = Vec::with_capacity(kk);
+        let mut base = vec![NONE; kk * outer];
+        let mut kidx = vec![0usize; d];
+        let mut oidx = vec![0usize; last];
+        for t in 0..kk {
+            let off = |i: usize| {
+                let kd = if flip { w.k[i] - 1 - kidx[i] } else { kidx[i] };
+                (kd * w.dilation[i]) as isize - w.pad[i].0 as isize
+            };
+            // inner position o reads o·step + a, inside when 0 ≤ o·step + a < in_last
+            let a = off(last);
+            let lo = if a >= 0 { 0 } else { (a.unsigned_abs()).div_ceil(step) }.min(inner);
+            let hi = if in_last - 1 - a < 0 { 0 } else { ((in_last - 1 - a) as usize / step + 1).min(inner) };
+            taps.push((a, lo, hi.max(lo)));
+            oidx.iter_mut().for_each(|o| *o = 0);
+            for q in 0..outer {
+                let mut flat = 0usize;
+                let mut inside = true;
+                for i in 0..last {
+                    let c = (oidx[i] * w.stride[i]) as isize + off(i);
+                    if c < 0 || c >= w.in_sp[i] as isize {
+                        inside = false;
+                        break;
+                    }
+                    flat += c as usize * istride[i];
+                }
+                if inside {
+                    base[t * outer + q] = flat as u32;
+                }
+                odometer(&mut oidx, &w.out_sp[..last]);
+            }
+            odometer(&mut kidx, &w.k);
+        }
+        let identity = kk == 1 && w.stride.iter().all(|&s| s == 1) && w.pad.iter().all(|&p| p == (0, 0));
+        Runs { inner, outer, step, taps, base, identity }
+    }
+
+    /// Calls `f(tap, out, src, len)` for every run of the window in tap
+    /// order (row-major over the window), then in output order: tap `tap`
+    /// at the `len` consecutive output positions `out..out + len` (flat
+    /// in an output plane) reads the input positions `src, src + step, …`
+    /// (flat in an input plane). Taps on the padding are skipped.
+    pub(crate) fn for_each_run(&self, mut f: impl FnMut(usize, usize, usize, usize)) {
+        for (t, &(a, lo, hi)) in self.taps.iter().enumerate() {
+            if lo == hi {
+                continue;
+            }
+            for (q, &b) in self.base[t * self.outer..(t + 1) * self.outer].iter().enumerate() {
+                if b != NONE {
+                    f(t, q * self.inner + lo, (b as isize + (lo * self.step) as isize + a) as usize, hi - lo);
+                }
+            }
+        }
+    }
+
+    /// The stride along the last spatial dim (the step between the input
+    /// positions of a run).
+    pub(crate) fn step(&self) -> usize {
+        self.step
+    }
+
+    /// Gathers the receptive fields of `planes` (each `p` values) into
+    /// `col`, `[planes · Πk, Π out]` row-major.
+    fn im2col<T: Real>(&self, planes: &[T], p: usize, col: &mut [T]) {
+        let (kk, l) = (self.taps.len(), self.inner * self.outer);
+        if p == 0 {
+            // an empty input, all padding
+            col.fill(T::zero());
+            return;
+        }
+        for (c, xc) in planes.chunks_exact(p).enumerate() {
+            for (t, &(a, lo, hi)) in self.taps.iter().enumerate() {
+                let row = &mut col[(c * kk + t) * l..(c * kk + t + 1) * l];
+                for (seg, &b) in row.chunks_exact_mut(self.inner).zip(&self.base[t * self.outer..(t + 1) * self.outer])
+                {
+                    if b == NONE || lo == hi {
+                        seg.fill(T::zero());
+                        continue;
+                    }
+                    seg[..lo].fill(T::zero());
+                    seg[hi..].fill(T::zero());
+                    let start = (b as isize + (lo * self.step) as isize + a) as usize;
+                    if self.step == 1 {
+                        seg[lo..hi].copy_from_slice(&xc[start..start + hi - lo]);
+                    } else {
+                        for (v, &xv) in seg[lo..hi].iter_mut().zip(xc[start..].iter().step_by(self.step)) {
+                            *v = xv;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The adjoint of [`Runs::im2col`]: adds `col` into `planes`.
+    fn col2im<T: Real>(&self, col: &[T], p: usize, planes: &mut [T]) {
+        let (kk, l) = (self.taps.len(), self.inner * self.outer);
+        if p == 0 {
+            return;
+        }
+        for (c, xc) in planes.chunks_exact_mut(p).enumerate() {
+            for (t, &(a, lo, hi)) in self.taps.iter().enumerate() {
+                let row = &col[(c * kk + t) * l..(c * kk + t + 1) * l];
+                for (seg, &b) in row.chunks_exact(self.inner).zip(&self.base[t * self.outer..(t + 1) * self.outer]) {
+                    if b == NONE || lo == hi {
+                        continue;
+                    }
+                    let start = (b as isize + (lo * self.step) as isize + a) as usize;
+                    add_strided(&seg[lo..hi], &mut xc[start..], self.step);
+                }
+            }
+        }
+    }
+}
+
+/// `dst[j · step] += src[j]` (vectorised when `step == 1`).
+#[inline]
+pub(crate) fn add_strided<T: Real>(src: &[T], dst: &mut [T], step: usize) {
+    if step == 1 {
+        dst[..src.len()].iter_mut().zip(src).for_each(|(d, &v)| *d += v);
+    } else {
+        src.iter().zip(dst.iter_mut().step_by(step)).for_each(|(&v, d)| *d += v);
+    }
+}
+
+/// `Σ v`, with eight partial sums so that it vectorises.
+pub(crate) fn sum8<T: Real>(v: &[T]) -> T {
+    let mut acc = [T::zero(); 8];
+    let chunks = v.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    let tail: T = rest.iter().copied().sum();
+    acc.iter().copied().sum::<T>() + tail
+}
+
+pub(crate) fn internal(what: &str) -> LuxError {
+    LuxError::Unsupported(format!("internal error in {what}"))
+}
+
+/// Products with fewer multiply-adds than this run on one thread.
+const PAR_WORK: usize = 1 << 17;
+
+/// Runs `f(samples, out_part)` over contiguous parts of the batch, in
+/// parallel when `work` is large: `out` holds `sample_out` elements per
+/// sample and is split accordingly (it may be empty with `sample_out = 0`).
+/// Returns each part's result, in order.
+pub(crate) fn batch_parts<T: Send, R: Send>(
+    n: usize,
+    work: usize,
+    out: &mut [T],
+    sample_out: usize,
+    f: impl Fn(Range<usize>, &mut [T]) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
+    let threads = rayon::current_num_threads();
+    let parts = if work >= PAR_WORK && n >= 2 { threads.min(n) } else { 1 };
+    if parts <= 1 {
+        return Ok(vec![f(0..n, out)?]);
+    }
+    let per = n.div_ceil(parts);
+    let mut jobs = Vec::with_capacity(parts);
+    let mut rest = out;
+    let mut start = 0;
+    while start < n {
+        let end = (start + per).min(n);
+        let (a, b) = std::mem::take(&mut rest).split_at_mut((end - start) * sample_out);
+        jobs.push((start..end, a));
+        rest = b;
+        start = end;
+    }
+    jobs.into_par_iter().map(|(r, o)| f(r, o)).collect()
+}
+
+// ---------------------------------------------------------------------------
+// Convolution.
+// ---------------------------------------------------------------------------
+
+/// The validated shapes of one convolution.
+#[derive(Clone, Debug)]
+struct ConvGeom {
+    n: usize,
+    c_in: usize,
+    c_out: usize,
+    groups: usize,
+    win: Window,
+}
+
+impl ConvGeom {
+    fn resolve(x: &[usize], w: &[usize], b: Option<&[usize]>, opts: &ConvOptions) -> Result<ConvGeom> {
+        if x.len() < 3 {
+            return Err(LuxError::shape(
+                OP,
+                format!("x must be [N, C_in, spatial...] with at least one spatial dim, got shape {x:?}"),
+            ));
+        }
+        if w.len() != x.len() {
+            return Err(LuxError::shape(
+                OP,
+                format!("w {w:?} must be [C_out, C_in/groups, kernel...] with the rank of x {x:?} ({} dims)", x.len()),
+            ));
+        }
+        let g = opts.groups;
+        if g == 0 {
+            return Err(LuxError::invalid_argument(OP, "groups must be positive, got 0"));
+        }
+        let (c_in, c_out) = (x[1], w[0]);
+        if c_in % g != 0 {
+            return Err(LuxError::shape(OP, format!("x {x:?} has {c_in} channels, not divisible by groups={g}")));
+        }
+        if c_out % g != 0 {
+            return Err(LuxError::shape(
+                OP,
+                format!("w {w:?} has {c_out} output channels, not divisible by groups={g}"),
+            ));
+        }
+        if w[1].checked_mul(g) != Some(c_in) {
+            return Err(LuxError::shape(
+                OP,
+                format!(
+                    "x has {c_in} channels but w expects {} (groups={g}): x {x:?}, w {w:?}",
+                    w[1].saturating_mul(g)
+                ),
+            ));
+        }
+        if let Some(b) = b {
+            if b != [c_out] {
+                return Err(LuxError::shape(
+                    OP,
+                    format!("bias has shape {b:?} but w {w:?} has {c_out} output channels (expected [{c_out}])"),
+                ));
+            }
+        }
+        let win = Window::resolve(OP, "kernel", x, &w[2..], &opts.stride, &opts.dilation, &opts.padding)?;
+        let geom = ConvGeom { n: x[0], c_in, c_out, groups: g, win };
+        let cols = geom.rows().checked_mul(geom.win.l());
+        if cols.is_none_or(|c| c > isize::MAX as usize / 16) {
+            return Err(LuxError::shape(OP, format!("x {x:?} with w {w:?} needs too large a column buffer")));
+        }
+        Ok(geom)
+    }
+    fn cig(&self) -> usize {
+        self.c_in / self.groups
+    }
+    fn cog(&self) -> usize {
+        self.c_out / self.groups
+    }
+    /// Rows of the column matrix of one group: `C_in/groups · Πk`.
+    fn rows(&self) -> usize {
+        self.cig() * self.win.kk()
+    }
+    fn out_shape(&self) -> Vec<usize> {
+        let mut s = vec![self.n, self.c_out];
+        s.extend(&self.win.out_sp);
+        s
+    }
+    /// Multiply-adds of the forward pass.
+    fn work(&self) -> usize {
+        self.n.saturating_mul(self.c_out).saturating_mul(self.rows()).saturating_mul(self.win.l())
+    }
+}
+
+/// N-d convolution (cross-correlation by default) of `x: [N, C_in,
+/// spatial…]` with `w: [C_out, C_in/groups, k…]`, plus an optional bias
+/// `b: [C_out]`. The output is `[N, C_out, out…]` with
+/// `out = (in + pad_before + pad_after − dilation·(k − 1) − 1) / stride + 1`.
+///
+/// Set [`ConvOptions::flip_kernel`] for a true convolution (what Lux's
+/// `Conv` computes by default). Dtypes are promoted to a common float
+/// dtype; f16/bf16 compute in f32. Differentiable in `x`, `w` and `b`, to
+/// any order.
+///
+/// ```
+/// use lux_core::Tensor;
+/// use lux_ops::conv::{conv, ConvOptions};
+/// // 1-d: a [1, 1, 4] signal with the kernel [1, -1] (a difference filter).
+/// let x = Tensor::from_vec(vec![1.0f32, 4.0, 9.0, 16.0], &[1, 1, 4])?;
+/// let w = Tensor::from_vec(vec![1.0f32, -1.0], &[1, 1, 2])?;
+/// let y = conv(&x, &w, None, &ConvOptions::new())?;
+/// assert_eq!(y.to_vec::<f32>()?, vec![-3.0, -5.0, -7.0]);
+/// // flipped kernel (true convolution), padding 1 on both sides, bias 10:
+/// let b = Tensor::from_vec(vec![10.0f32], &[1])?;
+/// let y = conv(&x, &w, Some(&b), &ConvOptions::new().pad(&[1]).flip_kernel(true))?;
+/// assert_eq!(y.to_vec::<f32>()?, vec![11.0, 13.0, 15.0, 17.0, -6.0]);
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+///
+/// # Errors
+/// A shape error naming the shapes when `x` is not `[N, C_in, spatial…]`,
+/// `w`'s rank differs, the channels do not match (`x has 3 channels but w
+/// expects 4 (groups=1)`), `C_in` or `C_out` is not divisible by `groups`,
+/// the bias is not `[C_out]`, or the (dilated) kernel is larger than the
+/// padded input; an invalid-argument error for a zero stride, dilation or
+/// group count, or an option list whose length is neither 0, 1 nor the
+/// number of spatial dims; a dtype error for non-float operands.
+pub fn conv(x: &Tensor, w: &Tensor, b: Option<&Tensor>, opts: &ConvOptions) -> Result<Tensor> {
+    let geom = ConvGeom::resolve(x.shape(), w.shape(), b.map(Tensor::shape), opts)?;
+    let mut operands = vec![x, w];
+    operands.extend(b);
+    let (dtype, cast) = promote_floats(OP, &operands)?;
+    let runs = Runs::new(&geom.win, opts.flip_kernel);
+    let data: Vec<FloatData> = cast.iter().map(|t| t.compute_data(OP)).collect::<Result<_>>()?;
+    let values = match data.as_slice() {
+        [FloatData::F32(x), FloatData::F32(w), rest @ ..] => {
+            FloatData::F32(forward_kernel(&geom, &runs, x, w, f32s(rest))?)
+        }
+        [FloatData::F64(x), FloatData::F64(w), rest @ ..] => {
+            FloatData::F64(forward_kernel(&geom, &runs, x, w, f64s(rest))?)
+        }
+        _ => return Err(internal("conv: operands of one dtype expected")),
+    };
+    let refs: Vec<&Tensor> = cast.iter().collect();
+    Tensor::from_custom_op(values.into_tensor(dtype), Arc::new(ConvOp { geom, runs, flip: opts.flip_kernel }), &refs)
+}
+
+fn f32s(rest: &[FloatData]) -> Option<&ArcArray<f32, IxDyn>> {
+    match rest.first() {
+        Some(FloatData::F32(a)) => Some(a),
+        _ => None,
+    }
+}
+fn f64s(rest: &[FloatData]) -> Option<&ArcArray<f64, IxDyn>> {
+    match rest.first() {
+        Some(FloatData::F64(a)) => Some(a),
+        _ => None,
+    }
+}
+
+fn view2<T>(s: &[T], rows: usize, cols: usize) -> Result<ArrayView2<'_, T>> {
+    ArrayView2::from_shape((rows, cols), s).map_err(|_| internal("conv: matrix view"))
+}
+fn view2_mut<T>(s: &mut [T], rows: usize, cols: usize) -> Result<ArrayViewMut2<'_, T>> {
+    ArrayViewMut2::from_shape((rows, cols), s).map_err(|_| internal("conv: matrix view"))
+}
+
+fn forward_kernel<T: Real>(
+    g: &ConvGeom,
+    runs: &Runs,
+    x: &ArcArray<T, IxDyn>,
+    w: &ArcArray<T, IxDyn>,
+    b: Option<&ArcArray<T, IxDyn>>,
+) -> Result<ArcArray<T, IxDyn>> {
+    let x = x.as_standard_layout();
+    let w = w.as_standard_layout();
+    let b = b.map(|b| b.iter().copied().collect::<Vec<T>>());
+    let xs = x.as_slice().ok_or_else(|| internal("conv: layout"))?;
+    let ws = w.as_slice().ok_or_else(|| internal("conv: layout"))?;
+    let (p, l) = (g.win.p(), g.win.l());
+    let (cig, cog, rows) = (g.cig(), g.cog(), g.rows());
+    let (sample_in, sample_out) = (g.c_in * p, g.c_out * l);
+    let mut out = vec![T::zero(); g.n * sample_out];
+    batch_parts(g.n, g.work(), &mut out, sample_out, |samples, out| {
+        let mut col = vec![T::zero(); if runs.identity { 0 } else { rows * l }];
+        for (j, i) in samples.enumerate() {
+            let xn = &xs[i * sample_in..(i + 1) * sample_in];
+            let yn = &mut out[j * sample_out..(j + 1) * sample_out];
+            if let Some(b) = &b {
+                for (co, &bv) in b.iter().enumerate() {
+                    yn[co * l..(co + 1) * l].fill(bv);
+                }
+            }
+            for gi in 0..g.groups {
+                let xg = &xn[gi * cig * p..(gi + 1) * cig * p];
+                let colv = if runs.identity {
+                    view2(xg, rows, l)?
+                } else {
+                    runs.im2col(xg, p, &mut col);
+                    view2(&col, rows, l)?
+                };
+                let wg = view2(&ws[gi * cog * rows..(gi + 1) * cog * rows], cog, rows)?;
+                let yg = view2_mut(&mut yn[gi * cog * l..(gi + 1) * cog * l], cog, l)?;
+                lux_core::gemm(T::one(), wg, colv, T::one(), yg)?;
+            }
+        }
+        Ok(())
+    })?;
+    ArcArray::from_shape_vec(IxDyn(&g.out_shape()), out).map_err(|_| internal("conv: output shape"))
+}
+
+/// Gradients of one convolution: `(∂x, ∂w, ∂b)`, each only when asked.
+type Grads<T> = (Option<ArcArray<T, IxDyn>>, Option<ArcArray<T, IxDyn>>, Option<ArcArray<T, IxDyn>>);
+
+fn backward_kernel<T: Real>(
+    g: &ConvGeom,
+    runs: &Runs,
+    x: &ArcArray<T, IxDyn>,
+    w: &ArcArray<T, IxDyn>,
+    dy: &ArcArray<T, IxDyn>,
+    needs: [bool; 3],
+) -> Result<Grads<T>> {
+    let [need_x, need_w, need_b] = needs;
+    let x = x.as_standard_layout();
+    let w = w.as_standard_layout();
+    let dy = dy.as_standard_layout();
+    let xs = x.as_slice().ok_or_else(|| internal("conv: layout"))?;
+    let ws = w.as_slice().ok_or_else(|| internal("conv: layout"))?;
+    let dys = dy.as_slice().ok_or_else(|| internal("conv: layout"))?;
+    let (p, l) = (g.win.p(), g.win.l());
+    let (cig, cog, rows) = (g.cig(), g.cog(), g.rows());
+    let (sample_in, sample_out) = (g.c_in * p, g.c_out * l);
+    let mut dx = if need_x { vec![T::zero(); g.n * sample_in] } else { Vec::new() };
+    let dx_stride = if need_x { sample_in } else { 0 };
+    let work = g.work().saturating_mul(need_x as usize + need_w as usize);
+    let parts = batch_parts(g.n, work, &mut dx, dx_stride, |samples, dx| {
+        let mut dw = if need_w { vec![T::zero(); g.c_out * rows] } else { Vec::new() };
+        let mut db = if need_b { vec![T::zero(); g.c_out] } else { Vec::new() };
+        let mut col = vec![T::zero(); if (need_x || need_w) && !runs.identity { rows * l } else { 0 }];
+        for (j, i) in samples.enumerate() {
+            let xn = &xs[i * sample_in..(i + 1) * sample_in];
+            let dyn_ = &dys[i * sample_out..(i + 1) * sample_out];
+            if need_b {
+                for (co, d) in db.iter_mut().enumerate() {
+                    *d += sum8(&dyn_[co * l..(co + 1) * l]);
+                }
+            }
+            for gi in 0..g.groups {
+                let dyg = view2(&dyn_[gi * cog * l..(gi + 1) * cog * l], cog, l)?;
+                if need_w {
+                    let xg = &xn[gi * cig * p..(gi + 1) * cig * p];
+                    let colv = if runs.identity {
+                        view2(xg, rows, l)?
+                    } else {
+                        runs.im2col(xg, p, &mut col);
+                        view2(&col, rows, l)?
+                    };
+                    let dwg = view2_mut(&mut dw[gi * cog * rows..(gi + 1) * cog * rows], cog, rows)?;
+                    lux_core::gemm(T::one(), dyg, colv.t(), T::one(), dwg)?;
+                }
+                if need_x {
+                    let wg = view2(&ws[gi * cog * rows..(gi + 1) * cog * rows], cog, rows)?;
+                    let dxg = &mut dx[j * sample_in + gi * cig * p..j * sample_in + (gi + 1) * cig * p];
+                    if runs.identity {
+                        // dx is zero and each group's block is written once
+                        lux_core::gemm(T::one(), wg.t(), dyg, T::zero(), view2_mut(dxg, rows, l)?)?;
+                    } else {
+                        lux_core::gemm(T::one(), wg.t(), dyg, T::zero(), view2_mut(&mut col, rows, l)?)?;
+                        runs.col2im(&col, p, dxg);
+                    }
+                }
+            }
+        }
+        Ok((dw, db))
+    })?;
+    let mut parts = parts.into_iter();
+    let (mut dw, mut db) = parts.next().unwrap_or_default();
+    for (pw, pb) in parts {
+        dw.iter_mut().zip(pw).for_each(|(a, b)| *a += b);
+        db.iter_mut().zip(pb).for_each(|(a, b)| *a += b);
+    }
+    let arr = |v: Vec<T>, shape: &[usize]| {
+        ArcArray::from_shape_vec(IxDyn(shape), v).map_err(|_| internal("conv: gradient shape"))
+    };
+    let mut x_shape = vec![g.n, g.c_in];
+    x_shape.extend(&g.win.in_sp);
+    let mut w_shape = vec![g.c_out, cig];
+    w_shape.extend(&g.win.k);
+    Ok((
+        if need_x { Some(arr(dx, &x_shape)?) } else { None },
+        if need_w { Some(arr(dw, &w_shape)?) } else { None },
+        if need_b { Some(arr(db, &[g.c_out])?) } else { None },
+    ))
+}
+
+/// The composite definition of the convolution with primitive
+/// differentiable ops, used for nested AD: flatten each input plane and
+/// append one zero (the padding), gather every receptive field with
+/// `index_select` over the tap table, and multiply by the kernel per group.
+fn conv_composite(x: &Tensor, w: &Tensor, b: Option<&Tensor>, g: &ConvGeom, index: &Tensor) -> Result<Tensor> {
+    let (n, p, l) = (g.n, g.win.p(), g.win.l());
+    let (cog, rows) = (g.cog(), g.rows());
+    let flat = x.reshape(&[n, g.c_in, p])?;
+    let padded = Tensor::concat(&[flat, Tensor::zeros(&[n, g.c_in, 1], x.dtype())?], 2)?;
+    let cols = padded.index_select(2, index)?.reshape(&[n, g.groups, rows, l])?;
+    let wf = w.reshape(&[g.groups, cog, rows])?;
+    let mut outs = Vec::with_capacity(g.groups);
+    for gi in 0..g.groups {
+        let colg = cols.narrow(1, gi, 1)?.reshape(&[n, rows, l])?;
+        let wg = wf.narrow(0, gi, 1)?.reshape(&[cog, rows])?;
+        outs.push(wg.matmul(&colg)?);
+    }
+    let mut y = if outs.len() == 1 { outs.remove(0) } else { Tensor::concat(&outs, 1)? };
+    if let Some(b) = b {
+        y = y.add(&b.reshape(&[1, g.c_out, 1])?)?;
+    }
+    y.reshape(&g.out_shape())
+}
+
+/// The recorded convolution: geometry and tap runs (flip included).
+#[derive(Debug)]
+struct ConvOp {
+    geom: ConvGeom,
+    runs: Runs,
+    flip: bool,
+}
+
+impl CustomOp for ConvOp {
+    fn name(&self) -> &str {
+        OP
+    }
+
+    fn backward(
+        &self,
+        grad: &Tensor,
+        inputs: &[Tensor],
+        output: &Tensor,
+        needs: &[bool],
+    ) -> Result<Vec<Option<Tensor>>> {
+        let g = &self.geom;
+        if grad.is_tracked() || output.is_tracked() || any_tracked(inputs) {
+            let index = Window::index_tensor(&g.win.table(self.flip), g.win.p())?;
+            let grads = composite_vjp(|v| conv_composite(&v[0], &v[1], v.get(2), g, &index), inputs, grad)?;
+            return Ok(grads.into_iter().map(Some).collect());
+        }
+        let dtype = inputs[0].dtype();
+        let grad = if grad.dtype() == dtype { grad.clone() } else { grad.to_dtype(dtype)? };
+        let need = |i: usize| needs.get(i).copied().unwrap_or(false);
+        let needs3 = [need(0), need(1), inputs.len() > 2 && need(2)];
+        let (x, w, dy) = (inputs[0].compute_data(OP)?, inputs[1].compute_data(OP)?, grad.compute_data(OP)?);
+        let to = |a: Option<FloatData>| a.map(|a| a.into_tensor(dtype));
+        let (dx, dw, db) = match (x, w, dy) {
+            (FloatData::F32(x), FloatData::F32(w), FloatData::F32(dy)) => {
+                let (a, b, c) = backward_kernel(g, &self.runs, &x, &w, &dy, needs3)?;
+                (to(a.map(FloatData::F32)), to(b.map(FloatData::F32)), to(c.map(FloatData::F32)))
+            }
+            (FloatData::F64(x), FloatData::F64(w), FloatData::F64(dy)) => {
+                let (a, b, c) = backward_kernel(g, &self.runs, &x, &w, &dy, needs3)?;
+                (to(a.map(FloatData::F64)), to(b.map(FloatData::F64)), to(c.map(FloatData::F64)))
+            }
+            _ => return Err(internal("conv backward: operands of one dtype expected")),
+        };
+        let mut out = vec![dx, dw];
+        if inputs.len() > 2 {
+            out.push(db);
+        }
+        Ok(out)
+    }
+}
