@@ -55,9 +55,13 @@ pub use activation::{
     Activation, celu, elu, gelu, gelu_erf, hardsigmoid, hardtanh, leakyrelu, logsigmoid, mish, relu, relu6, selu,
     sigmoid, silu, softplus, softsign, swish, tanh,
 };
+pub use conv::{ConvOptions, Padding, conv};
 pub use dense::dense;
 pub use dropout::{alpha_dropout, dropout, dropout_dims, dropout_mask};
 pub use embedding::{embedding, one_hot};
 pub use lux_ops::{eachslice, foldl_init, getproperty, istraining, multigate, xlogx, xlogy};
 pub use norm::{RunningStats, batch_norm, group_norm, instance_norm, instance_norm_with_stats, layer_norm};
+pub use pool::{
+    PoolOptions, adaptive_max_pool, adaptive_mean_pool, global_max_pool, global_mean_pool, max_pool, mean_pool,
+};
 pub use softmax::{logsoftmax, logsumexp, softmax};

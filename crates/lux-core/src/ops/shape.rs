@@ -202,7 +202,12 @@ impl Tensor {
                 format!("shape {:?} does not broadcast to {:?}", self.shape(), shape),
             ));
         }
-        let data = with_data!(&self.data, a => Sealed::wrap(a.broadcast(IxDyn(shape)).expect("checked").to_owned().into_shared()));
+        // A single value (e.g. the cotangent of a full reduction) is a plain
+        // fill, much faster than copying through a stride-0 view.
+        let data = with_data!(&self.data, a => Sealed::wrap(match a.iter().next() {
+            Some(&v) if a.len() == 1 => ArcArray::from_elem(IxDyn(shape), v),
+            _ => a.broadcast(IxDyn(shape)).expect("checked").to_owned().into_shared(),
+        }));
         self.shape_op(data, ShapeOp::BroadcastTo { from: self.shape().to_vec() })
     }
 
