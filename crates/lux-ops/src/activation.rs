@@ -48,7 +48,7 @@ const FRAC_1_SQRT_2: f64 = std::f64::consts::FRAC_1_SQRT_2;
 const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 
 /// An elementwise activation function, as stored by layers (`Dense`,
-/// `Conv`, …) and fused into kernels such as [`crate::dense`].
+/// `Conv`, …) and fused into kernels such as [`dense`](fn@crate::dense).
 ///
 /// [`Activation::apply`] evaluates it on a tensor (differentiably);
 /// `Display` prints its NNlib name, as Lux prints it in a layer summary

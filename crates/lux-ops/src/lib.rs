@@ -7,13 +7,13 @@
 //! | module | ops |
 //! |---|---|
 //! | [`activation`] | [`Activation`] and relu, relu6, leakyrelu, elu, gelu (tanh and erf), sigmoid, hardsigmoid, logsigmoid, tanh, hardtanh, softplus, softsign, swish, mish, selu, celu |
-//! | [`softmax`] | softmax, logsoftmax, logsumexp along any axis |
-//! | [`dense`] | the fused `activation(x·Wᵀ + b)` kernel |
-//! | [`conv`] | N-d convolution (stride, padding, dilation, groups) |
+//! | [`softmax`](mod@softmax) | softmax, logsoftmax, logsumexp along any axis |
+//! | [`dense`](mod@dense) | the fused `activation(x·Wᵀ + b)` kernel |
+//! | [`conv`](mod@conv) | N-d convolution (stride, padding, dilation, groups) |
 //! | [`pool`] | max/mean pooling, global and adaptive pooling |
 //! | [`norm`] | batch, layer, group and instance normalisation |
-//! | [`dropout`] | dropout and alpha-dropout with an explicit rng |
-//! | [`embedding`] | embedding lookup, one-hot |
+//! | [`dropout`](mod@dropout) | dropout and alpha-dropout with an explicit rng |
+//! | [`embedding`](mod@embedding) | embedding lookup, one-hot |
 //! | [`lux_ops`] | `eachslice`, `foldl_init`, `getproperty`, `xlogx`, `xlogy`, `istraining`, `multigate` |
 //!
 //! Every op is also re-exported at the crate root (`lux_ops::softmax`,

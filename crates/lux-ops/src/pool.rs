@@ -3,7 +3,7 @@
 //!
 //! Semantics follow Lux/NNlib:
 //! * the stride defaults to the window; [`Padding`] is shared with
-//!   [`conv`](crate::conv) (`Padding::Same` gives output `⌈in / stride⌉`);
+//!   [`conv`](fn@crate::conv) (`Padding::Same` gives output `⌈in / stride⌉`);
 //!   the output size is `(in + pad_before + pad_after − dilation·(w − 1) − 1)
 //!   / stride + 1`;
 //! * **max pooling** ignores the padding (it acts as −∞); a window lying

@@ -10,6 +10,7 @@ mod embedding;
 mod luxops;
 mod norm;
 mod pool;
+mod props;
 mod softmax;
 
 use lux_ad::{Tolerances, check_gradients};
