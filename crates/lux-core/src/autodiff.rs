@@ -114,9 +114,18 @@ pub(crate) enum Op {
 /// convolution, a dense layer, …) with a hand-written backward rule.
 ///
 /// The forward pass is any code that computes the output values; wrap them
-/// with [`Tensor::from_custom_op`]. The backward rule must be written with
-/// differentiable tensor ops (primitives or other custom ops), so that the
-/// gradient can itself be differentiated (nested AD).
+/// with [`Tensor::from_custom_op`]. An op supplies two ways to
+/// differentiate it:
+/// * [`backward`](CustomOp::backward), the fast rule, used for a
+///   first-order gradient: its cotangent and saved values are plain numbers
+///   (untracked), so it may run any kernel on the raw data;
+/// * [`composite`](CustomOp::composite), the same function written with
+///   differentiable tensor ops. When the backward pass is itself being
+///   differentiated (nested AD: the cotangent, the output or an input is
+///   tracked), the engine takes the vector-Jacobian product of `composite`
+///   instead, so the op nests. An op without a composite (the default)
+///   must write `backward` with differentiable ops, which are then
+///   differentiated directly.
 ///
 /// ```
 /// use lux_core::{CustomOp, GradCall, Result, Tensor};
@@ -129,6 +138,9 @@ pub(crate) enum Op {
 ///     fn name(&self) -> &str { "triple" }
 ///     fn backward(&self, g: &Tensor, _: &[Tensor], _: &Tensor, _: &[bool]) -> Result<Vec<Option<Tensor>>> {
 ///         Ok(vec![Some(g.mul_scalar(3.0)?)])
+///     }
+///     fn composite(&self, inputs: &[Tensor]) -> Result<Option<Tensor>> {
+///         Ok(Some(inputs[0].mul_scalar(3.0)?))
 ///     }
 /// }
 /// fn triple(x: &Tensor) -> Result<Tensor> {
@@ -147,11 +159,11 @@ pub trait CustomOp: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &str;
 
     /// The cotangents of the inputs, given the output's cotangent `grad`.
-    ///
-    /// `inputs` and `output` are the values the forward pass saw and made
-    /// (tracked only for enclosing gradient calls). Return one entry per
-    /// input, of the input's shape; an entry may be `None` (no gradient)
-    /// where `needs[i]` is false.
+    /// `inputs` and `output` are the values the forward pass saw and made;
+    /// unless the op has no [`composite`](CustomOp::composite), `grad`,
+    /// `inputs` and `output` are untracked here (a first-order gradient).
+    /// Return one entry per input, of the input's shape; an entry may be
+    /// `None` (no gradient) where `needs[i]` is false.
     fn backward(
         &self,
         grad: &Tensor,
@@ -159,6 +171,14 @@ pub trait CustomOp: Send + Sync + std::fmt::Debug {
         output: &Tensor,
         needs: &[bool],
     ) -> Result<Vec<Option<Tensor>>>;
+
+    /// The op's output recomputed from `inputs` with differentiable tensor
+    /// ops, differentiated in place of [`backward`](CustomOp::backward)
+    /// when a gradient of a gradient is taken; `Ok(None)` (the default)
+    /// when `backward` is itself differentiable.
+    fn composite(&self, _inputs: &[Tensor]) -> Result<Option<Tensor>> {
+        Ok(None)
+    }
 }
 
 /// One recorded op application.
@@ -429,35 +449,18 @@ impl GradCall {
     }
 }
 
-/// The vector-Jacobian product `cotangentᵀ · ∂f(inputs)` of a function
-/// written with differentiable tensor ops: one nested reverse pass.
-///
-/// This is the general fallback for [`CustomOp::backward`] rules when the
-/// saved inputs are themselves tracked (a gradient of a gradient): the fused
-/// kernel's derivative is then taken through an equivalent composite
-/// definition, so every custom op supports nested AD.
-///
-/// ```
-/// use lux_core::{Tensor, autodiff::composite_vjp};
-/// let x = Tensor::from_vec(vec![1.0f64, 2.0], &[2])?;
-/// let g = Tensor::from_vec(vec![1.0f64, 10.0], &[2])?;
-/// let dx = composite_vjp(|v| v[0].square(), &[x], &g)?; // 2x ⊙ g
-/// assert_eq!(dx[0].to_vec::<f64>()?, vec![2.0, 40.0]);
-/// # Ok::<(), lux_core::LuxError>(())
-/// ```
-///
-/// # Errors
-/// From `f`; an input is not a float tensor; `f`'s result differs in shape
-/// from `cotangent`.
-pub fn composite_vjp(
-    f: impl FnOnce(&[Tensor]) -> Result<Tensor>,
-    inputs: &[Tensor],
-    cotangent: &Tensor,
-) -> Result<Vec<Tensor>> {
+/// The vector-Jacobian product `gᵀ · ∂composite(inputs)` of a custom op's
+/// composite definition (one nested reverse pass over its float inputs), or
+/// `None` when the op has no composite.
+fn composite_vjp(op: &dyn CustomOp, inputs: &[Tensor], g: &Tensor) -> Result<Option<Vec<Option<Tensor>>>> {
     let mut call = GradCall::new();
-    let tracked = inputs.iter().map(|x| call.track(x)).collect::<Result<Vec<_>>>()?;
-    let y = f(&tracked)?;
-    call.backward(&y, Some(cotangent))
+    let tracked = inputs
+        .iter()
+        .map(|x| if x.dtype().is_float() { call.track(x) } else { Ok(x.clone()) })
+        .collect::<Result<Vec<_>>>()?;
+    let Some(y) = op.composite(&tracked)? else { return Ok(None) };
+    let mut grads = call.backward(&y, Some(g))?.into_iter();
+    Ok(Some(inputs.iter().map(|x| if x.dtype().is_float() { grads.next() } else { None }).collect()))
 }
 
 /// Dispatches to the backward rule that sits beside each op's forward.
@@ -478,6 +481,13 @@ fn backward_rule(
         Op::Where => crate::ops::binary::where_backward(g, inputs, needs),
         Op::Cast(from) => Ok(vec![Some(g.to_dtype(*from)?)]),
         Op::Custom(c) => {
+            // A backward pass that is itself differentiated goes through the
+            // op's composite definition; a first-order one through its kernel.
+            if g.is_tracked() || output.is_tracked() || inputs.iter().any(Tensor::is_tracked) {
+                if let Some(grads) = composite_vjp(c.as_ref(), inputs, g)? {
+                    return Ok(grads);
+                }
+            }
             let grads = c.backward(g, inputs, output, needs)?;
             if grads.len() != inputs.len() {
                 return Err(LuxError::Unsupported(format!(

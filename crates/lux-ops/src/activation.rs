@@ -24,8 +24,6 @@
 //! # Ok::<(), lux_core::LuxError>(())
 //! ```
 
-use crate::util::any_tracked;
-use lux_core::autodiff::composite_vjp;
 use lux_core::{CustomOp, FloatData, LuxError, Real, Result, Tensor};
 use ndarray::{ArcArray, IxDyn};
 use rayon::prelude::*;
@@ -398,7 +396,7 @@ impl std::fmt::Display for Activation {
 }
 
 /// The recorded op of [`Activation::apply`]: backward is one fused pass
-/// `dx = g ⊙ f'(x)`, or the composite definition's VJP when nested.
+/// `dx = g ⊙ f'(x)`; nested AD differentiates [`Activation::composite`].
 #[derive(Debug)]
 struct ActivationOp(Activation);
 
@@ -410,10 +408,6 @@ impl CustomOp for ActivationOp {
     fn backward(&self, grad: &Tensor, inputs: &[Tensor], output: &Tensor, _: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let act = self.0;
         let x = &inputs[0];
-        if any_tracked(&[grad.clone(), x.clone(), output.clone()]) {
-            let dx = composite_vjp(|v| act.composite(&v[0]), std::slice::from_ref(x), grad)?;
-            return Ok(dx.into_iter().map(Some).collect());
-        }
         let name = act.name();
         let g = if grad.dtype() == x.dtype() { grad.clone() } else { grad.to_dtype(x.dtype())? };
         // Activations whose derivative reads only y never widen x.
@@ -442,6 +436,10 @@ impl CustomOp for ActivationOp {
             }
         };
         Ok(vec![Some(dx.into_tensor(x.dtype()))])
+    }
+
+    fn composite(&self, inputs: &[Tensor]) -> Result<Option<Tensor>> {
+        self.0.composite(&inputs[0]).map(Some)
     }
 }
 

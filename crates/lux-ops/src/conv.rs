@@ -30,8 +30,7 @@
 //! definition (flatten, gather the receptive fields with `index_select`,
 //! `matmul`), written beside the kernels below.
 
-use crate::util::{any_tracked, promote_floats};
-use lux_core::autodiff::composite_vjp;
+use crate::util::promote_floats;
 use lux_core::{CustomOp, FloatData, LuxError, Real, Result, Tensor};
 use ndarray::{ArcArray, ArrayView2, ArrayViewMut2, IxDyn};
 use rayon::prelude::*;
@@ -864,15 +863,10 @@ impl CustomOp for ConvOp {
         &self,
         grad: &Tensor,
         inputs: &[Tensor],
-        output: &Tensor,
+        _output: &Tensor,
         needs: &[bool],
     ) -> Result<Vec<Option<Tensor>>> {
         let g = &self.geom;
-        if grad.is_tracked() || output.is_tracked() || any_tracked(inputs) {
-            let index = Window::index_tensor(&g.win.table(self.flip), g.win.p())?;
-            let grads = composite_vjp(|v| conv_composite(&v[0], &v[1], v.get(2), g, &index), inputs, grad)?;
-            return Ok(grads.into_iter().map(Some).collect());
-        }
         let dtype = inputs[0].dtype();
         let grad = if grad.dtype() == dtype { grad.clone() } else { grad.to_dtype(dtype)? };
         let need = |i: usize| needs.get(i).copied().unwrap_or(false);
@@ -895,5 +889,11 @@ impl CustomOp for ConvOp {
             out.push(db);
         }
         Ok(out)
+    }
+
+    fn composite(&self, inputs: &[Tensor]) -> Result<Option<Tensor>> {
+        let g = &self.geom;
+        let index = Window::index_tensor(&g.win.table(self.flip), g.win.p())?;
+        conv_composite(&inputs[0], &inputs[1], inputs.get(2), g, &index).map(Some)
     }
 }

@@ -13,8 +13,7 @@
 //! composite `activation(x.matmul(Wᵀ) + b)`.
 
 use crate::Activation;
-use crate::util::{any_tracked, promote_floats};
-use lux_core::autodiff::composite_vjp;
+use crate::util::promote_floats;
 use lux_core::{CustomOp, DType, FloatData, LuxError, Real, Result, Tensor, gemm};
 use ndarray::{ArcArray, Array2, ArrayView2, Axis, Ix2, IxDyn};
 use std::sync::Arc;
@@ -168,18 +167,6 @@ impl CustomOp for DenseOp {
 
     fn backward(&self, g: &Tensor, inputs: &[Tensor], output: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let act = self.activation;
-        if g.is_tracked() || output.is_tracked() || any_tracked(inputs) {
-            let grads = composite_vjp(
-                |v| {
-                    let z = v[0].matmul(&v[1].transpose(0, 1)?)?;
-                    let z = if v.len() == 3 { z.add(&v[2])? } else { z };
-                    act.composite(&z)
-                },
-                inputs,
-                g,
-            )?;
-            return Ok(grads.into_iter().map(Some).collect());
-        }
         let dtype = output.dtype();
         let gd = g.compute_data("dense backward")?;
         let yd = output.compute_data("dense backward")?;
@@ -204,6 +191,12 @@ impl CustomOp for DenseOp {
             _ => return Err(LuxError::Unsupported("dense backward: mixed dtypes".into())),
         };
         Ok(grads.into_iter().take(inputs.len()).map(|d| d.map(|d| d.into_tensor(dtype))).collect())
+    }
+
+    fn composite(&self, inputs: &[Tensor]) -> Result<Option<Tensor>> {
+        let z = inputs[0].matmul(&inputs[1].transpose(0, 1)?)?;
+        let z = if inputs.len() == 3 { z.add(&inputs[2])? } else { z };
+        self.activation.composite(&z).map(Some)
     }
 }
 

@@ -32,12 +32,12 @@
 //! images, `[batch, time, features]` sequences); every `axis` is signed,
 //! `-1` = last. Bad input is an `Err` naming the op and the shapes.
 //!
-//! **How fused ops stay differentiable to any order:** each op's backward
-//! rule runs a fast kernel when the saved values are plain numbers (a
-//! first-order gradient), and falls back to the vector-Jacobian product of
-//! an equivalent composite definition
-//! ([`lux_core::autodiff::composite_vjp`]) when they are themselves tracked
-//! (a gradient inside a gradient).
+//! **How fused ops stay differentiable to any order:** each op is a
+//! [`lux_core::CustomOp`] with a fast backward kernel, used for first-order
+//! gradients, and a composite definition with primitive ops
+//! ([`CustomOp::composite`](lux_core::CustomOp::composite)), which the
+//! autodiff engine differentiates instead when the backward pass is itself
+//! differentiated (a gradient inside a gradient).
 #![doc(test(attr(deny(warnings))))]
 
 pub mod activation;

@@ -11,7 +11,6 @@
 //! | `multigate(x, Val(n))` | [`multigate`]`(x, n)` |
 
 use crate::util::promote_floats;
-use lux_core::autodiff::composite_vjp;
 use lux_core::{CustomOp, FloatData, LuxError, Real, Result, Tensor, Tree, broadcast_shapes, normalize_axis};
 use ndarray::{ArcArray, IxDyn, Zip};
 use std::sync::Arc;
@@ -210,18 +209,6 @@ struct XLogY {
     same: bool,
 }
 
-impl XLogY {
-    /// The same function with primitive ops; `where_` sends a zero gradient
-    /// to the unselected branch, and the "safe" operands keep that branch
-    /// finite, so the gradients at `x == 0` are exactly zero.
-    fn composite(x: &Tensor, y: &Tensor) -> Result<Tensor> {
-        let zero = x.zeros_like();
-        let is_zero = x.equal(&zero)?;
-        let safe_y = Tensor::where_(&is_zero, &y.ones_like(), y)?;
-        Tensor::where_(&is_zero, &zero, &x.mul(&safe_y.log()?)?)
-    }
-}
-
 impl CustomOp for XLogY {
     fn name(&self) -> &str {
         if self.same { "xlogx" } else { "xlogy" }
@@ -229,14 +216,6 @@ impl CustomOp for XLogY {
 
     fn backward(&self, g: &Tensor, inputs: &[Tensor], output: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let same = self.same;
-        if g.is_tracked() || output.is_tracked() || crate::util::any_tracked(inputs) {
-            let grads = composite_vjp(
-                |v| if same { XLogY::composite(&v[0], &v[0]) } else { XLogY::composite(&v[0], &v[1]) },
-                inputs,
-                g,
-            )?;
-            return Ok(grads.into_iter().map(Some).collect());
-        }
         let dtype = output.dtype();
         let x = &inputs[0];
         let y = if same { &inputs[0] } else { &inputs[1] };
@@ -258,6 +237,17 @@ impl CustomOp for XLogY {
         }
         let gy = gy.expect("computed for xlogy").into_tensor(dtype).sum_to(y.shape())?;
         Ok(vec![Some(gx), Some(gy)])
+    }
+
+    /// The same function with primitive ops; `where_` sends a zero gradient
+    /// to the unselected branch, and the "safe" operands keep that branch
+    /// finite, so the gradients at `x == 0` are exactly zero.
+    fn composite(&self, inputs: &[Tensor]) -> Result<Option<Tensor>> {
+        let (x, y) = (&inputs[0], if self.same { &inputs[0] } else { &inputs[1] });
+        let zero = x.zeros_like();
+        let is_zero = x.equal(&zero)?;
+        let safe_y = Tensor::where_(&is_zero, &y.ones_like(), y)?;
+        Tensor::where_(&is_zero, &zero, &x.mul(&safe_y.log()?)?).map(Some)
     }
 }
 

@@ -33,7 +33,6 @@
 //! Running statistics are never differentiated.
 
 use crate::util::{any_tracked, promote_floats};
-use lux_core::autodiff::composite_vjp;
 use lux_core::{CustomOp, DType, Element, FloatData, LuxError, Real, Result, Tensor, normalize_axis};
 use ndarray::{ArcArray, ArrayD, IxDyn, Slice};
 use rayon::prelude::*;
@@ -1164,24 +1163,12 @@ impl CustomOp for NormOp {
         self.name
     }
 
-    fn backward(
-        &self,
-        grad: &Tensor,
-        inputs: &[Tensor],
-        output: &Tensor,
-        needs: &[bool],
-    ) -> Result<Vec<Option<Tensor>>> {
-        if grad.is_tracked() || output.is_tracked() || any_tracked(inputs) {
-            let grads = composite_vjp(
-                |v| {
-                    let (s, b) = self.params(v);
-                    composite(&self.kind, self.layout.channel_affine, self.eps, &v[0], s, b)
-                },
-                inputs,
-                grad,
-            )?;
-            return Ok(grads.into_iter().map(Some).collect());
-        }
+    fn backward(&self, grad: &Tensor, inputs: &[Tensor], _: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         self.fused_backward(grad, inputs, needs)
+    }
+
+    fn composite(&self, inputs: &[Tensor]) -> Result<Option<Tensor>> {
+        let (s, b) = self.params(inputs);
+        composite(&self.kind, self.layout.channel_affine, self.eps, &inputs[0], s, b).map(Some)
     }
 }

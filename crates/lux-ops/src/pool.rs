@@ -29,8 +29,6 @@
 //! gather of the recorded argmax positions, which has the same derivatives).
 
 use crate::conv::{NONE, Padding, Runs, Window, internal, per_dim};
-use crate::util::any_tracked;
-use lux_core::autodiff::composite_vjp;
 use lux_core::{CustomOp, FloatData, LuxError, Real, Result, Tensor};
 use ndarray::{ArcArray, IxDyn};
 use rayon::prelude::*;
@@ -433,18 +431,37 @@ struct PoolOp {
     argmax: Arc<Vec<u32>>,
 }
 
-impl PoolOp {
-    /// The composite definition with primitive differentiable ops, for
-    /// nested AD: each plane is flattened and one extra element appended
-    /// (−∞ for max, 0 for mean) that padding taps point at. Max pooling is
+impl CustomOp for PoolOp {
+    fn name(&self) -> &str {
+        &self.op
+    }
+
+    fn backward(&self, grad: &Tensor, inputs: &[Tensor], _: &Tensor, _: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let x = &inputs[0];
+        let grad = if grad.dtype() == x.dtype() { grad.clone() } else { grad.to_dtype(x.dtype())? };
+        let dx = match grad.compute_data(&self.op)? {
+            FloatData::F32(dy) => {
+                FloatData::F32(backward_kernel(self.kind, &self.geom, &self.runs, &self.argmax, &dy, x.shape())?)
+            }
+            FloatData::F64(dy) => {
+                FloatData::F64(backward_kernel(self.kind, &self.geom, &self.runs, &self.argmax, &dy, x.shape())?)
+            }
+        };
+        Ok(vec![Some(dx.into_tensor(x.dtype()))])
+    }
+
+    /// The definition with primitive differentiable ops, for nested AD:
+    /// each plane is flattened and one extra element appended (−∞ for max,
+    /// 0 for mean) that padding taps point at. Max pooling is
     /// the gather of the recorded argmax positions (the same values and the
     /// same derivatives as the max); mean pooling gathers every window with
     /// `index_select` and sums.
-    fn composite(&self, x: &Tensor) -> Result<Tensor> {
+    fn composite(&self, inputs: &[Tensor]) -> Result<Option<Tensor>> {
+        let x = &inputs[0];
         let g = &self.geom;
         let (n, c, p, l, kk) = (g.n, g.c, g.win.p(), g.win.l(), g.win.kk());
         let flat = x.reshape(&[n, c, p])?;
-        match self.kind {
+        let y = match self.kind {
             Kind::Max => {
                 let pad = Tensor::full(&[n, c, 1], f64::NEG_INFINITY, x.dtype())?;
                 let flat = Tensor::concat(&[flat, pad], 2)?;
@@ -457,30 +474,7 @@ impl PoolOp {
                 let taps = flat.index_select(2, &idx)?.reshape(&[n, c, kk, l])?;
                 taps.sum(&[2], false)?.mul_scalar(1.0 / kk as f64)?.reshape(&g.out_shape())
             }
-        }
-    }
-}
-
-impl CustomOp for PoolOp {
-    fn name(&self) -> &str {
-        &self.op
-    }
-
-    fn backward(&self, grad: &Tensor, inputs: &[Tensor], output: &Tensor, _: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        if grad.is_tracked() || output.is_tracked() || any_tracked(inputs) {
-            let grads = composite_vjp(|v| self.composite(&v[0]), inputs, grad)?;
-            return Ok(grads.into_iter().map(Some).collect());
-        }
-        let x = &inputs[0];
-        let grad = if grad.dtype() == x.dtype() { grad.clone() } else { grad.to_dtype(x.dtype())? };
-        let dx = match grad.compute_data(&self.op)? {
-            FloatData::F32(dy) => {
-                FloatData::F32(backward_kernel(self.kind, &self.geom, &self.runs, &self.argmax, &dy, x.shape())?)
-            }
-            FloatData::F64(dy) => {
-                FloatData::F64(backward_kernel(self.kind, &self.geom, &self.runs, &self.argmax, &dy, x.shape())?)
-            }
-        };
-        Ok(vec![Some(dx.into_tensor(x.dtype()))])
+        }?;
+        Ok(Some(y))
     }
 }

@@ -35,8 +35,6 @@
 //! # Ok::<(), lux_core::LuxError>(())
 //! ```
 
-use crate::util::any_tracked;
-use lux_core::autodiff::composite_vjp;
 use lux_core::{CustomOp, FloatData, LuxError, Real, Result, Tensor};
 use ndarray::{ArcArray, IxDyn};
 use rayon::prelude::*;
@@ -386,11 +384,6 @@ impl CustomOp for SoftmaxOp {
 
     fn backward(&self, grad: &Tensor, inputs: &[Tensor], output: &Tensor, _: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let x = &inputs[0];
-        if any_tracked(&[grad.clone(), x.clone(), output.clone()]) {
-            let (kind, axis, keepdim) = (self.kind, self.axis, self.keepdim);
-            let dx = composite_vjp(|v| composite(kind, &v[0], axis, keepdim), std::slice::from_ref(x), grad)?;
-            return Ok(dx.into_iter().map(Some).collect());
-        }
         let op = self.kind.name();
         let g = if grad.dtype() == x.dtype() { grad.clone() } else { grad.to_dtype(x.dtype())? };
         let lanes = Lanes::new(x.shape(), self.axis);
@@ -404,6 +397,9 @@ impl CustomOp for SoftmaxOp {
             _ => return Err(LuxError::DType { op: op.into(), expected: x.dtype().name().into(), got: saved.dtype() }),
         };
         Ok(vec![Some(dx.into_tensor(x.dtype()))])
+    }
+    fn composite(&self, inputs: &[Tensor]) -> Result<Option<Tensor>> {
+        composite(self.kind, &inputs[0], self.axis, self.keepdim).map(Some)
     }
 }
 
