@@ -128,21 +128,10 @@ pub fn batch_norm(
     epsilon: f64,
 ) -> Result<(Tensor, Option<RunningStats>)> {
     const OP: &str = "batch_norm";
-    check_epsilon(OP, epsilon)?;
-    check_momentum(OP, momentum)?;
-    let c = channels(OP, x, 2)?;
-    check_channel_param(OP, "scale", scale, c, x)?;
-    check_channel_param(OP, "bias", bias, c, x)?;
-    if let Some(r) = &running {
-        check_running(OP, r, c, x)?;
-    }
+    let c = check_running_op(OP, x, 2, scale, bias, running.as_ref(), momentum, epsilon)?;
     let layout = Layout::channels(x.shape(), c, true);
     match running {
-        Some(r) if !training => {
-            let kind = Kind::Fixed { mean: r.mean.detach(), var: r.var.detach() };
-            let (y, _) = normalize(OP, x, scale, bias, layout, kind, epsilon)?;
-            Ok((y, Some(RunningStats { mean: r.mean.detach(), var: r.var.detach() })))
-        }
+        Some(r) if !training => normalize_with_running(OP, x, scale, bias, r, c, epsilon),
         running => {
             let axes: Vec<usize> = (0..x.ndim()).filter(|&d| d != 1).collect();
             let m = layout.count_per_stat();
@@ -347,20 +336,9 @@ pub fn instance_norm_with_stats(
     epsilon: f64,
 ) -> Result<(Tensor, Option<RunningStats>)> {
     const OP: &str = "instance_norm";
-    check_epsilon(OP, epsilon)?;
-    check_momentum(OP, momentum)?;
-    let c = channels(OP, x, 3)?;
-    check_channel_param(OP, "scale", scale, c, x)?;
-    check_channel_param(OP, "bias", bias, c, x)?;
-    if let Some(r) = &running {
-        check_running(OP, r, c, x)?;
-    }
+    let c = check_running_op(OP, x, 3, scale, bias, running.as_ref(), momentum, epsilon)?;
     match running {
-        Some(r) if !training => {
-            let kind = Kind::Fixed { mean: r.mean.detach(), var: r.var.detach() };
-            let (y, _) = normalize(OP, x, scale, bias, Layout::channels(x.shape(), c, true), kind, epsilon)?;
-            Ok((y, Some(RunningStats { mean: r.mean.detach(), var: r.var.detach() })))
-        }
+        Some(r) if !training => normalize_with_running(OP, x, scale, bias, r, c, epsilon),
         running => {
             let layout = Layout::channels(x.shape(), c, false);
             let m = layout.count_per_stat();
@@ -392,7 +370,47 @@ pub fn instance_norm_with_stats(
     }
 }
 
+/// Inference with running statistics: every channel is normalised with
+/// them, and they come back unchanged (detached).
+fn normalize_with_running(
+    op: &'static str,
+    x: &Tensor,
+    scale: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    r: RunningStats,
+    c: usize,
+    epsilon: f64,
+) -> Result<(Tensor, Option<RunningStats>)> {
+    let running = RunningStats { mean: r.mean.detach(), var: r.var.detach() };
+    let kind = Kind::Fixed { mean: running.mean.clone(), var: running.var.clone() };
+    let (y, _) = normalize(op, x, scale, bias, Layout::channels(x.shape(), c, true), kind, epsilon)?;
+    Ok((y, Some(running)))
+}
+
 // ----- validation -------------------------------------------------------------
+
+/// The checks of the ops that keep running statistics; returns the channel
+/// count.
+fn check_running_op(
+    op: &str,
+    x: &Tensor,
+    min_rank: usize,
+    scale: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    running: Option<&RunningStats>,
+    momentum: f64,
+    epsilon: f64,
+) -> Result<usize> {
+    check_epsilon(op, epsilon)?;
+    check_momentum(op, momentum)?;
+    let c = channels(op, x, min_rank)?;
+    check_channel_param(op, "scale", scale, c, x)?;
+    check_channel_param(op, "bias", bias, c, x)?;
+    if let Some(r) = running {
+        check_running(op, r, c, x)?;
+    }
+    Ok(c)
+}
 
 fn check_epsilon(op: &str, eps: f64) -> Result<()> {
     if eps.is_finite() && eps >= 0.0 {
