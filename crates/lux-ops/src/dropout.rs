@@ -10,6 +10,7 @@
 //! constant mask, written with primitive differentiable ops, so gradients
 //! (`mask ⊙ g`) and gradients of gradients come for free.
 
+use crate::util::check_float;
 use lux_core::{DType, LuxError, Result, RngState, Tensor, normalize_axis};
 use rand::RngExt;
 
@@ -173,10 +174,6 @@ fn check_p(op: &str, p: f64) -> Result<()> {
     } else {
         Err(LuxError::invalid_argument(op, format!("the dropout probability p must lie in [0, 1], got {p}")))
     }
-}
-
-fn check_float(op: &str, x: &Tensor) -> Result<()> {
-    if x.dtype().is_float() { Ok(()) } else { Err(LuxError::UnsupportedDType { op: op.into(), dtype: x.dtype() }) }
 }
 
 /// `x`'s shape with size 1 on the axes not in `dims`.

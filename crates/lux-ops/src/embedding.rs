@@ -5,6 +5,7 @@
 //! memory as `[vocab, dim]` row-major here: row `i` is the vector of token
 //! `i`. Indices are **0-based** i64 (Julia's are 1-based).
 
+use crate::util::check_float;
 use lux_core::{DType, LuxError, Result, Tensor};
 
 /// Looks up rows of `weight` (`[vocab, dim]`): the output has shape
@@ -37,9 +38,7 @@ pub fn embedding(weight: &Tensor, indices: &Tensor) -> Result<Tensor> {
             format!("weight must be [vocab, dim], got shape {:?} (indices {:?})", weight.shape(), indices.shape()),
         ));
     }
-    if !weight.dtype().is_float() {
-        return Err(LuxError::UnsupportedDType { op: OP.into(), dtype: weight.dtype() });
-    }
+    check_float(OP, weight)?;
     let (vocab, dim) = (weight.shape()[0], weight.shape()[1]);
     let idx = checked_indices(OP, indices, vocab, &|i| {
         format!(

@@ -32,7 +32,7 @@
 //! with primitive ops (the composite definition beside the kernel).
 //! Running statistics are never differentiated.
 
-use crate::util::{any_tracked, promote_floats};
+use crate::util::{any_tracked, check_float, promote_floats};
 use lux_core::{CustomOp, DType, Element, FloatData, LuxError, Real, Result, Tensor, normalize_axis};
 use ndarray::{ArcArray, ArrayD, IxDyn, Slice};
 use rayon::prelude::*;
@@ -189,7 +189,7 @@ pub fn layer_norm(
 ) -> Result<Tensor> {
     const OP: &str = "layer_norm";
     check_epsilon(OP, epsilon)?;
-    float_input(OP, x)?;
+    check_float(OP, x)?;
     let nd = x.ndim();
     if axes.is_empty() {
         return Err(LuxError::invalid_argument(OP, format!("no axes to normalise over (input {:?})", x.shape())));
@@ -428,13 +428,9 @@ fn check_momentum(op: &str, m: f64) -> Result<()> {
     }
 }
 
-fn float_input(op: &str, x: &Tensor) -> Result<()> {
-    if x.dtype().is_float() { Ok(()) } else { Err(LuxError::UnsupportedDType { op: op.into(), dtype: x.dtype() }) }
-}
-
 /// The channel count (axis 1) of a float `x` with at least `min_rank` axes.
 fn channels(op: &str, x: &Tensor, min_rank: usize) -> Result<usize> {
-    float_input(op, x)?;
+    check_float(op, x)?;
     if x.ndim() < min_rank {
         let layout = if min_rank == 2 { "[batch, channels, …]" } else { "[batch, channels, spatial…]" };
         return Err(LuxError::shape(

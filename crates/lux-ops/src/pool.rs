@@ -29,6 +29,7 @@
 //! gather of the recorded argmax positions, which has the same derivatives).
 
 use crate::conv::{NONE, Padding, Runs, Window, internal, per_dim};
+use crate::util::check_float;
 use lux_core::{CustomOp, FloatData, LuxError, Real, Result, Tensor};
 use ndarray::{ArcArray, IxDyn};
 use rayon::prelude::*;
@@ -284,9 +285,7 @@ fn adaptive(op: &str, kind: Kind, x: &Tensor, out_size: &[usize]) -> Result<Tens
 const PAR_WORK: usize = 1 << 16;
 
 fn pool_fused(op: &str, kind: Kind, x: &Tensor, geom: PoolGeom) -> Result<Tensor> {
-    if !x.dtype().is_float() {
-        return Err(LuxError::UnsupportedDType { op: op.into(), dtype: x.dtype() });
-    }
+    check_float(op, x)?;
     let runs = Runs::new(&geom.win, false);
     let (values, argmax) = match x.compute_data(op)? {
         FloatData::F32(a) => {

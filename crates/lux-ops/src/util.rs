@@ -7,14 +7,17 @@ use lux_core::{DType, LuxError, Result, Tensor};
 pub(crate) fn promote_floats(op: &str, xs: &[&Tensor]) -> Result<(DType, Vec<Tensor>)> {
     let mut dtype: Option<DType> = None;
     for x in xs {
-        if !x.dtype().is_float() {
-            return Err(LuxError::UnsupportedDType { op: op.into(), dtype: x.dtype() });
-        }
+        check_float(op, x)?;
         dtype = Some(dtype.map_or(x.dtype(), |d| DType::promote(d, x.dtype())));
     }
     let dtype = dtype.unwrap_or(DType::F32);
     let cast = xs.iter().map(|x| if x.dtype() == dtype { Ok((*x).clone()) } else { x.to_dtype(dtype) });
     Ok((dtype, cast.collect::<Result<Vec<_>>>()?))
+}
+
+/// `Err(UnsupportedDType)` naming `op` unless `x` is a float tensor.
+pub(crate) fn check_float(op: &str, x: &Tensor) -> Result<()> {
+    if x.dtype().is_float() { Ok(()) } else { Err(LuxError::UnsupportedDType { op: op.into(), dtype: x.dtype() }) }
 }
 
 /// `true` when any saved value of a backward rule is tracked, i.e. the

@@ -3,21 +3,6 @@ use crate::*;
 use ::lux_ops::conv::{ConvOptions, Padding, conv};
 use lux_ad::gradient;
 
-/// Row-major multi-index of `flat` in `dims`.
-fn unravel(mut flat: usize, dims: &[usize]) -> Vec<usize> {
-    let mut idx = vec![0; dims.len()];
-    for i in (0..dims.len()).rev() {
-        idx[i] = flat % dims[i];
-        flat /= dims[i];
-    }
-    idx
-}
-
-/// Row-major flat index of `idx` in `dims`.
-fn ravel(idx: &[usize], dims: &[usize]) -> usize {
-    idx.iter().zip(dims).fold(0, |acc, (&i, &d)| acc * d + i)
-}
-
 /// One convolution setting, spelled out per spatial dim.
 #[derive(Clone, Debug)]
 struct Cfg {

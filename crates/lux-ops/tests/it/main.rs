@@ -56,3 +56,18 @@ pub fn assert_close(got: &[f64], want: &[f64], tol: f64) {
         assert!((g - w).abs() <= tol * (1.0 + w.abs()), "element {i}: got {g}, want {w}");
     }
 }
+
+/// Row-major multi-index of `flat` in `dims` (for naive reference loops).
+pub fn unravel(mut flat: usize, dims: &[usize]) -> Vec<usize> {
+    let mut idx = vec![0; dims.len()];
+    for i in (0..dims.len()).rev() {
+        idx[i] = flat % dims[i];
+        flat /= dims[i];
+    }
+    idx
+}
+
+/// Row-major flat index of `idx` in `dims`.
+pub fn ravel(idx: &[usize], dims: &[usize]) -> usize {
+    idx.iter().zip(dims).fold(0, |acc, (&i, &d)| acc * d + i)
+}

@@ -4,15 +4,6 @@ use ::lux_ops::norm::{RunningStats, batch_norm, group_norm, instance_norm, insta
 
 // ----- an independent f64 reference (plain loops over multi-indices) ---------
 
-fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
-    let mut ix = vec![0; shape.len()];
-    for d in (0..shape.len()).rev() {
-        ix[d] = i % shape[d];
-        i /= shape[d];
-    }
-    ix
-}
-
 /// Mean and biased variance of the values of `x` grouped by `key(index)`
 /// (two passes).
 fn ref_stats(x: &Tensor, key: &dyn Fn(&[usize]) -> usize) -> (Vec<f64>, Vec<f64>, Vec<usize>) {

@@ -12,19 +12,6 @@ enum Kind {
     Mean,
 }
 
-fn unravel(mut flat: usize, dims: &[usize]) -> Vec<usize> {
-    let mut idx = vec![0; dims.len()];
-    for i in (0..dims.len()).rev() {
-        idx[i] = flat % dims[i];
-        flat /= dims[i];
-    }
-    idx
-}
-
-fn ravel(idx: &[usize], dims: &[usize]) -> usize {
-    idx.iter().zip(dims).fold(0, |acc, (&i, &d)| acc * d + i)
-}
-
 /// Direct-loop pooling in f64 (NNlib semantics: max skips padding, mean
 /// divides by the full window size): returns (values, output shape).
 fn naive_pool(
