@@ -24,6 +24,7 @@
 //! # Ok::<(), lux_core::LuxError>(())
 //! ```
 
+use crate::util::check_float;
 use lux_core::{CustomOp, FloatData, LuxError, Real, Result, Tensor};
 use ndarray::{ArcArray, IxDyn};
 use rayon::prelude::*;
@@ -121,11 +122,11 @@ impl Activation {
     /// is 0 ([`LuxError::InvalidArgument`]).
     pub fn apply(self, x: &Tensor) -> Result<Tensor> {
         self.validate()?;
-        let data = x.compute_data(self.name())?;
+        check_float(self.name(), x)?;
         if self == Activation::Identity {
             return Ok(x.clone());
         }
-        let y = lux_core::map_float!(data, a => forward_kernel(self, &a));
+        let y = lux_core::map_float!(x.compute_data(self.name())?, a => forward_kernel(self, &a));
         Tensor::from_custom_op(y.into_tensor(x.dtype()), Arc::new(ActivationOp(self)), &[x])
     }
 
@@ -162,7 +163,7 @@ impl Activation {
     }
 
     /// Checks the parameter of a parameterised activation.
-    fn validate(self) -> Result<()> {
+    pub(crate) fn validate(self) -> Result<()> {
         let (a, ok) = match self {
             Activation::LeakyRelu(a) | Activation::Elu(a) => (a, a.is_finite()),
             Activation::Celu(a) => (a, a.is_finite() && a != 0.0),

@@ -39,11 +39,13 @@ use std::sync::Arc;
 ///
 /// # Errors
 /// `w` is not 2-d, `x` is 0-d or its last axis differs from `w`'s second,
-/// `b` is not `[out]`, or an operand is not a float tensor. The message
+/// `b` is not `[out]`, an operand is not a float tensor, or the
+/// activation's parameter is invalid (e.g. `Celu(0.0)`). The message
 /// names the shapes, e.g. `input has 783 features but the weight [256, 784]
 /// expects 784`.
 pub fn dense(x: &Tensor, w: &Tensor, b: Option<&Tensor>, activation: Activation) -> Result<Tensor> {
     const OP: &str = "dense";
+    activation.validate()?;
     if w.ndim() != 2 {
         return Err(LuxError::shape(OP, format!("the weight must be [out, in], got shape {:?}", w.shape())));
     }

@@ -162,6 +162,11 @@ fn invalid_arguments_name_the_shapes() {
     let e = dense(&randn(1, &[8, 4]), &randn(2, &[4]), None, Activation::Relu).unwrap_err().to_string();
     assert!(e.contains("[out, in]") && e.contains("[4]"), "{e}");
     assert!(dense(&Tensor::scalar(1.0f64), &randn(2, &[1, 1]), None, Activation::Relu).is_err());
+    // The activation's parameter is checked as in `Activation::apply`.
+    for bad in [Activation::Celu(0.0), Activation::LeakyRelu(f64::NAN), Activation::Elu(f64::INFINITY)] {
+        let e = dense(&randn(1, &[2, 3]), &randn(2, &[4, 3]), None, bad).unwrap_err();
+        assert!(matches!(e, LuxError::InvalidArgument { .. }), "{bad:?}: {e}");
+    }
     let ints = Tensor::from_vec(vec![1i64; 4], &[1, 4]).unwrap();
     assert!(matches!(dense(&ints, &randn(2, &[2, 4]), None, Activation::Relu), Err(LuxError::UnsupportedDType { .. })));
 }
