@@ -181,7 +181,7 @@ fn mask_shape(op: &str, x: &Tensor, dims: Option<&[isize]>) -> Result<Vec<usize>
     let Some(dims) = dims else { return Ok(x.shape().to_vec()) };
     let mut keep = vec![false; x.ndim()];
     for &d in dims {
-        keep[normalize_axis(op, d, x.ndim())?] = true;
+        keep[normalize_axis(op, d, x.shape())?] = true;
     }
     Ok(x.shape().iter().zip(&keep).map(|(&s, &k)| if k { s } else { 1 }).collect())
 }

@@ -34,17 +34,8 @@ use std::sync::Arc;
 /// # Errors
 /// `axis` is out of range for `x`'s shape.
 pub fn eachslice(x: &Tensor, axis: isize) -> Result<Vec<Tensor>> {
-    let a = normalize_axis("eachslice", axis, x.ndim()).map_err(|e| with_shape(e, x))?;
+    let a = normalize_axis("eachslice", axis, x.shape())?;
     (0..x.shape()[a]).map(|i| x.narrow(a as isize, i, 1)?.squeeze(a as isize)).collect()
-}
-
-fn with_shape(e: LuxError, x: &Tensor) -> LuxError {
-    match e {
-        LuxError::InvalidArgument { op, msg } => {
-            LuxError::InvalidArgument { op, msg: format!("{msg} (input shape {:?})", x.shape()) }
-        }
-        e => e,
-    }
 }
 
 /// A left fold that starts from an explicit `init`:

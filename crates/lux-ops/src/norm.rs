@@ -196,7 +196,7 @@ pub fn layer_norm(
     }
     let mut red = Vec::with_capacity(axes.len());
     for &a in axes {
-        let ax = normalize_axis(OP, a, nd)?;
+        let ax = normalize_axis(OP, a, x.shape())?;
         if red.contains(&ax) {
             return Err(LuxError::invalid_argument(OP, format!("axis {a} is repeated in {axes:?}")));
         }

@@ -35,7 +35,7 @@
 //! # Ok::<(), lux_core::LuxError>(())
 //! ```
 
-use lux_core::{CustomOp, FloatData, LuxError, Real, Result, Tensor};
+use lux_core::{CustomOp, FloatData, LuxError, Real, Result, Tensor, normalize_axis};
 use ndarray::{ArcArray, IxDyn};
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -128,15 +128,7 @@ fn run(x: &Tensor, axis: isize, kind: Kind, keepdim: bool) -> Result<Tensor> {
     let op = kind.name();
     let data = x.compute_data(op)?;
     let shape = x.shape().to_vec();
-    let nd = shape.len() as isize;
-    let ax = if axis < 0 { axis + nd } else { axis };
-    if ax < 0 || ax >= nd {
-        return Err(LuxError::invalid_argument(
-            op,
-            format!("axis {axis} is out of range for an input of shape {shape:?} ({nd} axes)"),
-        ));
-    }
-    let ax = ax as usize;
+    let ax = normalize_axis(op, axis, &shape)?;
     let lanes = Lanes::new(&shape, ax);
     let out_shape = match kind {
         Kind::LogSumExp if keepdim => shape.iter().enumerate().map(|(i, &d)| if i == ax { 1 } else { d }).collect(),

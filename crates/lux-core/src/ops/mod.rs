@@ -144,21 +144,31 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
     Ok(out)
 }
 
-/// Normalises a signed axis (`-1` = last) for a tensor of `ndim` axes.
+/// Normalises a signed axis (`-1` = last) of a tensor of `shape`.
 ///
 /// ```
-/// assert_eq!(lux_core::normalize_axis("softmax", -1, 3)?, 2);
-/// assert!(lux_core::normalize_axis("softmax", 3, 3).is_err());
+/// assert_eq!(lux_core::normalize_axis("softmax", -1, &[2, 3, 4])?, 2);
+/// let e = lux_core::normalize_axis("softmax", 3, &[2, 3, 4]).unwrap_err().to_string();
+/// assert!(e.contains("axis 3") && e.contains("[2, 3, 4]"));
 /// # Ok::<(), lux_core::LuxError>(())
 /// ```
 ///
 /// # Errors
-/// The axis is outside `-ndim..ndim`; the message names `op`.
-pub fn normalize_axis(op: &str, axis: isize, ndim: usize) -> Result<usize> {
-    let n = ndim as isize;
+/// The axis is outside `-ndim..ndim`; the message names `op` and `shape`.
+pub fn normalize_axis(op: &str, axis: isize, shape: &[usize]) -> Result<usize> {
+    axis_index(op, axis, shape.len(), shape)
+}
+
+/// A signed axis among `n_axes` positions, for ops on a tensor of `shape`
+/// (`n_axes` is `shape.len() + 1` for ops that insert an axis).
+pub(crate) fn axis_index(op: &str, axis: isize, n_axes: usize, shape: &[usize]) -> Result<usize> {
+    let n = n_axes as isize;
     let a = if axis < 0 { axis + n } else { axis };
     if a < 0 || a >= n {
-        return Err(crate::error::arg_err(op, format!("axis {axis} is out of range for a tensor with {ndim} axes")));
+        return Err(crate::error::arg_err(
+            op,
+            format!("axis {axis} is out of range for {n_axes} axes (input shape {shape:?})"),
+        ));
     }
     Ok(a as usize)
 }

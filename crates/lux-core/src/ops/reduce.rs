@@ -41,8 +41,8 @@ impl ReduceKind {
     }
 }
 
-fn norm_axes(op: &str, axes: &[isize], ndim: usize) -> Result<Vec<usize>> {
-    let mut out = axes.iter().map(|&a| normalize_axis(op, a, ndim)).collect::<Result<Vec<_>>>()?;
+fn norm_axes(op: &str, axes: &[isize], shape: &[usize]) -> Result<Vec<usize>> {
+    let mut out = axes.iter().map(|&a| normalize_axis(op, a, shape)).collect::<Result<Vec<_>>>()?;
     out.sort_unstable();
     if out.windows(2).any(|w| w[0] == w[1]) {
         return Err(arg_err(op, format!("axis listed twice in {axes:?}")));
@@ -123,7 +123,7 @@ impl ReduceOp {
 
 impl Tensor {
     fn reduce(&self, kind: ReduceKind, axes: &[isize], keepdim: bool) -> Result<Tensor> {
-        let axes = norm_axes(kind.name(), axes, self.ndim())?;
+        let axes = norm_axes(kind.name(), axes, self.shape())?;
         if matches!(kind, ReduceKind::Max | ReduceKind::Min) && axes.iter().any(|&a| self.shape()[a] == 0) {
             return Err(shape_err(kind.name(), format!("cannot reduce an empty axis of shape {:?}", self.shape())));
         }
@@ -199,7 +199,7 @@ impl Tensor {
     /// # Errors
     /// `axis` is out of range, the axis is empty, or the tensor is bool.
     pub fn argmax(&self, axis: isize, keepdim: bool) -> Result<Tensor> {
-        let ax = normalize_axis("argmax", axis, self.ndim())?;
+        let ax = normalize_axis("argmax", axis, self.shape())?;
         if self.shape()[ax] == 0 {
             return Err(shape_err("argmax", format!("cannot reduce an empty axis of shape {:?}", self.shape())));
         }

@@ -4,7 +4,7 @@
 //!
 //! `permute`, `transpose` and `narrow` are zero-copy views.
 
-use super::{broadcast_shapes, normalize_axis};
+use super::{axis_index, broadcast_shapes, normalize_axis};
 use crate::autodiff::Op;
 use crate::dtype::{Data, Element, Sealed, same_type, with_data};
 use crate::error::{LuxError, Result, arg_err, shape_err};
@@ -127,7 +127,7 @@ impl Tensor {
     /// # Errors
     /// `axis` is out of range for the result's rank.
     pub fn unsqueeze(&self, axis: isize) -> Result<Tensor> {
-        let ax = normalize_axis("unsqueeze", axis, self.ndim() + 1)?;
+        let ax = axis_index("unsqueeze", axis, self.ndim() + 1, self.shape())?;
         let mut shape = self.shape().to_vec();
         shape.insert(ax, 1);
         self.reshape(&shape)
@@ -138,7 +138,7 @@ impl Tensor {
     /// # Errors
     /// `axis` is out of range or its size is not 1.
     pub fn squeeze(&self, axis: isize) -> Result<Tensor> {
-        let ax = normalize_axis("squeeze", axis, self.ndim())?;
+        let ax = normalize_axis("squeeze", axis, self.shape())?;
         if self.shape()[ax] != 1 {
             return Err(shape_err(
                 "squeeze",
@@ -181,8 +181,8 @@ impl Tensor {
     /// # Errors
     /// An axis is out of range.
     pub fn transpose(&self, axis0: isize, axis1: isize) -> Result<Tensor> {
-        let a0 = normalize_axis("transpose", axis0, self.ndim())?;
-        let a1 = normalize_axis("transpose", axis1, self.ndim())?;
+        let a0 = normalize_axis("transpose", axis0, self.shape())?;
+        let a1 = normalize_axis("transpose", axis1, self.shape())?;
         let mut axes: Vec<usize> = (0..self.ndim()).collect();
         axes.swap(a0, a1);
         self.permute(&axes)
@@ -216,7 +216,7 @@ impl Tensor {
     /// # Errors
     /// The range does not fit in the axis.
     pub fn narrow(&self, axis: isize, start: usize, len: usize) -> Result<Tensor> {
-        let ax = normalize_axis("narrow", axis, self.ndim())?;
+        let ax = normalize_axis("narrow", axis, self.shape())?;
         let n = self.shape()[ax];
         if start.checked_add(len).is_none_or(|end| end > n) {
             return Err(shape_err(
@@ -264,7 +264,7 @@ impl Tensor {
     /// # Errors
     /// `index` is not 1-d i64, or an index is out of range.
     pub fn index_select(&self, axis: isize, index: &Tensor) -> Result<Tensor> {
-        let ax = normalize_axis("index_select", axis, self.ndim())?;
+        let ax = normalize_axis("index_select", axis, self.shape())?;
         if index.ndim() != 1 {
             return Err(shape_err("index_select", format!("index must be 1-d, got shape {:?}", index.shape())));
         }
@@ -280,7 +280,7 @@ impl Tensor {
     /// Dtypes differ, `index` is not 1-d i64 with one entry per slice of
     /// `source`, an index is out of range, or the other axes differ.
     pub fn index_add(&self, axis: isize, index: &Tensor, source: &Tensor) -> Result<Tensor> {
-        let ax = normalize_axis("index_add", axis, self.ndim())?;
+        let ax = normalize_axis("index_add", axis, self.shape())?;
         let idx = index_vec("index_add", index, self.shape()[ax])?;
         let mut want = self.shape().to_vec();
         want[ax] = idx.len();
@@ -365,7 +365,7 @@ impl Tensor {
     }
 
     fn check_gather(&self, op: &str, axis: isize, index: &Tensor, ishape: &[usize]) -> Result<usize> {
-        let ax = normalize_axis(op, axis, self.ndim())?;
+        let ax = normalize_axis(op, axis, self.shape())?;
         if index.dtype() != DType::I64 {
             return Err(LuxError::DType { op: op.into(), expected: "i64".into(), got: index.dtype() });
         }
@@ -386,7 +386,7 @@ impl Tensor {
     /// No tensors, ranks differ, or the other axes differ.
     pub fn concat(tensors: &[Tensor], axis: isize) -> Result<Tensor> {
         let first = tensors.first().ok_or_else(|| arg_err("concat", "needs at least one tensor"))?;
-        let ax = normalize_axis("concat", axis, first.ndim())?;
+        let ax = normalize_axis("concat", axis, first.shape())?;
         let dt = tensors.iter().skip(1).fold(first.dtype(), |d, t| DType::promote(d, t.dtype()));
         for t in tensors {
             let same = t.ndim() == first.ndim()
@@ -416,7 +416,7 @@ impl Tensor {
             let shapes: Vec<_> = tensors.iter().map(|t| t.shape().to_vec()).collect();
             return Err(shape_err("stack", format!("shapes {shapes:?} differ")));
         }
-        let ax = normalize_axis("stack", axis, first.ndim() + 1)? as isize;
+        let ax = axis_index("stack", axis, first.ndim() + 1, first.shape())? as isize;
         let parts: Vec<Tensor> = tensors.iter().map(|t| t.unsqueeze(ax)).collect::<Result<_>>()?;
         Tensor::concat(&parts, ax)
     }
