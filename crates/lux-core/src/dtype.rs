@@ -211,6 +211,9 @@ pub trait Real:
 {
     /// The constant `x` in this type.
     fn c(x: f64) -> Self;
+    /// The array inside `d` if it holds this type (see [`FloatData::array`](crate::FloatData::array)).
+    #[doc(hidden)]
+    fn float_array(d: &crate::FloatData) -> Option<&ArcArray<Self, IxDyn>>;
     /// `eˣ`; for f32 the branch-free, vectorisable kernel of `ops::math`.
     fn exp_k(self) -> Self;
     /// `tanh x`; for f32 the branch-free, vectorisable kernel of `ops::math`.
@@ -223,6 +226,12 @@ impl Real for f32 {
     #[inline(always)]
     fn c(x: f64) -> Self {
         x as f32
+    }
+    fn float_array(d: &crate::FloatData) -> Option<&ArcArray<Self, IxDyn>> {
+        match d {
+            crate::FloatData::F32(a) => Some(a),
+            crate::FloatData::F64(_) => None,
+        }
     }
     #[inline(always)]
     fn exp_k(self) -> Self {
@@ -241,6 +250,12 @@ impl Real for f64 {
     #[inline(always)]
     fn c(x: f64) -> Self {
         x
+    }
+    fn float_array(d: &crate::FloatData) -> Option<&ArcArray<Self, IxDyn>> {
+        match d {
+            crate::FloatData::F64(a) => Some(a),
+            crate::FloatData::F32(_) => None,
+        }
     }
     #[inline(always)]
     fn exp_k(self) -> Self {

@@ -343,6 +343,19 @@ impl FloatData {
         Tensor::from_data(self.into_data(dtype))
     }
 
+    /// The array inside, if its element type is `T`: lets generic kernels
+    /// take further operands of the type they were dispatched on.
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let d = Tensor::from_vec(vec![1.0f64], &[1])?.compute_data("example")?;
+    /// assert!(d.array::<f64>().is_some() && d.array::<f32>().is_none());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    pub fn array<T: crate::Real>(&self) -> Option<&ArcArray<T, IxDyn>> {
+        T::float_array(self)
+    }
+
     /// The shape of the values.
     pub fn shape(&self) -> &[usize] {
         match self {

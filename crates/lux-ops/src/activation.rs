@@ -415,18 +415,10 @@ impl CustomOp for ActivationOp {
         let xd = if act.derivative_from_output() { None } else { Some(x.compute_data(name)?) };
         let dx = match (g.compute_data(name)?, xd, output.compute_data(name)?) {
             (FloatData::F32(g), x, FloatData::F32(y)) if matches!(x, None | Some(FloatData::F32(_))) => {
-                let x = match x {
-                    Some(FloatData::F32(a)) => Some(a),
-                    _ => None,
-                };
-                FloatData::F32(backward_kernel(act, &g, x.as_ref(), &y))
+                FloatData::F32(backward_kernel(act, &g, x.as_ref().and_then(FloatData::array), &y))
             }
             (FloatData::F64(g), x, FloatData::F64(y)) if matches!(x, None | Some(FloatData::F64(_))) => {
-                let x = match x {
-                    Some(FloatData::F64(a)) => Some(a),
-                    _ => None,
-                };
-                FloatData::F64(backward_kernel(act, &g, x.as_ref(), &y))
+                FloatData::F64(backward_kernel(act, &g, x.as_ref().and_then(FloatData::array), &y))
             }
             _ => {
                 return Err(LuxError::DType {

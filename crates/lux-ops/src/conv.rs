@@ -663,28 +663,15 @@ pub fn conv(x: &Tensor, w: &Tensor, b: Option<&Tensor>, opts: &ConvOptions) -> R
     let data: Vec<FloatData> = cast.iter().map(|t| t.compute_data(OP)).collect::<Result<_>>()?;
     let values = match data.as_slice() {
         [FloatData::F32(x), FloatData::F32(w), rest @ ..] => {
-            FloatData::F32(forward_kernel(&geom, &runs, x, w, f32s(rest))?)
+            FloatData::F32(forward_kernel(&geom, &runs, x, w, rest.first().and_then(FloatData::array))?)
         }
         [FloatData::F64(x), FloatData::F64(w), rest @ ..] => {
-            FloatData::F64(forward_kernel(&geom, &runs, x, w, f64s(rest))?)
+            FloatData::F64(forward_kernel(&geom, &runs, x, w, rest.first().and_then(FloatData::array))?)
         }
         _ => return Err(internal("conv: operands of one dtype expected")),
     };
     let refs: Vec<&Tensor> = cast.iter().collect();
     Tensor::from_custom_op(values.into_tensor(dtype), Arc::new(ConvOp { geom, runs, flip: opts.flip_kernel }), &refs)
-}
-
-fn f32s(rest: &[FloatData]) -> Option<&ArcArray<f32, IxDyn>> {
-    match rest.first() {
-        Some(FloatData::F32(a)) => Some(a),
-        _ => None,
-    }
-}
-fn f64s(rest: &[FloatData]) -> Option<&ArcArray<f64, IxDyn>> {
-    match rest.first() {
-        Some(FloatData::F64(a)) => Some(a),
-        _ => None,
-    }
 }
 
 fn view2<T>(s: &[T], rows: usize, cols: usize) -> Result<ArrayView2<'_, T>> {

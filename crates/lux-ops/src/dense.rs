@@ -90,21 +90,15 @@ fn dense_2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, act: Activation, dtype: 
     let xd = x.compute_data("dense")?;
     let wd = w.compute_data("dense")?;
     let bd = b.map(|b| b.compute_data("dense")).transpose()?;
-    let (y, pre) = match (xd, wd, bd) {
-        (FloatData::F32(x), FloatData::F32(w), Some(FloatData::F32(b))) => {
-            let (y, pre) = forward(&x, &w, Some(&b), act, keep_pre)?;
+    // The operands were promoted to one float dtype.
+    let bias = bd.as_ref();
+    let (y, pre) = match (xd, wd) {
+        (FloatData::F32(x), FloatData::F32(w)) => {
+            let (y, pre) = forward(&x, &w, bias.and_then(FloatData::array), act, keep_pre)?;
             (FloatData::F32(y), pre.map(FloatData::F32))
         }
-        (FloatData::F32(x), FloatData::F32(w), None) => {
-            let (y, pre) = forward(&x, &w, None, act, keep_pre)?;
-            (FloatData::F32(y), pre.map(FloatData::F32))
-        }
-        (FloatData::F64(x), FloatData::F64(w), Some(FloatData::F64(b))) => {
-            let (y, pre) = forward(&x, &w, Some(&b), act, keep_pre)?;
-            (FloatData::F64(y), pre.map(FloatData::F64))
-        }
-        (FloatData::F64(x), FloatData::F64(w), None) => {
-            let (y, pre) = forward(&x, &w, None, act, keep_pre)?;
+        (FloatData::F64(x), FloatData::F64(w)) => {
+            let (y, pre) = forward(&x, &w, bias.and_then(FloatData::array), act, keep_pre)?;
             (FloatData::F64(y), pre.map(FloatData::F64))
         }
         _ => unreachable!("operands were promoted to one float dtype"),
@@ -175,19 +169,14 @@ impl CustomOp for DenseOp {
         let xd = inputs[0].compute_data("dense backward")?;
         let wd = inputs[1].compute_data("dense backward")?;
         let has_bias = inputs.len() == 3;
-        let grads = match (gd, yd, xd, wd, &self.pre_activation) {
-            (FloatData::F32(g), FloatData::F32(y), FloatData::F32(x), FloatData::F32(w), pre) => {
-                let pre = match pre {
-                    Some(FloatData::F32(p)) => Some(p),
-                    _ => None,
-                };
+        let pre = self.pre_activation.as_ref();
+        let grads = match (gd, yd, xd, wd) {
+            (FloatData::F32(g), FloatData::F32(y), FloatData::F32(x), FloatData::F32(w)) => {
+                let pre = pre.and_then(FloatData::array);
                 backward(act, &g, &y, pre, &x, &w, has_bias, needs)?.map(|a| a.map(FloatData::F32))
             }
-            (FloatData::F64(g), FloatData::F64(y), FloatData::F64(x), FloatData::F64(w), pre) => {
-                let pre = match pre {
-                    Some(FloatData::F64(p)) => Some(p),
-                    _ => None,
-                };
+            (FloatData::F64(g), FloatData::F64(y), FloatData::F64(x), FloatData::F64(w)) => {
+                let pre = pre.and_then(FloatData::array);
                 backward(act, &g, &y, pre, &x, &w, has_bias, needs)?.map(|a| a.map(FloatData::F64))
             }
             _ => return Err(LuxError::Unsupported("dense backward: mixed dtypes".into())),
