@@ -10,8 +10,8 @@
 //! constant mask, written with primitive differentiable ops, so gradients
 //! (`mask ⊙ g`) and gradients of gradients come for free.
 
-use crate::util::check_float;
-use lux_core::{DType, LuxError, Result, RngState, Tensor, normalize_axis};
+use crate::util::{check_float, check_unit_interval};
+use lux_core::{DType, Result, RngState, Tensor, normalize_axis};
 use rand::RngExt;
 
 /// The `α′ = −λα` of SELU (≈ −1.7581), the value alpha-dropout sets dropped
@@ -76,7 +76,7 @@ pub fn dropout_dims(
     dims: Option<&[isize]>,
 ) -> Result<(Tensor, RngState)> {
     const OP: &str = "dropout";
-    check_p(OP, p)?;
+    check_unit_interval(OP, "the dropout probability p", p)?;
     check_float(OP, x)?;
     let shape = mask_shape(OP, x, dims)?;
     if !training || p == 0.0 {
@@ -107,7 +107,7 @@ pub fn dropout_dims(
 /// As for [`dropout_dims`].
 pub fn dropout_mask(rng: &RngState, x: &Tensor, p: f64, dims: Option<&[isize]>) -> Result<(Tensor, RngState)> {
     const OP: &str = "dropout_mask";
-    check_p(OP, p)?;
+    check_unit_interval(OP, "the dropout probability p", p)?;
     check_float(OP, x)?;
     let shape = mask_shape(OP, x, dims)?;
     draw_mask(rng, &shape, p, x.dtype())
@@ -142,7 +142,7 @@ pub fn dropout_mask(rng: &RngState, x: &Tensor, p: f64, dims: Option<&[isize]>) 
 /// `p` outside `[0, 1]`; `x` is not a float tensor.
 pub fn alpha_dropout(rng: &RngState, x: &Tensor, p: f64, training: bool) -> Result<(Tensor, RngState)> {
     const OP: &str = "alpha_dropout";
-    check_p(OP, p)?;
+    check_unit_interval(OP, "the dropout probability p", p)?;
     check_float(OP, x)?;
     if !training || p == 0.0 {
         return Ok((x.clone(), rng.clone()));
@@ -166,14 +166,6 @@ pub fn alpha_dropout(rng: &RngState, x: &Tensor, p: f64, training: bool) -> Resu
     let scale = Tensor::from_vec(scale, x.shape())?.to_dtype(dtype)?;
     let shift = Tensor::from_vec(shift, x.shape())?.to_dtype(dtype)?;
     Ok((x.mul(&scale)?.add(&shift)?, rng))
-}
-
-fn check_p(op: &str, p: f64) -> Result<()> {
-    if (0.0..=1.0).contains(&p) {
-        Ok(())
-    } else {
-        Err(LuxError::invalid_argument(op, format!("the dropout probability p must lie in [0, 1], got {p}")))
-    }
 }
 
 /// `x`'s shape with size 1 on the axes not in `dims`.

@@ -32,7 +32,7 @@
 //! with primitive ops (the composite definition beside the kernel).
 //! Running statistics are never differentiated.
 
-use crate::util::{any_tracked, check_float, promote_floats};
+use crate::util::{any_tracked, check_float, check_unit_interval, promote_floats};
 use lux_core::{CustomOp, DType, Element, FloatData, LuxError, Real, Result, Tensor, normalize_axis};
 use ndarray::{ArcArray, ArrayD, IxDyn, Slice};
 use rayon::prelude::*;
@@ -402,7 +402,7 @@ fn check_running_op(
     epsilon: f64,
 ) -> Result<usize> {
     check_epsilon(op, epsilon)?;
-    check_momentum(op, momentum)?;
+    check_unit_interval(op, "momentum", momentum)?;
     let c = channels(op, x, min_rank)?;
     check_channel_param(op, "scale", scale, c, x)?;
     check_channel_param(op, "bias", bias, c, x)?;
@@ -417,14 +417,6 @@ fn check_epsilon(op: &str, eps: f64) -> Result<()> {
         Ok(())
     } else {
         Err(LuxError::invalid_argument(op, format!("epsilon must be finite and ≥ 0, got {eps}")))
-    }
-}
-
-fn check_momentum(op: &str, m: f64) -> Result<()> {
-    if (0.0..=1.0).contains(&m) {
-        Ok(())
-    } else {
-        Err(LuxError::invalid_argument(op, format!("momentum must lie in [0, 1], got {m}")))
     }
 }
 

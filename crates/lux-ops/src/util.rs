@@ -20,6 +20,16 @@ pub(crate) fn check_float(op: &str, x: &Tensor) -> Result<()> {
     if x.dtype().is_float() { Ok(()) } else { Err(LuxError::UnsupportedDType { op: op.into(), dtype: x.dtype() }) }
 }
 
+/// `Err(InvalidArgument)` naming `op` and `what` unless `v` lies in `[0, 1]`
+/// (NaN does not).
+pub(crate) fn check_unit_interval(op: &str, what: &str, v: f64) -> Result<()> {
+    if (0.0..=1.0).contains(&v) {
+        Ok(())
+    } else {
+        Err(LuxError::invalid_argument(op, format!("{what} must lie in [0, 1], got {v}")))
+    }
+}
+
 /// `true` when any saved value of a backward rule is tracked, i.e. the
 /// rule itself is being differentiated and must use composite ops.
 pub(crate) fn any_tracked(xs: &[Tensor]) -> bool {
