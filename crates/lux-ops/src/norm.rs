@@ -1113,43 +1113,48 @@ impl NormOp {
         (s, b)
     }
 
+    /// `(dx, dγ, dβ)` from the input and cotangent arrays, in the kernel's
+    /// layout and back.
+    #[allow(clippy::type_complexity)]
+    fn backward_typed<T: Real>(
+        &self,
+        xa: &ArcArray<T, IxDyn>,
+        ga: &ArcArray<T, IxDyn>,
+        gamma: Option<&[f64]>,
+        need_dx: bool,
+    ) -> Result<(Option<ArcArray<T, IxDyn>>, Vec<f64>, Vec<f64>)> {
+        let l = &self.layout;
+        let perm = l.perm.as_deref();
+        let (xa, ga) = (in_layout(xa, perm), in_layout(ga, perm));
+        let batch_stats = !matches!(self.kind, Kind::Fixed { .. });
+        let (dx, dg, db) = backward_kernel(
+            slice_of(&xa)?,
+            slice_of(&ga)?,
+            l,
+            &typed_table(l, gamma, 1.0),
+            &self.mean,
+            &self.rstd,
+            batch_stats,
+            need_dx,
+        );
+        Ok((dx.map(|d| from_layout(d, l)).transpose()?, dg, db))
+    }
+
     fn fused_backward(&self, grad: &Tensor, inputs: &[Tensor], needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let l = &self.layout;
         let x = &inputs[0];
         let (scale, bias) = self.params(inputs);
         let gamma = scale.map(|s| l.table(s)).transpose()?;
         let g = grad.to_dtype(x.dtype())?;
-        let batch_stats = !matches!(self.kind, Kind::Fixed { .. });
-        let perm = l.perm.as_deref();
         let need_dx = needs[0];
         let (dx, dgamma, dbeta) = match (x.compute_data(self.name)?, g.compute_data(self.name)?) {
             (FloatData::F32(xa), FloatData::F32(ga)) => {
-                let (xa, ga) = (in_layout(&xa, perm), in_layout(&ga, perm));
-                let (dx, dg, db) = backward_kernel(
-                    slice_of(&xa)?,
-                    slice_of(&ga)?,
-                    l,
-                    &typed_table(l, gamma.as_deref(), 1.0),
-                    &self.mean,
-                    &self.rstd,
-                    batch_stats,
-                    need_dx,
-                );
-                (dx.map(|d| from_layout(d, l).map(FloatData::F32)).transpose()?, dg, db)
+                let (dx, dg, db) = self.backward_typed(&xa, &ga, gamma.as_deref(), need_dx)?;
+                (dx.map(FloatData::F32), dg, db)
             }
             (FloatData::F64(xa), FloatData::F64(ga)) => {
-                let (xa, ga) = (in_layout(&xa, perm), in_layout(&ga, perm));
-                let (dx, dg, db) = backward_kernel(
-                    slice_of(&xa)?,
-                    slice_of(&ga)?,
-                    l,
-                    &typed_table(l, gamma.as_deref(), 1.0),
-                    &self.mean,
-                    &self.rstd,
-                    batch_stats,
-                    need_dx,
-                );
-                (dx.map(|d| from_layout(d, l).map(FloatData::F64)).transpose()?, dg, db)
+                let (dx, dg, db) = self.backward_typed(&xa, &ga, gamma.as_deref(), need_dx)?;
+                (dx.map(FloatData::F64), dg, db)
             }
             _ => return Err(internal("input and gradient differ in dtype")),
         };
