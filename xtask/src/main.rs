@@ -2,7 +2,8 @@
 //!
 //! * `ci` — the single gate, cheapest check first: `fmt --check`, clippy with
 //!   `-D warnings`, the test suite, `doc --no-deps` with warnings denied, and a
-//!   smoke run of the benchmark binary.
+//!   smoke run of the benchmark binary, then lux-core's tests again in release
+//!   (the shape and allocation guards must hold with overflow checks off).
 //! * `bench` — the `lux-bench` workloads in release mode (arguments are passed on).
 
 use std::env;
@@ -38,11 +39,14 @@ fn ci() -> bool {
     doc.args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings");
     let mut bench = cargo();
     bench.args(["run", "--release", "-p", "lux-bench", "--", "--smoke"]);
+    let mut release_core = cargo();
+    release_core.args(["test", "--release", "-p", "lux-core", "--lib", "--tests"]);
     run("fmt --check", fmt)
         && run("clippy -D warnings", clippy)
         && run("test", test)
         && run("doc -D warnings", doc)
         && run("bench smoke", bench)
+        && run("lux-core tests in release", release_core)
 }
 
 fn main() -> ExitCode {
