@@ -50,15 +50,22 @@ pub fn dense(x: &Tensor, w: &Tensor, b: Option<&Tensor>, activation: Activation)
         return Err(LuxError::shape(OP, format!("the weight must be [out, in], got shape {:?}", w.shape())));
     }
     let (n_out, n_in) = (w.shape()[0], w.shape()[1]);
-    if x.ndim() == 0 || x.shape()[x.ndim() - 1] != n_in {
+    let Some(&features) = x.shape().last() else {
         return Err(LuxError::shape(
             OP,
             format!(
-                "input of shape {:?} has {} features but the weight {:?} expects {}",
+                "the input is a 0-d tensor (a scalar); it needs a features axis [..., {n_in}] for the weight {:?}",
+                w.shape()
+            ),
+        ));
+    };
+    if features != n_in {
+        return Err(LuxError::shape(
+            OP,
+            format!(
+                "input of shape {:?} has {features} features but the weight {:?} expects {n_in}",
                 x.shape(),
-                x.shape().last().copied().unwrap_or(0),
-                w.shape(),
-                n_in
+                w.shape()
             ),
         ));
     }
