@@ -174,6 +174,15 @@ fn invalid_arguments_name_the_shapes() {
         let e = dense(&randn(1, &[2, 3]), &randn(2, &[4, 3]), None, bad).unwrap_err();
         assert!(matches!(e, LuxError::InvalidArgument { .. }), "{bad:?}: {e}");
     }
+    // empty operands whose output would hold 2^40 f32 values (4 TiB)
+    let empty = Tensor::zeros(&[1 << 20, 0], DType::F32).unwrap();
+    let e = dense(&empty, &empty, None, Activation::Identity).unwrap_err().to_string();
+    assert!(
+        e.starts_with("dense")
+            && e.contains("output of shape [1048576, 1048576] is too large")
+            && e.contains("4398046511104 bytes"),
+        "{e}"
+    );
     let ints = Tensor::from_vec(vec![1i64; 4], &[1, 4]).unwrap();
     assert!(matches!(dense(&ints, &randn(2, &[2, 4]), None, Activation::Relu), Err(LuxError::UnsupportedDType { .. })));
 }
