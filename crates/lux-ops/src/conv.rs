@@ -30,7 +30,7 @@
 //! definition (flatten, gather the receptive fields with `index_select`,
 //! `matmul`), written beside the kernels below.
 
-use crate::util::promote_floats;
+use crate::util::{checked_len, filled, promote_floats};
 use lux_core::{CustomOp, FloatData, LuxError, Real, Result, Tensor};
 use ndarray::{ArcArray, ArrayView2, ArrayViewMut2, IxDyn};
 use rayon::prelude::*;
@@ -122,35 +122,108 @@ impl Default for ConvOptions {
 
 impl ConvOptions {
     /// Stride 1, no padding, dilation 1, one group, cross-correlation.
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// use lux_ops::conv::{conv, ConvOptions};
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0], &[1, 1, 3])?;
+    /// let k = Tensor::from_vec(vec![1.0f32, 1.0], &[1, 1, 2])?;
+    /// // a 1-d conv of [1, 2, 3] with the kernel [1, 1]
+    /// assert_eq!(conv(&x, &k, None, &ConvOptions::new())?.to_vec::<f32>()?, vec![3.0, 5.0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
     /// Sets the stride (one value or one per spatial dim).
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// use lux_ops::conv::{conv, ConvOptions};
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0], &[1, 1, 5])?;
+    /// let k = Tensor::from_vec(vec![1.0f32, 1.0], &[1, 1, 2])?;
+    /// // windows at 0 and 2: 1 + 2, 3 + 4
+    /// assert_eq!(conv(&x, &k, None, &ConvOptions::new().stride(&[2]))?.to_vec::<f32>()?, vec![3.0, 7.0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn stride(mut self, stride: &[usize]) -> Self {
         self.stride = stride.to_vec();
         self
     }
     /// Sets the padding.
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// use lux_ops::conv::{conv, ConvOptions, Padding};
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0], &[1, 1, 3])?;
+    /// let k = Tensor::from_vec(vec![1.0f32, 1.0], &[1, 1, 2])?;
+    /// // same padding for a kernel of 2: one zero before → [0, 1, 2, 3]
+    /// let y = conv(&x, &k, None, &ConvOptions::new().padding(Padding::Same))?;
+    /// assert_eq!(y.to_vec::<f32>()?, vec![1.0, 3.0, 5.0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn padding(mut self, padding: Padding) -> Self {
         self.padding = padding;
         self
     }
     /// Sets symmetric padding (one value or one per spatial dim); see
     /// [`Padding::symmetric`].
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// use lux_ops::conv::{conv, ConvOptions};
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0], &[1, 1, 3])?;
+    /// let k = Tensor::from_vec(vec![1.0f32, 1.0], &[1, 1, 2])?;
+    /// // [0, 1, 2, 3, 0]
+    /// assert_eq!(conv(&x, &k, None, &ConvOptions::new().pad(&[1]))?.to_vec::<f32>()?, vec![1.0, 3.0, 5.0, 3.0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn pad(self, pad: &[usize]) -> Self {
         self.padding(Padding::symmetric(pad))
     }
     /// Sets the dilation (one value or one per spatial dim).
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// use lux_ops::conv::{conv, ConvOptions};
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0], &[1, 1, 3])?;
+    /// let k = Tensor::from_vec(vec![1.0f32, 1.0], &[1, 1, 2])?;
+    /// // taps 2 apart: 1 + 3
+    /// assert_eq!(conv(&x, &k, None, &ConvOptions::new().dilation(&[2]))?.to_vec::<f32>()?, vec![4.0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn dilation(mut self, dilation: &[usize]) -> Self {
         self.dilation = dilation.to_vec();
         self
     }
     /// Sets the number of groups.
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// use lux_ops::conv::{conv, ConvOptions};
+    /// // two channels [1, 2] and [3, 4], each with its own 1-tap kernel (10 and 100)
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[1, 2, 2])?;
+    /// let w = Tensor::from_vec(vec![10.0f32, 100.0], &[2, 1, 1])?;
+    /// let y = conv(&x, &w, None, &ConvOptions::new().groups(2))?;
+    /// assert_eq!(y.to_vec::<f32>()?, vec![10.0, 20.0, 300.0, 400.0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn groups(mut self, groups: usize) -> Self {
         self.groups = groups;
         self
     }
     /// Sets whether the kernel is flipped (true convolution).
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// use lux_ops::conv::{conv, ConvOptions};
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0], &[1, 1, 3])?;
+    /// let k = Tensor::from_vec(vec![1.0f32, 0.0], &[1, 1, 2])?;
+    /// // cross-correlation reads the first tap, the flipped kernel [0, 1] the second
+    /// assert_eq!(conv(&x, &k, None, &ConvOptions::new())?.to_vec::<f32>()?, vec![1.0, 2.0]);
+    /// assert_eq!(conv(&x, &k, None, &ConvOptions::new().flip_kernel(true))?.to_vec::<f32>()?, vec![2.0, 3.0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn flip_kernel(mut self, flip: bool) -> Self {
         self.flip_kernel = flip;
         self
@@ -594,10 +667,8 @@ impl ConvGeom {
         }
         let win = Window::resolve(OP, "kernel", x, &w[2..], &opts.stride, &opts.dilation, &opts.padding)?;
         let geom = ConvGeom { n: x[0], c_in, c_out, groups: g, win };
-        let cols = geom.rows().checked_mul(geom.win.l());
-        if cols.is_none_or(|c| c > isize::MAX as usize / 16) {
-            return Err(LuxError::shape(OP, format!("x {x:?} with w {w:?} needs too large a column buffer")));
-        }
+        checked_len::<f64>(OP, "output", &geom.out_shape())?;
+        checked_len::<f64>(OP, "column buffer", &[geom.rows(), geom.win.l()])?;
         Ok(geom)
     }
     fn cig(&self) -> usize {
@@ -696,9 +767,9 @@ fn forward_kernel<T: Real>(
     let (p, l) = (g.win.p(), g.win.l());
     let (cig, cog, rows) = (g.cig(), g.cog(), g.rows());
     let (sample_in, sample_out) = (g.c_in * p, g.c_out * l);
-    let mut out = vec![T::zero(); g.n * sample_out];
+    let mut out = filled(OP, "output", &g.out_shape(), T::zero())?;
     batch_parts(g.n, g.work(), &mut out, sample_out, |samples, out| {
-        let mut col = vec![T::zero(); if runs.identity { 0 } else { rows * l }];
+        let mut col = filled(OP, "column buffer", &[if runs.identity { 0 } else { rows }, l], T::zero())?;
         for (j, i) in samples.enumerate() {
             let xn = &xs[i * sample_in..(i + 1) * sample_in];
             let yn = &mut out[j * sample_out..(j + 1) * sample_out];
@@ -752,7 +823,8 @@ fn backward_kernel<T: Real>(
     let parts = batch_parts(g.n, work, &mut dx, dx_stride, |samples, dx| {
         let mut dw = if need_w { vec![T::zero(); g.c_out * rows] } else { Vec::new() };
         let mut db = if need_b { vec![T::zero(); g.c_out] } else { Vec::new() };
-        let mut col = vec![T::zero(); if (need_x || need_w) && !runs.identity { rows * l } else { 0 }];
+        let col_rows = if (need_x || need_w) && !runs.identity { rows } else { 0 };
+        let mut col = filled(OP, "column buffer", &[col_rows, l], T::zero())?;
         for (j, i) in samples.enumerate() {
             let xn = &xs[i * sample_in..(i + 1) * sample_in];
             let dyn_ = &dys[i * sample_out..(i + 1) * sample_out];

@@ -13,7 +13,7 @@
 //! composite `activation(x.matmul(Wᵀ) + b)`.
 
 use crate::Activation;
-use crate::util::promote_floats;
+use crate::util::{filled, promote_floats};
 use lux_core::{CustomOp, DType, FloatData, LuxError, Real, Result, Tensor, gemm};
 use ndarray::{ArcArray, Array2, ArrayView2, Axis, Ix2, IxDyn};
 use std::sync::Arc;
@@ -40,9 +40,10 @@ use std::sync::Arc;
 /// # Errors
 /// `w` is not 2-d, `x` is 0-d or its last axis differs from `w`'s second,
 /// `b` is not `[out]`, an operand is not a float tensor, or the
-/// activation's parameter is invalid (e.g. `Celu(0.0)`). The message
-/// names the shapes, e.g. `input has 783 features but the weight [256, 784]
-/// expects 784`.
+/// activation's parameter is invalid (e.g. `Celu(0.0)`), or the output is
+/// too large to allocate (e.g. `[2^20, 2^20]` from empty `[2^20, 0]`
+/// operands). The message names the shapes, e.g. `input has 783 features but
+/// the weight [256, 784] expects 784`.
 pub fn dense(x: &Tensor, w: &Tensor, b: Option<&Tensor>, activation: Activation) -> Result<Tensor> {
     const OP: &str = "dense";
     activation.validate()?;
@@ -50,15 +51,22 @@ pub fn dense(x: &Tensor, w: &Tensor, b: Option<&Tensor>, activation: Activation)
         return Err(LuxError::shape(OP, format!("the weight must be [out, in], got shape {:?}", w.shape())));
     }
     let (n_out, n_in) = (w.shape()[0], w.shape()[1]);
-    if x.ndim() == 0 || x.shape()[x.ndim() - 1] != n_in {
+    let Some(&features) = x.shape().last() else {
         return Err(LuxError::shape(
             OP,
             format!(
-                "input of shape {:?} has {} features but the weight {:?} expects {}",
+                "the input is a 0-d tensor (a scalar); it needs a features axis [..., {n_in}] for the weight {:?}",
+                w.shape()
+            ),
+        ));
+    };
+    if features != n_in {
+        return Err(LuxError::shape(
+            OP,
+            format!(
+                "input of shape {:?} has {features} features but the weight {:?} expects {n_in}",
                 x.shape(),
-                x.shape().last().copied().unwrap_or(0),
-                w.shape(),
-                n_in
+                w.shape()
             ),
         ));
     }
@@ -121,7 +129,9 @@ fn forward<T: Real>(
     let x = view2(x)?;
     let w = view2(w)?;
     let (m, n) = (x.nrows(), w.nrows());
-    let mut z = Array2::<T>::zeros((m, n));
+    // [m, n] can be huge for empty operands (x [m, 0], w [n, 0]).
+    let z = filled("dense", "output", &[m, n], T::zero())?;
+    let mut z = Array2::from_shape_vec((m, n), z).map_err(|_| LuxError::Unsupported("dense: output shape".into()))?;
     gemm(T::one(), x, w.t(), T::zero(), z.view_mut())?;
     let bias: Vec<T> = match b {
         Some(b) => b.iter().copied().collect(),

@@ -10,12 +10,18 @@
 //! constant mask, written with primitive differentiable ops, so gradients
 //! (`mask ⊙ g`) and gradients of gradients come for free.
 
-use crate::util::{check_float, check_unit_interval};
+use crate::util::{check_float, check_unit_interval, filled};
 use lux_core::{DType, Result, RngState, Tensor, normalize_axis};
 use rand::RngExt;
 
 /// The `α′ = −λα` of SELU (≈ −1.7581), the value alpha-dropout sets dropped
 /// entries to before its affine correction (LuxLib's constant).
+///
+/// ```
+/// // −λα with SELU's λ ≈ 1.0507 and α ≈ 1.6733
+/// let (lambda, alpha) = (1.050_700_987_355_480_5, 1.673_263_242_354_377_3);
+/// assert!((lux_ops::dropout::ALPHA_DROPOUT_ALPHA + lambda * alpha).abs() < 1e-15);
+/// ```
 pub const ALPHA_DROPOUT_ALPHA: f64 = -1.758_099_340_847_376_6;
 
 /// Inverted dropout: keeps each element with probability `1 − p` and scales
@@ -43,7 +49,8 @@ pub const ALPHA_DROPOUT_ALPHA: f64 = -1.758_099_340_847_376_6;
 /// ```
 ///
 /// # Errors
-/// `p` outside `[0, 1]`; `x` is not a float tensor.
+/// `p` outside `[0, 1]`; `x` is not a float tensor; the mask is too large
+/// to allocate.
 pub fn dropout(rng: &RngState, x: &Tensor, p: f64, training: bool) -> Result<(Tensor, RngState)> {
     dropout_dims(rng, x, p, training, None)
 }
@@ -67,7 +74,9 @@ pub fn dropout(rng: &RngState, x: &Tensor, p: f64, training: bool) -> Result<(Te
 /// ```
 ///
 /// # Errors
-/// As for [`dropout`]; an axis in `dims` is out of range.
+/// As for [`dropout`]; an axis in `dims` is out of range; the mask is too
+/// large to allocate (e.g. `[1, 2^40]` for an empty `[0, 2^40]` input with
+/// `dims = [1]`; the message names its shape and size).
 pub fn dropout_dims(
     rng: &RngState,
     x: &Tensor,
@@ -82,7 +91,7 @@ pub fn dropout_dims(
     if !training || p == 0.0 {
         return Ok((x.clone(), rng.clone()));
     }
-    let (mask, rng) = draw_mask(rng, &shape, p, x.dtype())?;
+    let (mask, rng) = draw_mask(OP, rng, &shape, p, x.dtype())?;
     Ok((x.mul(&mask)?, rng))
 }
 
@@ -110,7 +119,7 @@ pub fn dropout_mask(rng: &RngState, x: &Tensor, p: f64, dims: Option<&[isize]>) 
     check_unit_interval(OP, "the dropout probability p", p)?;
     check_float(OP, x)?;
     let shape = mask_shape(OP, x, dims)?;
-    draw_mask(rng, &shape, p, x.dtype())
+    draw_mask(OP, rng, &shape, p, x.dtype())
 }
 
 /// Alpha-dropout for self-normalising (SELU) networks (LuxLib's
@@ -139,7 +148,8 @@ pub fn dropout_mask(rng: &RngState, x: &Tensor, p: f64, dims: Option<&[isize]>) 
 /// ```
 ///
 /// # Errors
-/// `p` outside `[0, 1]`; `x` is not a float tensor.
+/// `p` outside `[0, 1]`; `x` is not a float tensor; the mask is too large
+/// to allocate.
 pub fn alpha_dropout(rng: &RngState, x: &Tensor, p: f64, training: bool) -> Result<(Tensor, RngState)> {
     const OP: &str = "alpha_dropout";
     check_unit_interval(OP, "the dropout probability p", p)?;
@@ -155,12 +165,11 @@ pub fn alpha_dropout(rng: &RngState, x: &Tensor, p: f64, training: bool) -> Resu
     let b = -a * alpha * p;
     let dropped = a * alpha + b;
     let mut rng = rng.clone();
-    let n = x.len();
-    let (mut scale, mut shift) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    for _ in 0..n {
+    let mut scale = filled(OP, "mask", x.shape(), 0.0)?;
+    let mut shift = filled(OP, "mask", x.shape(), 0.0)?;
+    for (s, t) in scale.iter_mut().zip(&mut shift) {
         let keep = rng.random::<f64>() > p;
-        scale.push(if keep { a } else { 0.0 });
-        shift.push(if keep { b } else { dropped });
+        (*s, *t) = if keep { (a, b) } else { (0.0, dropped) };
     }
     let dtype = x.dtype();
     let scale = Tensor::from_vec(scale, x.shape())?.to_dtype(dtype)?;
@@ -179,17 +188,19 @@ fn mask_shape(op: &str, x: &Tensor, dims: Option<&[isize]>) -> Result<Vec<usize>
 }
 
 /// `1/(1 − p)` where a uniform draw `u ∈ [0, 1)` exceeds `p`, else 0 (as
-/// LuxLib: kept iff `u > p`), from a copy of `rng`.
-fn draw_mask(rng: &RngState, shape: &[usize], p: f64, dtype: DType) -> Result<(Tensor, RngState)> {
+/// LuxLib: kept iff `u > p`), from a copy of `rng`; a mask too large to
+/// allocate is an `Err` naming `op` and its shape.
+fn draw_mask(op: &str, rng: &RngState, shape: &[usize], p: f64, dtype: DType) -> Result<(Tensor, RngState)> {
     let mut rng = rng.clone();
-    let n: usize = shape.iter().product();
     let inv = 1.0 / (1.0 - p);
     let mask = if dtype == DType::F64 {
-        let v: Vec<f64> = (0..n).map(|_| if rng.random::<f64>() > p { inv } else { 0.0 }).collect();
+        let mut v = filled(op, "mask", shape, 0.0f64)?;
+        v.iter_mut().for_each(|m| *m = if rng.random::<f64>() > p { inv } else { 0.0 });
         Tensor::from_vec(v, shape)?
     } else {
         let inv = inv as f32;
-        let v: Vec<f32> = (0..n).map(|_| if rng.random::<f64>() > p { inv } else { 0.0 }).collect();
+        let mut v = filled(op, "mask", shape, 0.0f32)?;
+        v.iter_mut().for_each(|m| *m = if rng.random::<f64>() > p { inv } else { 0.0 });
         Tensor::from_vec(v, shape)?.to_dtype(dtype)?
     };
     Ok((mask, rng))

@@ -5,8 +5,8 @@
 //! memory as `[vocab, dim]` row-major here: row `i` is the vector of token
 //! `i`. Indices are **0-based** i64 (Julia's are 1-based).
 
-use crate::util::check_float;
-use lux_core::{DType, LuxError, Result, Tensor};
+use crate::util::{check_float, filled};
+use lux_core::{DType, Element, LuxError, Result, Tensor};
 
 /// Looks up rows of `weight` (`[vocab, dim]`): the output has shape
 /// `[indices.shape()…, dim]` with `out[…, :] = weight[indices[…], :]`.
@@ -67,7 +67,8 @@ pub fn embedding(weight: &Tensor, indices: &Tensor) -> Result<Tensor> {
 /// ```
 ///
 /// # Errors
-/// `indices` is not i64; an index is negative or ≥ `num_classes`.
+/// `indices` is not i64; an index is negative or ≥ `num_classes`; the
+/// output is too large to allocate (the message names its shape and size).
 pub fn one_hot(indices: &Tensor, num_classes: usize, dtype: DType) -> Result<Tensor> {
     const OP: &str = "one_hot";
     let idx = checked_indices(OP, indices, num_classes, &|i| {
@@ -75,29 +76,21 @@ pub fn one_hot(indices: &Tensor, num_classes: usize, dtype: DType) -> Result<Ten
     })?;
     let mut shape = indices.shape().to_vec();
     shape.push(num_classes);
-    let n = idx.len() * num_classes;
     match dtype {
-        DType::Bool => {
-            let mut v = vec![false; n];
-            idx.iter().enumerate().for_each(|(j, &i)| v[j * num_classes + i as usize] = true);
-            Tensor::from_vec(v, &shape)
-        }
-        DType::I64 => {
-            let mut v = vec![0i64; n];
-            idx.iter().enumerate().for_each(|(j, &i)| v[j * num_classes + i as usize] = 1);
-            Tensor::from_vec(v, &shape)
-        }
-        DType::F64 => {
-            let mut v = vec![0.0f64; n];
-            idx.iter().enumerate().for_each(|(j, &i)| v[j * num_classes + i as usize] = 1.0);
-            Tensor::from_vec(v, &shape)
-        }
-        _ => {
-            let mut v = vec![0.0f32; n];
-            idx.iter().enumerate().for_each(|(j, &i)| v[j * num_classes + i as usize] = 1.0);
-            Tensor::from_vec(v, &shape)?.to_dtype(dtype)
-        }
+        DType::Bool => encode(&idx, &shape, false, true),
+        DType::I64 => encode(&idx, &shape, 0i64, 1),
+        DType::F64 => encode(&idx, &shape, 0.0f64, 1.0),
+        _ => encode(&idx, &shape, 0.0f32, 1.0)?.to_dtype(dtype),
     }
+}
+
+/// The one-hot tensor of `shape` (`[indices…, classes]`): `one` at each
+/// checked index of the last axis, `zero` elsewhere.
+fn encode<T: Element>(idx: &[i64], shape: &[usize], zero: T, one: T) -> Result<Tensor> {
+    let classes = shape[shape.len() - 1];
+    let mut v = filled("one_hot", "output", shape, zero)?;
+    idx.iter().enumerate().for_each(|(j, &i)| v[j * classes + i as usize] = one);
+    Tensor::from_vec(v, shape)
 }
 
 /// The i64 values of `indices` (row-major), each checked to lie in

@@ -28,7 +28,7 @@
 //! # Ok::<(), lux_core::LuxError>(())
 //! ```
 //!
-//! Conventions (see DESIGN.md): batch first (`[batch, features]`, NCHW
+//! Conventions (see `docs/conventions.md` in the repository): batch first (`[batch, features]`, NCHW
 //! images, `[batch, time, features]` sequences); every `axis` is signed,
 //! `-1` = last. Bad input is an `Err` naming the op and the shapes.
 //!
@@ -60,7 +60,9 @@ pub use dense::dense;
 pub use dropout::{alpha_dropout, dropout, dropout_dims, dropout_mask};
 pub use embedding::{embedding, one_hot};
 pub use lux_ops::{eachslice, foldl_init, getproperty, istraining, multigate, xlogx, xlogy};
-pub use norm::{RunningStats, batch_norm, group_norm, instance_norm, instance_norm_with_stats, layer_norm};
+pub use norm::{
+    NormOptions, RunningStats, batch_norm, group_norm, instance_norm, instance_norm_with_stats, layer_norm,
+};
 pub use pool::{
     PoolOptions, adaptive_max_pool, adaptive_mean_pool, global_max_pool, global_mean_pool, max_pool, mean_pool,
 };

@@ -19,8 +19,28 @@
 //! | [`layer_norm`] | the `axes` given | every other position | broadcast against `x` |
 //!
 //! `scale` and `bias` are each optional (Lux's `affine=false` passes
-//! neither). Defaults as in Lux's layers: [`DEFAULT_EPSILON`] = 1e-5,
-//! [`DEFAULT_MOMENTUM`] = 0.1.
+//! neither). Every op takes its arguments in one order: `x`, `scale`,
+//! `bias`, then what is particular to the op (the running statistics of
+//! [`batch_norm`] and [`instance_norm_with_stats`], the `axes` of
+//! [`layer_norm`], the `groups` of [`group_norm`]; [`instance_norm`] has
+//! none), then `&`[`NormOptions`]: ε, the momentum of the running
+//! statistics and the training mode, with Lux's layer defaults
+//! ([`DEFAULT_EPSILON`] = 1e-5, [`DEFAULT_MOMENTUM`] = 0.1, training).
+//!
+//! ```
+//! use lux_core::{DType, Tensor};
+//! use lux_ops::norm::{NormOptions, RunningStats, batch_norm, group_norm, layer_norm};
+//! let x = Tensor::from_vec(vec![1.0f64, 3.0, 10.0, 20.0], &[2, 2])?;
+//! let opts = NormOptions::new().epsilon(0.0);
+//! // per row: [1, 3] → [-1, 1], [10, 20] → [-1, 1]
+//! assert_eq!(layer_norm(&x, None, None, &[-1], &opts)?.to_vec::<f64>()?, vec![-1.0, 1.0, -1.0, 1.0]);
+//! // per channel (column): [1, 10] and [3, 20]
+//! let (y, _) = batch_norm(&x, None, None, Some(RunningStats::new(2, DType::F64)?), &opts)?;
+//! assert_eq!(y.to_vec::<f64>()?, vec![-1.0, -1.0, 1.0, 1.0]);
+//! // one group of both channels per sample is the layer norm of each row
+//! assert_eq!(group_norm(&x, None, None, 1, &opts)?.to_vec::<f64>()?, vec![-1.0, 1.0, -1.0, 1.0]);
+//! # Ok::<(), lux_core::LuxError>(())
+//! ```
 //!
 //! Each op is one fused kernel: one pass over `x` for the statistics
 //! (accumulated in f64) and one pass for normalise + affine (in the compute
@@ -40,16 +60,123 @@ use std::sync::Arc;
 
 /// Lux's default `epsilon` for its normalisation layers (`1f-5`; LuxLib's bare
 /// ops default to `eps(T)^(5/7)` instead).
+///
+/// ```
+/// use lux_ops::norm::{DEFAULT_EPSILON, NormOptions};
+/// assert_eq!(DEFAULT_EPSILON, 1e-5);
+/// assert_eq!(NormOptions::default().epsilon, DEFAULT_EPSILON);
+/// ```
 pub const DEFAULT_EPSILON: f64 = 1e-5;
 
 /// Lux's default `momentum` for running statistics (`0.1f0`).
+///
+/// ```
+/// use lux_ops::norm::{DEFAULT_MOMENTUM, NormOptions};
+/// assert_eq!(DEFAULT_MOMENTUM, 0.1);
+/// assert_eq!(NormOptions::default().momentum, DEFAULT_MOMENTUM);
+/// ```
 pub const DEFAULT_MOMENTUM: f64 = 0.1;
+
+/// The options of the normalisation ops: ε, the momentum of running
+/// statistics and the training mode. `Default` (= [`NormOptions::new`]) is
+/// Lux's: ε = [`DEFAULT_EPSILON`] (1e-5), momentum = [`DEFAULT_MOMENTUM`]
+/// (0.1), training mode (a fresh Lux state is in training mode). Set fields
+/// with the builder methods, so ε and momentum cannot be swapped by
+/// position.
+///
+/// `momentum` and `training` matter only to the ops that keep running
+/// statistics ([`batch_norm`], [`instance_norm_with_stats`]); the others
+/// read `epsilon` alone.
+///
+/// ```
+/// use lux_ops::norm::NormOptions;
+/// let o = NormOptions::new().epsilon(1e-3).momentum(0.01).training(false);
+/// assert_eq!((o.epsilon, o.momentum, o.training), (1e-3, 0.01, false));
+/// assert_eq!(NormOptions::default(), NormOptions { epsilon: 1e-5, momentum: 0.1, training: true });
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NormOptions {
+    /// Added to the variance before the square root; finite and ≥ 0
+    /// (default [`DEFAULT_EPSILON`]).
+    pub epsilon: f64,
+    /// Weight of the batch statistics when the running statistics are
+    /// updated, `(1 − momentum)·old + momentum·batch`; in `[0, 1]` (default
+    /// [`DEFAULT_MOMENTUM`]).
+    pub momentum: f64,
+    /// Training mode (default `true`): normalise with the batch statistics
+    /// and update the running ones; `false` (Lux's test mode) normalises
+    /// with the running statistics when they are given.
+    pub training: bool,
+}
+
+impl Default for NormOptions {
+    fn default() -> Self {
+        NormOptions { epsilon: DEFAULT_EPSILON, momentum: DEFAULT_MOMENTUM, training: true }
+    }
+}
+
+impl NormOptions {
+    /// ε = 1e-5, momentum = 0.1, training mode.
+    ///
+    /// ```
+    /// use lux_ops::norm::NormOptions;
+    /// assert!(NormOptions::new().training);
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets ε.
+    ///
+    /// ```
+    /// use lux_ops::norm::NormOptions;
+    /// assert_eq!(NormOptions::new().epsilon(0.0).epsilon, 0.0);
+    /// ```
+    pub fn epsilon(mut self, epsilon: f64) -> Self {
+        self.epsilon = epsilon;
+        self
+    }
+    /// Sets the momentum of the running statistics.
+    ///
+    /// ```
+    /// use lux_ops::norm::NormOptions;
+    /// assert_eq!(NormOptions::new().momentum(0.5).momentum, 0.5);
+    /// ```
+    pub fn momentum(mut self, momentum: f64) -> Self {
+        self.momentum = momentum;
+        self
+    }
+    /// Sets the mode: `true` for training, `false` for test mode (e.g.
+    /// from the layer state, `lux_ops::istraining(st)`).
+    ///
+    /// ```
+    /// use lux_ops::norm::NormOptions;
+    /// assert!(!NormOptions::new().training(false).training);
+    /// ```
+    pub fn training(mut self, training: bool) -> Self {
+        self.training = training;
+        self
+    }
+}
 
 /// Running mean and variance of a [`batch_norm`] (or
 /// [`instance_norm_with_stats`]) layer, one value per channel (`[C]` each).
 ///
 /// These are state, not parameters: the ops return updated copies and never
 /// differentiate through them.
+///
+/// ```
+/// use lux_core::Tensor;
+/// use lux_ops::norm::{batch_norm, NormOptions, RunningStats};
+/// // one channel with running mean 1 and variance 4
+/// let stats = RunningStats { mean: Tensor::from_vec(vec![1.0f64], &[1])?, var: Tensor::from_vec(vec![4.0f64], &[1])? };
+/// let x = Tensor::from_vec(vec![3.0f64, 5.0], &[2, 1])?;
+/// // test mode: (x − 1)/√4
+/// let opts = NormOptions::new().epsilon(0.0).training(false);
+/// let (y, same) = batch_norm(&x, None, None, Some(stats.clone()), &opts)?;
+/// assert_eq!(y.to_vec::<f64>()?, vec![1.0, 2.0]);
+/// assert_eq!(same, Some(stats));
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunningStats {
     /// Running mean, `[C]`.
@@ -84,32 +211,36 @@ impl RunningStats {
 /// Batch normalisation over every axis but the channel axis 1 (LuxLib's
 /// `batchnorm`).
 ///
-/// * `training == true`: normalises with the batch statistics (biased
+/// * `opts.training == true`: normalises with the batch statistics (biased
 ///   variance). If `running` is given, also returns it updated:
 ///   `mean ← (1 − momentum)·mean + momentum·μ`,
 ///   `var ← (1 − momentum)·var + momentum·m/(m − 1)·σ²`, where `m` is the
 ///   number of values per channel (the running variance is unbiased, as in
 ///   LuxLib). The running statistics keep their own dtype.
-/// * `training == false` with `running` given: normalises with the running
-///   statistics and returns them unchanged (Lux's test mode).
+/// * `opts.training == false` with `running` given: normalises with the
+///   running statistics and returns them unchanged (Lux's test mode).
 /// * `running == None` (Lux's `track_stats=false`): batch statistics in both
 ///   modes, and `None` is returned.
 ///
-/// `scale`/`bias` are `[C]`. Typical values: `momentum` =
-/// [`DEFAULT_MOMENTUM`], `epsilon` = [`DEFAULT_EPSILON`]. Running statistics
-/// are never differentiated (the returned ones are detached).
+/// `scale`/`bias` are `[C]`. Running statistics are never differentiated
+/// (the returned ones are detached).
 ///
 /// ```
 /// use lux_core::Tensor;
-/// use lux_ops::norm::{batch_norm, RunningStats};
+/// use lux_ops::norm::{batch_norm, NormOptions, RunningStats};
 /// // [N = 2, C = 1]: the channel holds 1 and 3 → μ = 2, σ² = 1.
 /// let x = Tensor::from_vec(vec![1.0f64, 3.0], &[2, 1])?;
 /// let running = RunningStats::new(1, lux_core::DType::F64)?;
-/// let (y, st) = batch_norm(&x, None, None, Some(running), true, 0.1, 0.0)?;
+/// let opts = NormOptions::new().epsilon(0.0); // momentum 0.1, training
+/// let (y, st) = batch_norm(&x, None, None, Some(running), &opts)?;
 /// assert_eq!(y.to_vec::<f64>()?, vec![-1.0, 1.0]);
 /// let st = st.unwrap();
 /// assert!((st.mean.to_vec::<f64>()?[0] - 0.2).abs() < 1e-12); // 0.9·0 + 0.1·2
 /// assert!((st.var.to_vec::<f64>()?[0] - 1.1).abs() < 1e-12); // 0.9·1 + 0.1·(2/1)·1
+/// // test mode: (x − 0.2)/√1.1
+/// let (y, _) = batch_norm(&x, None, None, Some(st), &opts.training(false))?;
+/// let want = [(1.0 - 0.2) / 1.1f64.sqrt(), (3.0 - 0.2) / 1.1f64.sqrt()];
+/// assert!(y.to_vec::<f64>()?.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12));
 /// # Ok::<(), lux_core::LuxError>(())
 /// ```
 ///
@@ -123,12 +254,11 @@ pub fn batch_norm(
     scale: Option<&Tensor>,
     bias: Option<&Tensor>,
     running: Option<RunningStats>,
-    training: bool,
-    momentum: f64,
-    epsilon: f64,
+    opts: &NormOptions,
 ) -> Result<(Tensor, Option<RunningStats>)> {
     const OP: &str = "batch_norm";
-    let c = check_running_op(OP, x, 2, scale, bias, running.as_ref(), momentum, epsilon)?;
+    let &NormOptions { epsilon, momentum, training } = opts;
+    let c = check_running_op(OP, x, 2, scale, bias, running.as_ref(), opts)?;
     let layout = Layout::channels(x.shape(), c, true);
     match running {
         Some(r) if !training => normalize_with_running(OP, x, scale, bias, r, c, epsilon),
@@ -164,15 +294,15 @@ pub fn batch_norm(
 /// `LayerNorm` *layer* defaults to `dims=Colon()`, i.e. every axis including
 /// the batch axis (`&[0, 1, …]`). `scale` and `bias` broadcast against `x`
 /// (NumPy rules), e.g. `[C, H, W]`, `[features]` or `[1, C, 1, 1]`.
-/// Typical `epsilon`: [`DEFAULT_EPSILON`].
+/// Reads `opts.epsilon` only.
 ///
 /// ```
 /// use lux_core::Tensor;
-/// use lux_ops::norm::layer_norm;
+/// use lux_ops::norm::{layer_norm, NormOptions};
 /// let x = Tensor::from_vec(vec![1.0f64, 3.0, 10.0, 20.0], &[2, 2])?;
 /// let gamma = Tensor::from_vec(vec![1.0f64, 2.0], &[2])?;
 /// let beta = Tensor::from_vec(vec![0.0f64, 0.5], &[2])?;
-/// let y = layer_norm(&x, Some(&gamma), Some(&beta), &[-1], 0.0)?;
+/// let y = layer_norm(&x, Some(&gamma), Some(&beta), &[-1], &NormOptions::new().epsilon(0.0))?;
 /// assert_eq!(y.to_vec::<f64>()?, vec![-1.0, 2.5, -1.0, 2.5]);
 /// # Ok::<(), lux_core::LuxError>(())
 /// ```
@@ -185,9 +315,10 @@ pub fn layer_norm(
     scale: Option<&Tensor>,
     bias: Option<&Tensor>,
     axes: &[isize],
-    epsilon: f64,
+    opts: &NormOptions,
 ) -> Result<Tensor> {
     const OP: &str = "layer_norm";
+    let epsilon = opts.epsilon;
     check_epsilon(OP, epsilon)?;
     check_float(OP, x)?;
     let nd = x.ndim();
@@ -240,14 +371,14 @@ pub fn layer_norm(
 /// Group normalisation (LuxLib's `groupnorm`): the `C` channels of `x`
 /// (`[N, C, …]`) are split into `groups` consecutive groups and every
 /// sample's group is normalised over its channels and all spatial positions.
-/// `scale`/`bias` are `[C]`. Typical `epsilon`: [`DEFAULT_EPSILON`].
+/// `scale`/`bias` are `[C]`. Reads `opts.epsilon` only.
 ///
 /// ```
 /// use lux_core::Tensor;
-/// use lux_ops::norm::group_norm;
+/// use lux_ops::norm::{group_norm, NormOptions};
 /// // One sample, 4 channels of length 1, 2 groups: {1, 3} and {5, 9}.
 /// let x = Tensor::from_vec(vec![1.0f64, 3.0, 5.0, 9.0], &[1, 4, 1])?;
-/// let y = group_norm(&x, 2, None, None, 0.0)?;
+/// let y = group_norm(&x, None, None, 2, &NormOptions::new().epsilon(0.0))?;
 /// assert_eq!(y.to_vec::<f64>()?, vec![-1.0, 1.0, -1.0, 1.0]);
 /// # Ok::<(), lux_core::LuxError>(())
 /// ```
@@ -257,12 +388,13 @@ pub fn layer_norm(
 /// divide `C`; `scale`/`bias` are not `[C]`; `epsilon` negative.
 pub fn group_norm(
     x: &Tensor,
-    groups: usize,
     scale: Option<&Tensor>,
     bias: Option<&Tensor>,
-    epsilon: f64,
+    groups: usize,
+    opts: &NormOptions,
 ) -> Result<Tensor> {
     const OP: &str = "group_norm";
+    let epsilon = opts.epsilon;
     check_epsilon(OP, epsilon)?;
     let c = channels(OP, x, 2)?;
     if groups == 0 || c % groups != 0 {
@@ -280,13 +412,13 @@ pub fn group_norm(
 /// Instance normalisation (LuxLib's `instancenorm` without running
 /// statistics): every sample's channel is normalised over its spatial axes
 /// 2, 3, …. `x` needs at least 3 axes (`[N, C, L…]`), as in Lux.
-/// `scale`/`bias` are `[C]`. Typical `epsilon`: [`DEFAULT_EPSILON`].
+/// `scale`/`bias` are `[C]`. Reads `opts.epsilon` only.
 ///
 /// ```
 /// use lux_core::Tensor;
-/// use lux_ops::norm::instance_norm;
+/// use lux_ops::norm::{instance_norm, NormOptions};
 /// let x = Tensor::from_vec(vec![1.0f64, 3.0, 10.0, 30.0], &[1, 2, 2])?;
-/// let y = instance_norm(&x, None, None, 0.0)?;
+/// let y = instance_norm(&x, None, None, &NormOptions::new().epsilon(0.0))?;
 /// assert_eq!(y.to_vec::<f64>()?, vec![-1.0, 1.0, -1.0, 1.0]);
 /// # Ok::<(), lux_core::LuxError>(())
 /// ```
@@ -294,28 +426,28 @@ pub fn group_norm(
 /// # Errors
 /// `x` has fewer than 3 axes or is not float; `scale`/`bias` not `[C]`;
 /// `epsilon` negative.
-pub fn instance_norm(x: &Tensor, scale: Option<&Tensor>, bias: Option<&Tensor>, epsilon: f64) -> Result<Tensor> {
-    Ok(instance_norm_with_stats(x, scale, bias, None, true, DEFAULT_MOMENTUM, epsilon)?.0)
+pub fn instance_norm(x: &Tensor, scale: Option<&Tensor>, bias: Option<&Tensor>, opts: &NormOptions) -> Result<Tensor> {
+    Ok(instance_norm_with_stats(x, scale, bias, None, &NormOptions::new().epsilon(opts.epsilon))?.0)
 }
 
 /// Instance normalisation with optional running statistics (Lux's
 /// `InstanceNorm(…; track_stats=true)`).
 ///
-/// * `training == true` or `running == None`: normalises with each
+/// * `opts.training == true` or `running == None`: normalises with each
 ///   instance's statistics (over axes 2..). In training, `running` (if given)
 ///   is returned updated with the statistics averaged over the batch:
 ///   `mean ← (1 − momentum)·mean + momentum·avgₙ μ`,
 ///   `var ← (1 − momentum)·var + momentum·m/(m − 1)·avgₙ σ²`, `m` the number
 ///   of spatial positions (as LuxLib does).
-/// * `training == false` with `running`: normalises every channel with the
+/// * `opts.training == false` with `running`: normalises every channel with the
 ///   running statistics, which are returned unchanged.
 ///
 /// ```
 /// use lux_core::{DType, Tensor};
-/// use lux_ops::norm::{instance_norm_with_stats, RunningStats};
+/// use lux_ops::norm::{instance_norm_with_stats, NormOptions, RunningStats};
 /// let x = Tensor::from_vec(vec![1.0f64, 3.0, 10.0, 30.0], &[2, 1, 2])?;
 /// let st = RunningStats::new(1, DType::F64)?;
-/// let (_, st) = instance_norm_with_stats(&x, None, None, Some(st), true, 0.5, 1e-5)?;
+/// let (_, st) = instance_norm_with_stats(&x, None, None, Some(st), &NormOptions::new().momentum(0.5))?;
 /// let st = st.unwrap();
 /// assert!((st.mean.to_vec::<f64>()?[0] - 5.5).abs() < 1e-12); // 0.5·0 + 0.5·(2 + 20)/2
 /// assert!((st.var.to_vec::<f64>()?[0] - 51.0).abs() < 1e-12); // 0.5·1 + 0.5·(2/1)·(1 + 100)/2
@@ -331,12 +463,11 @@ pub fn instance_norm_with_stats(
     scale: Option<&Tensor>,
     bias: Option<&Tensor>,
     running: Option<RunningStats>,
-    training: bool,
-    momentum: f64,
-    epsilon: f64,
+    opts: &NormOptions,
 ) -> Result<(Tensor, Option<RunningStats>)> {
     const OP: &str = "instance_norm";
-    let c = check_running_op(OP, x, 3, scale, bias, running.as_ref(), momentum, epsilon)?;
+    let &NormOptions { epsilon, momentum, training } = opts;
+    let c = check_running_op(OP, x, 3, scale, bias, running.as_ref(), opts)?;
     match running {
         Some(r) if !training => normalize_with_running(OP, x, scale, bias, r, c, epsilon),
         running => {
@@ -398,11 +529,10 @@ fn check_running_op(
     scale: Option<&Tensor>,
     bias: Option<&Tensor>,
     running: Option<&RunningStats>,
-    momentum: f64,
-    epsilon: f64,
+    opts: &NormOptions,
 ) -> Result<usize> {
-    check_epsilon(op, epsilon)?;
-    check_unit_interval(op, "momentum", momentum)?;
+    check_epsilon(op, opts.epsilon)?;
+    check_unit_interval(op, "momentum", opts.momentum)?;
     let c = channels(op, x, min_rank)?;
     check_channel_param(op, "scale", scale, c, x)?;
     check_channel_param(op, "bias", bias, c, x)?;

@@ -29,7 +29,7 @@
 //! gather of the recorded argmax positions, which has the same derivatives).
 
 use crate::conv::{NONE, Padding, Runs, Window, internal, per_dim};
-use crate::util::check_float;
+use crate::util::{check_float, filled};
 use lux_core::{CustomOp, FloatData, LuxError, Real, Result, Tensor};
 use ndarray::{ArcArray, IxDyn};
 use rayon::prelude::*;
@@ -60,24 +60,71 @@ pub struct PoolOptions {
 
 impl PoolOptions {
     /// Stride = window, no padding, dilation 1.
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// use lux_ops::pool::{max_pool, PoolOptions};
+    /// let x = Tensor::from_vec(vec![1.0f32, 3.0, 2.0, 4.0], &[1, 1, 4])?;
+    /// assert_eq!(max_pool(&x, &[2], &PoolOptions::new())?.to_vec::<f32>()?, vec![3.0, 4.0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
     /// Sets the stride (one value or one per spatial dim).
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// use lux_ops::pool::{max_pool, PoolOptions};
+    /// let x = Tensor::from_vec(vec![1.0f32, 3.0, 2.0, 4.0], &[1, 1, 4])?;
+    /// // overlapping windows [1, 3], [3, 2], [2, 4]
+    /// assert_eq!(max_pool(&x, &[2], &PoolOptions::new().stride(&[1]))?.to_vec::<f32>()?, vec![3.0, 3.0, 4.0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn stride(mut self, stride: &[usize]) -> Self {
         self.stride = stride.to_vec();
         self
     }
     /// Sets the padding.
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// use lux_ops::{conv::Padding, pool::{max_pool, PoolOptions}};
+    /// let x = Tensor::from_vec(vec![1.0f32, 3.0, 2.0], &[1, 1, 3])?;
+    /// // same padding: one (−∞) element before → windows [pad, 1], [3, 2]
+    /// let y = max_pool(&x, &[2], &PoolOptions::new().padding(Padding::Same))?;
+    /// assert_eq!(y.to_vec::<f32>()?, vec![1.0, 3.0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn padding(mut self, padding: Padding) -> Self {
         self.padding = padding;
         self
     }
     /// Sets symmetric padding (one value or one per spatial dim).
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// use lux_ops::pool::{mean_pool, PoolOptions};
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[1, 1, 4])?;
+    /// // [0, 1, 2, 3, 4, 0] in windows of 2; padded zeros count in the mean
+    /// let y = mean_pool(&x, &[2], &PoolOptions::new().pad(&[1]))?;
+    /// assert_eq!(y.to_vec::<f32>()?, vec![0.5, 2.5, 2.0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn pad(self, pad: &[usize]) -> Self {
         self.padding(Padding::symmetric(pad))
     }
     /// Sets the dilation (one value or one per spatial dim).
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// use lux_ops::pool::{max_pool, PoolOptions};
+    /// let x = Tensor::from_vec(vec![1.0f32, 5.0, 2.0, 0.0, 3.0], &[1, 1, 5])?;
+    /// // taps 2 apart, stride 1: max(1, 2), max(5, 0), max(2, 3)
+    /// let y = max_pool(&x, &[2], &PoolOptions::new().stride(&[1]).dilation(&[2]))?;
+    /// assert_eq!(y.to_vec::<f32>()?, vec![2.0, 5.0, 3.0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn dilation(mut self, dilation: &[usize]) -> Self {
         self.dilation = dilation.to_vec();
         self
@@ -215,6 +262,15 @@ pub fn global_mean_pool(x: &Tensor) -> Result<Tensor> {
 fn global(op: &str, kind: Kind, x: &Tensor) -> Result<Tensor> {
     check_rank(op, x)?;
     let k = x.shape()[2..].to_vec();
+    if k.contains(&0) {
+        return Err(LuxError::shape(
+            op,
+            format!(
+                "input {:?} has a zero-size spatial dim {k:?}: no position to pool over in each [n, c] plane",
+                x.shape()
+            ),
+        ));
+    }
     let win = Window::resolve(op, "window", x.shape(), &k, &k, &[], &Padding::default())?;
     pool_fused(op, kind, x, PoolGeom { n: x.shape()[0], c: x.shape()[1], win })
 }
@@ -289,11 +345,11 @@ fn pool_fused(op: &str, kind: Kind, x: &Tensor, geom: PoolGeom) -> Result<Tensor
     let runs = Runs::new(&geom.win, false);
     let (values, argmax) = match x.compute_data(op)? {
         FloatData::F32(a) => {
-            let (v, arg) = forward_kernel(kind, &geom, &runs, &a, x.is_tracked())?;
+            let (v, arg) = forward_kernel(op, kind, &geom, &runs, &a, x.is_tracked())?;
             (FloatData::F32(v), arg)
         }
         FloatData::F64(a) => {
-            let (v, arg) = forward_kernel(kind, &geom, &runs, &a, x.is_tracked())?;
+            let (v, arg) = forward_kernel(op, kind, &geom, &runs, &a, x.is_tracked())?;
             (FloatData::F64(v), arg)
         }
     };
@@ -305,6 +361,7 @@ fn pool_fused(op: &str, kind: Kind, x: &Tensor, geom: PoolGeom) -> Result<Tensor
 /// be taken) the flat in-plane position of each output's maximum
 /// ([`NONE`] for a window entirely on the padding).
 fn forward_kernel<T: Real>(
+    op: &str,
     kind: Kind,
     g: &PoolGeom,
     runs: &Runs,
@@ -314,9 +371,9 @@ fn forward_kernel<T: Real>(
     let x = x.as_standard_layout();
     let xs = x.as_slice().ok_or_else(|| internal("pool: layout"))?;
     let (p, l, kk, step) = (g.win.p(), g.win.l(), g.win.kk(), runs.step());
-    let mut out = vec![T::zero(); g.planes() * l];
+    let mut out = filled(op, "output", &g.out_shape(), T::zero())?;
     let with_argmax = with_argmax && kind == Kind::Max;
-    let mut arg = if with_argmax { vec![NONE; g.planes() * l] } else { Vec::new() };
+    let mut arg = if with_argmax { filled(op, "argmax table", &g.out_shape(), NONE)? } else { Vec::new() };
     let scale = T::one() / T::c(kk as f64);
     let plane = |i: usize, y: &mut [T], a: &mut [u32]| {
         let xp = &xs[i * p..(i + 1) * p];

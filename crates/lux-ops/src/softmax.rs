@@ -53,6 +53,9 @@ const PAR_THRESHOLD: usize = 1 << 16;
 /// let z: f64 = 1.0f64.exp() + 2.0f64.exp() + 3.0f64.exp();
 /// assert!((p[2] - 3.0f64.exp() / z).abs() < 1e-15);
 /// assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-15);
+/// // [0, ln 3] → [1, 3]/4
+/// let q = lux_ops::softmax::softmax(&Tensor::from_vec(vec![0.0f64, 3f64.ln()], &[2])?, -1)?.to_vec::<f64>()?;
+/// assert!((q[0] - 0.25).abs() < 1e-15 && (q[1] - 0.75).abs() < 1e-15);
 /// # Ok::<(), lux_core::LuxError>(())
 /// ```
 ///

@@ -447,6 +447,21 @@ fn absurd_sizes_are_errors_not_panics() {
     assert_err(conv(&x, &w, None, &ConvOptions::new().padding(Padding::Explicit(vec![(huge, 0)]))), &["too large"]);
     assert_err(conv(&x, &w, None, &ConvOptions::new().dilation(&[huge])), &["larger than the padded input"]);
     assert!(conv(&x, &w, None, &ConvOptions::new().stride(&[huge])).is_ok());
+    // An empty input (no channels) whose output would hold 2^40 f32 values
+    // (4 TiB): an error naming the size, not an allocation abort.
+    let x = Tensor::zeros(&[1 << 40, 0, 1], DType::F32).unwrap();
+    let w = Tensor::zeros(&[1, 0, 1], DType::F32).unwrap();
+    assert_err(
+        conv(&x, &w, None, &ConvOptions::new()),
+        &["conv", "output of shape [1099511627776, 1, 1] is too large", "4398046511104 bytes"],
+    );
+    // an output count past isize::MAX
+    let x = Tensor::zeros(&[1 << 62, 0, 1], DType::F32).unwrap();
+    let w = Tensor::zeros(&[4, 0, 1], DType::F32).unwrap();
+    assert_err(
+        conv(&x, &w, None, &ConvOptions::new()),
+        &["conv", "output of shape [4611686018427387904, 4, 1]", "isize::MAX"],
+    );
 }
 
 #[test]

@@ -161,12 +161,28 @@ fn invalid_arguments_name_the_shapes() {
     assert!(e.contains("[255]") && e.contains("[256]"), "{e}");
     let e = dense(&randn(1, &[8, 4]), &randn(2, &[4]), None, Activation::Relu).unwrap_err().to_string();
     assert!(e.contains("[out, in]") && e.contains("[4]"), "{e}");
-    assert!(dense(&Tensor::scalar(1.0f64), &randn(2, &[1, 1]), None, Activation::Relu).is_err());
+    // a 0-d input: the message says so instead of "has 0 features"
+    let e = dense(&Tensor::scalar(1.0f64), &randn(2, &[3, 1]), None, Activation::Relu).unwrap_err();
+    assert!(matches!(e, LuxError::Shape { .. }));
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with("dense") && msg.contains("0-d") && msg.contains("[3, 1]") && !msg.contains("0 features"),
+        "{msg}"
+    );
     // The activation's parameter is checked as in `Activation::apply`.
     for bad in [Activation::Celu(0.0), Activation::LeakyRelu(f64::NAN), Activation::Elu(f64::INFINITY)] {
         let e = dense(&randn(1, &[2, 3]), &randn(2, &[4, 3]), None, bad).unwrap_err();
         assert!(matches!(e, LuxError::InvalidArgument { .. }), "{bad:?}: {e}");
     }
+    // empty operands whose output would hold 2^40 f32 values (4 TiB)
+    let empty = Tensor::zeros(&[1 << 20, 0], DType::F32).unwrap();
+    let e = dense(&empty, &empty, None, Activation::Identity).unwrap_err().to_string();
+    assert!(
+        e.starts_with("dense")
+            && e.contains("output of shape [1048576, 1048576] is too large")
+            && e.contains("4398046511104 bytes"),
+        "{e}"
+    );
     let ints = Tensor::from_vec(vec![1i64; 4], &[1, 4]).unwrap();
     assert!(matches!(dense(&ints, &randn(2, &[2, 4]), None, Activation::Relu), Err(LuxError::UnsupportedDType { .. })));
 }

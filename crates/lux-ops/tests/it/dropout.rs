@@ -217,6 +217,29 @@ fn invalid_arguments_are_errors() {
     assert!(alpha_dropout(&r, &xi, 0.5, true).is_err());
 }
 
+#[test]
+fn huge_masks_of_empty_inputs_are_errors_naming_the_size() {
+    // x has no elements, but a mask shared along axis 0 is [1, 2^40]: 4 TiB
+    // of f32 (8 TiB for f64).
+    for (dtype, bytes) in [(DType::F32, "4398046511104 bytes"), (DType::F64, "8796093022208 bytes")] {
+        let x = Tensor::zeros(&[0, 1 << 40], dtype).unwrap();
+        let e = dropout_dims(&rng(0), &x, 0.5, true, Some(&[1])).unwrap_err().to_string();
+        assert!(
+            e.starts_with("dropout:")
+                && e.contains("mask of shape [1, 1099511627776] is too large")
+                && e.contains(bytes),
+            "{e}"
+        );
+        let e = dropout_mask(&rng(0), &x, 0.5, Some(&[-1])).unwrap_err().to_string();
+        assert!(e.starts_with("dropout_mask") && e.contains("[1, 1099511627776]") && e.contains(bytes), "{e}");
+        // a mask over every axis is as empty as x
+        let (y, _) = dropout(&rng(0), &x, 0.5, true).unwrap();
+        assert_eq!(y.shape(), x.shape());
+        let (y, _) = alpha_dropout(&rng(0), &x, 0.5, true).unwrap();
+        assert_eq!(y.shape(), x.shape());
+    }
+}
+
 mod props {
     use super::*;
     use proptest::prelude::*;

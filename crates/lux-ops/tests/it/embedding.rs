@@ -117,6 +117,32 @@ fn invalid_indices_are_errors_naming_shapes() {
     assert!(e.contains("bool"), "{e}");
 }
 
+#[test]
+fn huge_one_hot_outputs_are_errors_naming_the_size() {
+    let two = idx(&[0, 1], &[2]);
+    let one = idx(&[0], &[1]);
+    let cases: [(&Tensor, usize, DType, &str); 6] = [
+        // element counts past isize::MAX
+        (&two, 1 << 63, DType::F32, "[2, 9223372036854775808] is too large: more than isize::MAX elements"),
+        (&two, 1 << 62, DType::Bool, "[2, 4611686018427387904] is too large: more than isize::MAX elements"),
+        // bytes past isize::MAX
+        (&one, 1 << 62, DType::F32, "[1, 4611686018427387904] is too large: 4611686018427387904 elements of 4 bytes"),
+        // counts the allocator refuses (1, 4 and 8 TiB)
+        (&one, 1 << 40, DType::Bool, "[1, 1099511627776] is too large: cannot allocate 1099511627776 bytes"),
+        (&one, 1 << 40, DType::F16, "[1, 1099511627776] is too large: cannot allocate 4398046511104 bytes"),
+        (&one, 1 << 40, DType::I64, "[1, 1099511627776] is too large: cannot allocate 8796093022208 bytes"),
+    ];
+    for (indices, n, dtype, want) in cases {
+        let e = one_hot(indices, n, dtype).unwrap_err().to_string();
+        assert!(e.starts_with("one_hot") && e.contains(want), "{n} {dtype:?}: {e}");
+    }
+    // no indices: zero elements, but the shape [0, 2^63] breaks ndarray's rule
+    let e = one_hot(&idx(&[], &[0]), 1 << 63, DType::F64).unwrap_err().to_string();
+    assert!(e.contains("[0, 9223372036854775808]"), "{e}");
+    // while [0, 2^40] is a valid empty shape
+    assert_eq!(one_hot(&idx(&[], &[0]), 1 << 40, DType::F64).unwrap().shape(), &[0, 1 << 40]);
+}
+
 mod props {
     use super::*;
     use proptest::prelude::*;

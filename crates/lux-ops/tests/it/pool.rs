@@ -313,11 +313,16 @@ fn f32_f16_forward() -> Result<()> {
 }
 
 #[track_caller]
-fn assert_err(r: Result<Tensor>, parts: &[&str]) {
-    let msg = match r {
+fn err_text(r: Result<Tensor>) -> String {
+    match r {
         Ok(t) => panic!("expected an error, got a tensor of shape {:?}", t.shape()),
         Err(e) => e.to_string(),
-    };
+    }
+}
+
+#[track_caller]
+fn assert_err(r: Result<Tensor>, parts: &[&str]) {
+    let msg = err_text(r);
     for p in parts {
         assert!(msg.contains(p), "error `{msg}` does not mention `{p}`");
     }
@@ -357,10 +362,38 @@ fn invalid_arguments_are_errors() {
     assert_err(adaptive_max_pool(&x, &[0]), &["output size [0, 0]"]);
     assert_err(adaptive_max_pool(&x, &[1, 1, 1]), &["output size has 3 entries"]);
     // global pooling over an empty spatial dim
-    assert_err(global_max_pool(&randn(3, &[1, 1, 0, 2])), &["window size [0, 2] has a zero entry"]);
+    // (the message names the input, not a window the user never passed)
+    for (op, r) in [
+        ("global_max_pool", global_max_pool(&randn(3, &[1, 1, 0, 2]))),
+        ("global_mean_pool", global_mean_pool(&randn(3, &[2, 3, 4, 0]))),
+    ] {
+        let msg = err_text(r);
+        assert!(msg.starts_with(op) && msg.contains("has a zero-size spatial dim") && !msg.contains("window"), "{msg}");
+    }
+    assert!(
+        err_text(global_max_pool(&randn(3, &[1, 1, 0, 2])))
+            .contains("input [1, 1, 0, 2] has a zero-size spatial dim [0, 2]")
+    );
     // dtype
     let xi = Tensor::from_vec(vec![1i64; 8], &[1, 1, 8]).unwrap();
     assert_err(max_pool(&xi, &[2], &o), &["max_pool", "i64"]);
+}
+
+#[test]
+fn huge_outputs_of_empty_inputs_are_errors_naming_the_size() {
+    // An empty spatial dim with padding 1 gives 2 outputs per plane: 2^41
+    // f32 values (8 TiB) from an input with no elements.
+    let x = Tensor::zeros(&[1 << 20, 1 << 20, 0], DType::F32).unwrap();
+    let o = PoolOptions::new().pad(&[1]);
+    for (op, r) in [("max_pool", max_pool(&x, &[1], &o)), ("mean_pool", mean_pool(&x, &[1], &o))] {
+        let msg = err_text(r);
+        assert!(
+            msg.starts_with(op)
+                && msg.contains("output of shape [1048576, 1048576, 2] is too large")
+                && msg.contains("8796093022208 bytes"),
+            "{msg}"
+        );
+    }
 }
 
 #[test]
