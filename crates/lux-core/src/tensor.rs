@@ -822,8 +822,8 @@ mod tests {
         assert!(Tensor::scalar(70000.0f32).to_scalar::<f16>().is_err(), "beyond f16's range");
         assert!(Tensor::scalar(f64::NAN).to_scalar::<i64>().is_err());
         assert!(Tensor::scalar(f64::INFINITY).to_scalar::<i64>().is_err());
-        assert!(Tensor::scalar(9.223372036854775808e18f64).to_scalar::<i64>().is_err(), "2^63 would saturate");
-        assert_eq!(Tensor::scalar(-9.223372036854775808e18f64).to_scalar::<i64>()?, i64::MIN);
+        assert!(Tensor::scalar(2f64.powi(63)).to_scalar::<i64>().is_err(), "2^63 would saturate");
+        assert_eq!(Tensor::scalar(-2f64.powi(63)).to_scalar::<i64>()?, i64::MIN);
         assert!(Tensor::scalar(2i64).to_scalar::<bool>().is_err());
         assert!(Tensor::scalar(0.5f32).to_scalar::<bool>().is_err());
         // i64 → f64 rounds beyond 2^53: not exact.

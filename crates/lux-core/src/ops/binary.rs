@@ -304,7 +304,8 @@ impl Tensor {
     /// let x = Tensor::from_vec(vec![4.0f32, 9.0], &[2])?;
     /// assert_eq!(x.powf(0.5)?.to_vec::<f32>()?, vec![2.0, 3.0]);
     /// let i = Tensor::from_vec(vec![4i64, 9], &[2])?;
-    /// assert_eq!(i.powf(0.5)?.to_vec::<f32>()?, vec![2.0, 3.0]);
+    /// let r = i.powf(0.5)?;
+    /// assert_eq!((r.dtype(), r.to_vec::<f32>()?), (DType::F32, vec![2.0, 3.0]));
     /// # Ok::<(), lux_core::LuxError>(())
     /// ```
     ///
