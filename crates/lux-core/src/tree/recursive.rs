@@ -87,7 +87,7 @@ fn check_add(path: &str, a: &Tree, b: &Tree) -> Result<()> {
                 Ok(())
             } else {
                 Err(invalid(format!(
-                    "a bool tensor is kept, not added, so both trees must hold the same one; got bool{:?} and {}{:?} with other values",
+                    "a bool tensor is kept, not added, so both trees must hold the same one; got bool{:?} and a different {}{:?}",
                     x.shape(),
                     y.dtype(),
                     y.shape()
