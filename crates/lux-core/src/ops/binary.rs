@@ -177,9 +177,11 @@ impl Tensor {
 
     /// `self + other`, broadcasting.
     ///
-    /// Mixed dtypes promote as the [module docs](self) say: a 0-d operand
-    /// is weak, so a 0-d f64 constant keeps an f32 tensor f32; the gradient
-    /// with respect to that constant still comes back as f64.
+    /// Mixed dtypes promote with [`DType::promote`], except that a 0-d
+    /// operand against an n-d one is weak ([`DType::promote_weak`]), so a
+    /// 0-d f64 constant keeps an f32 tensor f32; the gradient with respect
+    /// to that constant still comes back as f64. The same holds for every
+    /// arithmetic op below and for [`where_`](Tensor::where_).
     ///
     /// ```
     /// use lux_core::{DType, Tensor};
@@ -244,6 +246,14 @@ impl Tensor {
     /// (rounded for floats; truncated toward zero, saturating, for i64;
     /// non-zero → `true` for bool). The scalar ops below do not use it: they
     /// never truncate.
+    ///
+    /// ```
+    /// use lux_core::{DType, Tensor};
+    /// let i = Tensor::from_vec(vec![1i64, 2], &[2])?;
+    /// assert_eq!(i.scalar_like(2.7).to_scalar::<i64>()?, 2);
+    /// assert_eq!(i.scalar_like(2.7).dtype(), DType::I64);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn scalar_like(&self, value: f64) -> Tensor {
         Tensor::full(&[], value, self.dtype()).expect("a 0-d tensor is always valid")
     }
