@@ -51,12 +51,16 @@ impl DType {
         }
     }
 
-    /// The dtype of `a ∘ b` for mixed-dtype arithmetic.
+    /// The dtype of `a ∘ b` for mixed-dtype arithmetic between two tensors
+    /// of the same standing (both n-d with n ≥ 1, or both 0-d).
     ///
     /// Floats win over integers and booleans and keep their own width
     /// (`i64 + f32 → f32`, as in PyTorch and JAX); two floats give the wider
     /// one (`f16 + f32 → f32`, as in NumPy); f16 and bf16 meet at f32 (as in
     /// JAX); `bool + i64 → i64`.
+    ///
+    /// A 0-d tensor or a Rust scalar meeting an n-d tensor is *weak* and
+    /// follows [`promote_weak`](DType::promote_weak) instead.
     ///
     /// ```
     /// use lux_core::DType;
@@ -72,6 +76,49 @@ impl DType {
             _ => a.max(b),
         }
     }
+
+    /// The dtype of `strong ∘ weak`, where `weak` is the dtype of a 0-d
+    /// tensor (or a Rust scalar) and `strong` that of an n-d tensor (n ≥ 1),
+    /// as in PyTorch and JAX: only the weak operand's *category* (bool <
+    /// integer < float) counts, never its width.
+    ///
+    /// * same or lower category: `strong` wins (`f32 [n] · f64 0-d → f32`,
+    ///   `f16 [n] + i64 0-d → f16`, `i64 [n] + bool 0-d → i64`), so a 0-d
+    ///   f64 constant never widens an f32 model;
+    /// * a float weak operand with an integer or bool `strong`: the default
+    ///   float dtype, f32 (`i64 [n] · 0.5 → f32`, as `int_tensor * 0.5` in
+    ///   PyTorch);
+    /// * an integer weak operand with a bool `strong`: i64.
+    ///
+    /// ```
+    /// use lux_core::DType;
+    /// assert_eq!(DType::promote_weak(DType::F32, DType::F64), DType::F32);
+    /// assert_eq!(DType::promote_weak(DType::BF16, DType::F32), DType::BF16);
+    /// assert_eq!(DType::promote_weak(DType::I64, DType::F64), DType::F32);
+    /// assert_eq!(DType::promote_weak(DType::Bool, DType::I64), DType::I64);
+    /// assert_eq!(DType::promote_weak(DType::I64, DType::Bool), DType::I64);
+    /// ```
+    pub fn promote_weak(strong: DType, weak: DType) -> DType {
+        fn category(d: DType) -> u8 {
+            match d {
+                DType::Bool => 0,
+                DType::I64 => 1,
+                _ => 2,
+            }
+        }
+        match category(weak) {
+            c if c <= category(strong) => strong,
+            2 => DType::F32,
+            _ => DType::I64,
+        }
+    }
+}
+
+/// `x` as an i64 if it is an integer in i64's range (`-2⁶³ ≤ x < 2⁶³`), so
+/// the conversion is exact; `None` for fractions, NaN, ±∞ and values beyond.
+pub(crate) fn exact_i64(x: f64) -> Option<i64> {
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    (x.fract() == 0.0 && (-TWO_63..TWO_63).contains(&x)).then_some(x as i64)
 }
 
 impl fmt::Display for DType {

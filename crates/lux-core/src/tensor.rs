@@ -2,7 +2,7 @@
 
 use crate::DType;
 use crate::autodiff::Node;
-use crate::dtype::{Data, Element, same_type, with_data};
+use crate::dtype::{Data, Element, exact_i64, same_type, with_data};
 use crate::error::{LuxError, Result, arg_err, shape_err};
 use half::{bf16, f16};
 use ndarray::{ArcArray, ArrayD, IxDyn};
@@ -223,19 +223,83 @@ impl Tensor {
         with_data!(&self.data, a => a.iter().map(|x| x.to_f64()).collect())
     }
 
-    /// The single element of a one-element tensor.
+    /// The single element of a one-element tensor as a `T`, converted from
+    /// this tensor's dtype when the conversion is exact for this value:
+    /// widening (f32 → f64, f16 → f32, i64 → f64 below 2⁵³, bool → i64)
+    /// always works; narrowing works only when nothing is lost (`2.0f64` →
+    /// `2i64`, `0.5f64` → `0.5f32`, NaN and ±∞ between floats) and is an
+    /// error otherwise (`2.5f64` → i64, `0.1f64` → f32, `2i64` → bool).
+    /// [`item_f64`](Tensor::item_f64) reads any dtype as an f64.
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let loss = Tensor::scalar(0.25f32);
+    /// assert_eq!(loss.to_scalar::<f64>()?, 0.25);
+    /// assert_eq!(Tensor::scalar(3.0f64).to_scalar::<i64>()?, 3);
+    /// assert!(Tensor::scalar(2.5f64).to_scalar::<i64>().is_err());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     ///
     /// # Errors
-    /// `T` is not this tensor's dtype, or the tensor does not have exactly one element.
+    /// The tensor does not have exactly one element, or its value has no
+    /// exact `T` representation.
     pub fn to_scalar<T: Element>(&self) -> Result<T> {
-        let a = self.array::<T>("to_scalar")?;
-        if a.len() != 1 {
-            return Err(shape_err(
-                "to_scalar",
-                format!("tensor of shape {:?} has {} elements, not 1", a.shape(), a.len()),
-            ));
+        if let Ok(a) = self.array::<T>("to_scalar") {
+            self.one_element("to_scalar")?;
+            return Ok(*a.iter().next().expect("one element"));
         }
-        Ok(*a.iter().next().expect("one element"))
+        let v = self.item_f64()?;
+        // Every dtype but i64 converts to f64 exactly; an i64 beyond 2⁵³ may round.
+        let exact_source = match &self.data {
+            Data::I64(a) => exact_i64(v) == a.iter().next().copied(),
+            _ => true,
+        };
+        let t = T::from_f64(v);
+        let exact_target = match T::DTYPE {
+            DType::I64 => exact_i64(v).is_some(), // from_f64 saturates: 2⁶³ would pass a round trip
+            _ => t.to_f64() == v || (v.is_nan() && t.to_f64().is_nan()),
+        };
+        if exact_source && exact_target {
+            Ok(t)
+        } else {
+            Err(LuxError::InvalidArgument {
+                op: "to_scalar".into(),
+                msg: format!(
+                    "the {} value {v:?} has no exact {} representation (item_f64() reads it as an f64)",
+                    self.dtype(),
+                    T::DTYPE
+                ),
+            })
+        }
+    }
+
+    /// The single element of a one-element tensor of any dtype as an f64
+    /// (PyTorch's `.item()`): exact for f16, bf16, f32, f64 and bool (`true`
+    /// → 1), and for i64 values up to 2⁵³ in magnitude (larger ones round
+    /// to the nearest f64).
+    ///
+    /// ```
+    /// use lux_core::{DType, Tensor};
+    /// let loss = Tensor::full(&[1], 0.1, DType::F32)?;
+    /// assert_eq!(loss.item_f64()?, 0.1f32 as f64);
+    /// assert_eq!(Tensor::scalar(true).item_f64()?, 1.0);
+    /// assert!(Tensor::zeros(&[2], DType::F32)?.item_f64().is_err());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The tensor does not have exactly one element.
+    pub fn item_f64(&self) -> Result<f64> {
+        self.one_element("item_f64")?;
+        Ok(with_data!(&self.data, a => a.iter().next().expect("one element").to_f64()))
+    }
+
+    fn one_element(&self, op: &str) -> Result<()> {
+        if self.len() == 1 {
+            Ok(())
+        } else {
+            Err(shape_err(op, format!("tensor of shape {:?} has {} elements, not 1", self.shape(), self.len())))
+        }
     }
 
     /// A copy as an ndarray.
@@ -365,20 +429,88 @@ impl FloatData {
     }
 }
 
-impl fmt::Debug for Tensor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Tensor<{}>{:?}", self.dtype(), self.shape())?;
-        if self.is_tracked() {
-            write!(f, " (tracked)")?;
+// ----- printing --------------------------------------------------------------------
+
+/// Tensors with more elements than this print summarised (NumPy's threshold).
+const SUMMARY_THRESHOLD: usize = 1000;
+/// Entries kept at each end of a summarised axis.
+const EDGE_ITEMS: usize = 3;
+
+/// Writes the values as nested `[..]` lists on one line, each element with
+/// its `Debug` form (floats exactly, `1.0`, `1e-7`; the formatter's
+/// precision, as in `{:.3}`, applies to them). With `summarise`, an axis
+/// longer than `2 · EDGE_ITEMS` shows its first and last `EDGE_ITEMS`
+/// entries around `...`.
+fn write_values<T: fmt::Debug>(
+    f: &mut fmt::Formatter<'_>,
+    a: ndarray::ArrayViewD<'_, T>,
+    summarise: bool,
+) -> fmt::Result {
+    if a.ndim() == 0 {
+        return fmt::Debug::fmt(a.iter().next().expect("a 0-d array has one element"), f);
+    }
+    let n = a.len_of(ndarray::Axis(0));
+    let cut = summarise && n > 2 * EDGE_ITEMS;
+    f.write_str("[")?;
+    for i in 0..n {
+        if cut && (EDGE_ITEMS..n - EDGE_ITEMS).contains(&i) {
+            if i == EDGE_ITEMS {
+                f.write_str("..., ")?;
+            }
+            continue;
         }
-        write!(f, " ")?;
-        with_data!(&self.data, a => fmt::Debug::fmt(&a.view(), f))
+        write_values(f, a.index_axis(ndarray::Axis(0), i), summarise)?;
+        if i + 1 < n {
+            f.write_str(", ")?;
+        }
+    }
+    f.write_str("]")
+}
+
+impl Tensor {
+    /// The values as nested lists, summarised above the threshold.
+    pub(crate) fn write_values(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let summarise = self.len() > SUMMARY_THRESHOLD;
+        with_data!(&self.data, a => write_values(f, a.view(), summarise))
+    }
+
+    /// `Tensor<dtype>[shape]`, ` (tracked)` if asked and recorded, then the values.
+    fn write_summary(&self, f: &mut fmt::Formatter<'_>, mark_tracked: bool) -> fmt::Result {
+        write!(f, "Tensor<{}>{:?}", self.dtype(), self.shape())?;
+        if mark_tracked && self.is_tracked() {
+            f.write_str(" (tracked)")?;
+        }
+        f.write_str(" ")?;
+        self.write_values(f)
+    }
+}
+
+impl fmt::Debug for Tensor {
+    /// As [`Display`](fmt::Display), with ` (tracked)` after the shape when
+    /// the tensor is recorded for a gradient call.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_summary(f, true)
     }
 }
 
 impl fmt::Display for Tensor {
+    /// Dtype, shape and values on one line: `Tensor<f32>[2, 3] [[1.0, 2.0,
+    /// 3.0], [4.0, 5.0, 6.0]]`. Floats print exactly (`0.1`, `1e-7`), or
+    /// with the precision asked for (`{:.2}`). Tensors of more than 1000
+    /// elements are summarised: every axis longer than 6 shows its first and
+    /// last 3 entries around `...`.
+    ///
+    /// ```
+    /// use lux_core::{DType, Tensor};
+    /// let t = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3])?;
+    /// assert_eq!(t.to_string(), "Tensor<f32>[2, 3] [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]");
+    /// assert_eq!(format!("{:.2}", Tensor::scalar(1.0f64 / 3.0)), "Tensor<f64>[] 0.33");
+    /// let big = Tensor::arange(0.0, 2000.0, 1.0, DType::I64)?.reshape(&[2, 1000])?;
+    /// assert_eq!(big.to_string(), "Tensor<i64>[2, 1000] [[0, 1, 2, ..., 997, 998, 999], [1000, 1001, 1002, ..., 1997, 1998, 1999]]");
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        with_data!(&self.data, a => fmt::Display::fmt(&a.view(), f))
+        self.write_summary(f, false)
     }
 }
 
@@ -399,6 +531,67 @@ impl<T: Element, D: ndarray::Dimension> From<ndarray::Array<T, D>> for Tensor {
 
 // ----- serde: {shape, dtype, data} with data as plain numbers ---------------------
 
+/// One float of a serialised tensor, as the f64 it exactly equals. Finite
+/// values are numbers; in human-readable formats (JSON, YAML, TOML, …),
+/// which have no number for them, NaN and ±∞ are the strings `"NaN"`,
+/// `"inf"` and `"-inf"` (binary formats get the plain f64).
+struct Float(f64);
+
+impl serde::Serialize for Float {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self.0 {
+            x if x.is_finite() || !s.is_human_readable() => s.serialize_f64(x),
+            x if x.is_nan() => s.serialize_str("NaN"),
+            x if x > 0.0 => s.serialize_str("inf"),
+            _ => s.serialize_str("-inf"),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Float {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Float;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(r#"a number or one of "NaN", "inf", "-inf""#)
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> std::result::Result<Float, E> {
+                Ok(Float(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Float, E> {
+                Ok(Float(v as f64))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Float, E> {
+                Ok(Float(v as f64))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Float, E> {
+                match v {
+                    "NaN" => Ok(Float(f64::NAN)),
+                    "inf" => Ok(Float(f64::INFINITY)),
+                    "-inf" => Ok(Float(f64::NEG_INFINITY)),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// The [`Float`] encoding for a lone f64, for `#[serde(with = ..)]` (the
+/// `Float` leaf of a [`Tree`](crate::Tree)).
+pub(crate) mod serde_f64 {
+    use serde::{Deserialize, Serialize};
+
+    pub(crate) fn serialize<S: serde::Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+        super::Float(*x).serialize(s)
+    }
+
+    pub(crate) fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        super::Float::deserialize(d).map(|x| x.0)
+    }
+}
+
 /// Data tagged by dtype; half and single precision values are stored as the
 /// f64 numbers they exactly equal.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -406,10 +599,10 @@ impl<T: Element, D: ndarray::Dimension> From<ndarray::Array<T, D>> for Tensor {
 enum Payload {
     Bool(Vec<bool>),
     I64(Vec<i64>),
-    F16(Vec<f64>),
-    BF16(Vec<f64>),
-    F32(Vec<f64>),
-    F64(Vec<f64>),
+    F16(Vec<Float>),
+    BF16(Vec<Float>),
+    F32(Vec<Float>),
+    F64(Vec<Float>),
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -420,14 +613,37 @@ struct TensorRepr {
 }
 
 impl serde::Serialize for Tensor {
+    /// `{"shape": [2, 3], "dtype": "f32", "data": [..]}` with the elements
+    /// in row-major order (the autodiff record is not kept). Float elements
+    /// of every width are written as the f64 they exactly equal, so they
+    /// read back bit-exactly (with serde_json, enable its `float_roundtrip`
+    /// feature for exact parsing); in human-readable formats NaN, ∞ and −∞
+    /// are the strings `"NaN"`, `"inf"` and `"-inf"` among the numbers
+    /// (JSON has no numbers for them), so they survive too. A NaN reads back
+    /// as a NaN, without its sign or payload bits.
+    ///
+    /// Reading checks the shape: an element count that overflows or does
+    /// not match the data is an error.
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let t = Tensor::from_vec(vec![0.1f64, f64::NAN, f64::NEG_INFINITY], &[3])?;
+    /// let json = serde_json::to_string(&t).unwrap();
+    /// assert_eq!(json, r#"{"shape":[3],"dtype":"f64","data":[0.1,"NaN","-inf"]}"#);
+    /// let back: Tensor = serde_json::from_str(&json).unwrap();
+    /// let v = back.to_vec::<f64>()?;
+    /// assert!(v[0] == 0.1 && v[1].is_nan() && v[2] == f64::NEG_INFINITY);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let floats = || self.to_f64_vec().into_iter().map(Float).collect();
         let payload = match &self.data {
             Data::Bool(a) => Payload::Bool(a.iter().copied().collect()),
             Data::I64(a) => Payload::I64(a.iter().copied().collect()),
-            Data::F16(_) => Payload::F16(self.to_f64_vec()),
-            Data::BF16(_) => Payload::BF16(self.to_f64_vec()),
-            Data::F32(_) => Payload::F32(self.to_f64_vec()),
-            Data::F64(a) => Payload::F64(a.iter().copied().collect()),
+            Data::F16(_) => Payload::F16(floats()),
+            Data::BF16(_) => Payload::BF16(floats()),
+            Data::F32(_) => Payload::F32(floats()),
+            Data::F64(_) => Payload::F64(floats()),
         };
         TensorRepr { shape: self.shape().to_vec(), payload }.serialize(s)
     }
@@ -437,7 +653,11 @@ impl<'de> serde::Deserialize<'de> for Tensor {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         use serde::de::Error;
         let TensorRepr { shape, payload } = TensorRepr::deserialize(d)?;
-        let floats = |v: Vec<f64>, dt: DType| Tensor::from_vec(v, &shape).and_then(|t| t.to_dtype(dt));
+        // A shape may claim more elements than any data could hold.
+        checked_len(&shape).map_err(D::Error::custom)?;
+        let floats = |v: Vec<Float>, dt: DType| {
+            Tensor::from_vec(v.into_iter().map(|x| x.0).collect::<Vec<f64>>(), &shape).and_then(|t| t.to_dtype(dt))
+        };
         let t = match payload {
             Payload::Bool(v) => Tensor::from_vec(v, &shape),
             Payload::I64(v) => Tensor::from_vec(v, &shape),
@@ -467,7 +687,7 @@ mod tests {
         assert!(Tensor::full(&[usize::MAX, 2], 0.0, DType::F32).is_err());
         let s = Tensor::scalar(3i64);
         assert_eq!((s.ndim(), s.len()), (0, 1));
-        assert!(s.to_scalar::<f32>().is_err(), "dtype mismatch is an error");
+        assert_eq!(s.to_scalar::<f32>()?, 3.0, "an exact conversion");
         assert!(Tensor::zeros(&[2], DType::F32)?.to_scalar::<f32>().is_err(), "two elements");
         Ok(())
     }
@@ -533,11 +753,94 @@ mod tests {
     }
 
     #[test]
-    fn formatting_shows_dtype_and_shape() -> Result<()> {
-        let t = Tensor::from_vec(vec![1.0f32, 2.0], &[2])?;
-        let s = format!("{t:?}");
-        assert!(s.starts_with("Tensor<f32>[2]"), "{s}");
-        assert_eq!(format!("{t}"), "[1, 2]");
+    fn formatting_shows_dtype_shape_and_values() -> Result<()> {
+        let t = Tensor::from_vec(vec![1.0f32, 2.5, -3.0, 0.1, 1e-7, 6.0], &[2, 3])?;
+        let expect = "Tensor<f32>[2, 3] [[1.0, 2.5, -3.0], [0.1, 1e-7, 6.0]]";
+        assert_eq!(format!("{t}"), expect);
+        assert_eq!(format!("{t:?}"), expect, "Debug shows values, not ndarray's layout dump");
+        assert_eq!(format!("{:.1}", Tensor::from_vec(vec![0.25f64, 2.0], &[2])?), "Tensor<f64>[2] [0.2, 2.0]");
+        // Every dtype, 0-d and empty tensors, and a non-contiguous view (values in logical order).
+        assert_eq!(Tensor::scalar(true).to_string(), "Tensor<bool>[] true");
+        assert_eq!(Tensor::from_vec(vec![-3i64, 4], &[2])?.to_string(), "Tensor<i64>[2] [-3, 4]");
+        let h = Tensor::from_vec(vec![0.5f32, -2.0], &[2])?;
+        assert_eq!(h.to_dtype(DType::F16)?.to_string(), "Tensor<f16>[2] [0.5, -2.0]");
+        assert_eq!(h.to_dtype(DType::BF16)?.to_string(), "Tensor<bf16>[2] [0.5, -2.0]");
+        assert_eq!(Tensor::zeros(&[2, 0], DType::F32)?.to_string(), "Tensor<f32>[2, 0] [[], []]");
+        assert_eq!(t.transpose(0, 1)?.to_string(), "Tensor<f32>[3, 2] [[1.0, 0.1], [2.5, 1e-7], [-3.0, 6.0]]");
+        // A tracked tensor says so in Debug only.
+        let mut call = crate::GradCall::new();
+        let x = call.track(&Tensor::scalar(2.0f64))?;
+        assert_eq!(format!("{x:?}"), "Tensor<f64>[] (tracked) 2.0");
+        assert_eq!(format!("{x}"), "Tensor<f64>[] 2.0");
+        Ok(())
+    }
+
+    #[test]
+    fn big_tensors_print_summarised() -> Result<()> {
+        // 1000 elements print in full; 1001 are summarised to 3 + 3 per long axis.
+        let full = Tensor::arange(0.0, 1000.0, 1.0, DType::I64)?.to_string();
+        assert_eq!(full.matches(", ").count(), 999);
+        assert!(!full.contains("..."));
+        let v = Tensor::arange(0.0, 1001.0, 1.0, DType::I64)?;
+        assert_eq!(v.to_string(), "Tensor<i64>[1001] [0, 1, 2, ..., 998, 999, 1000]");
+        // Axes of at most 6 entries are shown whole even when summarising.
+        let m = Tensor::arange(0.0, 6006.0, 1.0, DType::F64)?.reshape(&[6, 1001])?;
+        let expect_row = |r: usize| {
+            let b = 1001 * r;
+            format!("[{}.0, {}.0, {}.0, ..., {}.0, {}.0, {}.0]", b, b + 1, b + 2, b + 998, b + 999, b + 1000)
+        };
+        let rows: Vec<String> = (0..6).map(expect_row).collect();
+        assert_eq!(m.to_string(), format!("Tensor<f64>[6, 1001] [{}]", rows.join(", ")));
+        let tall = Tensor::arange(0.0, 1002.0, 1.0, DType::I64)?.reshape(&[501, 2])?;
+        assert_eq!(
+            tall.to_string(),
+            "Tensor<i64>[501, 2] [[0, 1], [2, 3], [4, 5], ..., [996, 997], [998, 999], [1000, 1001]]"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn to_scalar_converts_only_exactly_and_item_f64_reads_any_dtype() -> Result<()> {
+        // Widening always works (the issue's `to_scalar::<f64>()` on an f32 loss).
+        assert_eq!(Tensor::scalar(0.1f32).to_scalar::<f64>()?, 0.1f32 as f64);
+        assert_eq!(Tensor::scalar(f16::from_f64(0.1)).to_scalar::<f32>()?, f16::from_f64(0.1).to_f32());
+        assert_eq!(Tensor::scalar(true).to_scalar::<i64>()?, 1);
+        assert_eq!(Tensor::scalar(-7i64).to_scalar::<f64>()?, -7.0);
+        // Narrowing works when the value is representable ...
+        assert_eq!(Tensor::scalar(-2.0f64).to_scalar::<i64>()?, -2);
+        assert_eq!(Tensor::scalar(0.5f64).to_scalar::<f16>()?, f16::from_f32(0.5));
+        assert!(Tensor::scalar(f64::NAN).to_scalar::<f32>()?.is_nan());
+        assert_eq!(Tensor::scalar(f64::NEG_INFINITY).to_scalar::<bf16>()?, bf16::NEG_INFINITY);
+        assert!(Tensor::scalar(1i64).to_scalar::<bool>()?);
+        // ... and is an error when it would lose information.
+        let err = Tensor::scalar(2.5f64).to_scalar::<i64>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "to_scalar: invalid argument: the f64 value 2.5 has no exact i64 representation (item_f64() reads it as an f64)"
+        );
+        assert!(Tensor::scalar(0.1f64).to_scalar::<f32>().is_err(), "0.1 is not an f32");
+        assert!(Tensor::scalar(70000.0f32).to_scalar::<f16>().is_err(), "beyond f16's range");
+        assert!(Tensor::scalar(f64::NAN).to_scalar::<i64>().is_err());
+        assert!(Tensor::scalar(f64::INFINITY).to_scalar::<i64>().is_err());
+        assert!(Tensor::scalar(2f64.powi(63)).to_scalar::<i64>().is_err(), "2^63 would saturate");
+        assert_eq!(Tensor::scalar(-2f64.powi(63)).to_scalar::<i64>()?, i64::MIN);
+        assert!(Tensor::scalar(2i64).to_scalar::<bool>().is_err());
+        assert!(Tensor::scalar(0.5f32).to_scalar::<bool>().is_err());
+        // i64 → f64 rounds beyond 2^53: not exact.
+        assert!(Tensor::scalar((1i64 << 53) + 1).to_scalar::<f64>().is_err());
+        assert_eq!(Tensor::scalar(1i64 << 60).to_scalar::<f64>()?, 2f64.powi(60));
+        assert!(Tensor::scalar(i64::MAX).to_scalar::<f64>().is_err(), "i64::MAX rounds to 2^63");
+        // One element of any shape; anything else is a shape error.
+        assert_eq!(Tensor::full(&[1, 1], 3.0, DType::F16)?.to_scalar::<f64>()?, 3.0);
+        assert!(matches!(Tensor::zeros(&[2], DType::F64)?.to_scalar::<f64>(), Err(LuxError::Shape { .. })));
+        assert!(matches!(Tensor::zeros(&[0], DType::F32)?.to_scalar::<f64>(), Err(LuxError::Shape { .. })));
+
+        assert_eq!(Tensor::scalar(bf16::from_f32(1.5)).item_f64()?, 1.5);
+        assert_eq!(Tensor::scalar(0.1f64).item_f64()?, 0.1);
+        assert_eq!(Tensor::scalar(false).item_f64()?, 0.0);
+        assert_eq!(Tensor::scalar(-3i64).item_f64()?, -3.0);
+        let err = Tensor::zeros(&[2, 2], DType::I64)?.item_f64().unwrap_err();
+        assert_eq!(err.to_string(), "item_f64: tensor of shape [2, 2] has 4 elements, not 1");
         Ok(())
     }
 }

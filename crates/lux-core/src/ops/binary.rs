@@ -1,13 +1,18 @@
 //! Elementwise binary ops with NumPy broadcasting, comparisons, `where_`
 //! and `clamp`, with their derivative rules.
 //!
-//! Mixed dtypes are promoted with [`DType::promote`] first (the cast is
-//! itself differentiable, so a gradient reaches an f16 input as f16).
+//! Mixed dtypes are promoted first (the cast is itself differentiable, so a
+//! gradient reaches an f16 input as f16): two n-d tensors, or two 0-d
+//! tensors, with [`DType::promote`]; a 0-d tensor against an n-d one is a
+//! *weak* operand and follows [`DType::promote_weak`] (the n-d operand's
+//! dtype wins within a category, as in PyTorch and JAX). Rust scalars
+//! (`add_scalar`, `clamp`, `t * 0.5`, …) are weak too, whatever the other
+//! operand's rank; they are never truncated to an integer dtype.
 //! Gradients of broadcast inputs are summed back to the input's shape.
 
 use super::{broadcast_shapes, map_arr, zip_arr};
 use crate::autodiff::Op;
-use crate::dtype::{Data, Element, Real, Sealed, same_type, with_data};
+use crate::dtype::{Data, Element, Real, Sealed, exact_i64, same_type, with_data};
 use crate::error::{LuxError, Result, arg_err, shape_err};
 use crate::tensor::FloatData;
 use crate::{DType, Tensor};
@@ -129,12 +134,29 @@ impl BinaryOp {
     }
 }
 
+/// The dtype two operands of an arithmetic op or `where_` are cast to: a
+/// 0-d operand against an n-d one is weak ([`DType::promote_weak`]); two of
+/// the same standing promote normally ([`DType::promote`]).
+pub(crate) fn operand_dtype(a: &Tensor, b: &Tensor) -> DType {
+    match (a.ndim() == 0, b.ndim() == 0) {
+        (false, true) => DType::promote_weak(a.dtype(), b.dtype()),
+        (true, false) => DType::promote_weak(b.dtype(), a.dtype()),
+        _ => DType::promote(a.dtype(), b.dtype()),
+    }
+}
+
+/// The weak dtype of a Rust scalar: an integer (i64) if `c` is integral and
+/// in i64's range, else a float.
+fn scalar_kind(c: f64) -> DType {
+    if exact_i64(c).is_some() { DType::I64 } else { DType::F64 }
+}
+
 impl Tensor {
     fn binary(&self, other: &Tensor, op: BinaryOp) -> Result<Tensor> {
         let shape = broadcast_shapes(self.shape(), other.shape()).map_err(|_| {
             shape_err(op.name(), format!("shapes {:?} and {:?} do not broadcast", self.shape(), other.shape()))
         })?;
-        let dt = DType::promote(self.dtype(), other.dtype());
+        let dt = operand_dtype(self, other);
         if !dt.is_float() {
             let (a, b) = (self.to_dtype(DType::I64)?, other.to_dtype(DType::I64)?);
             let (Data::I64(x), Data::I64(y)) = (&a.data, &b.data) else { unreachable!("cast to i64") };
@@ -154,6 +176,23 @@ impl Tensor {
     }
 
     /// `self + other`, broadcasting.
+    ///
+    /// Mixed dtypes promote with [`DType::promote`], except that a 0-d
+    /// operand against an n-d one is weak ([`DType::promote_weak`]), so a
+    /// 0-d f64 constant keeps an f32 tensor f32; the gradient with respect
+    /// to that constant still comes back as f64. The same holds for every
+    /// arithmetic op below and for [`where_`](Tensor::where_).
+    ///
+    /// ```
+    /// use lux_core::{DType, Tensor};
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0], &[2])?;
+    /// let y = x.add(&Tensor::scalar(0.5f64))?;
+    /// assert_eq!((y.dtype(), y.to_vec::<f32>()?), (DType::F32, vec![1.5, 2.5]));
+    /// let i = Tensor::from_vec(vec![1i64, 2], &[2])?;
+    /// assert_eq!(i.add(&Tensor::scalar(0.5f64))?.dtype(), DType::F32); // the default float
+    /// assert_eq!(x.add(&Tensor::from_vec(vec![0.5f64], &[1])?)?.dtype(), DType::F64); // not 0-d: not weak
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     ///
     /// # Errors
     /// The shapes do not broadcast.
@@ -203,31 +242,105 @@ impl Tensor {
         self.binary(other, BinaryOp::Minimum)
     }
 
-    /// A 0-d tensor holding `value` in this tensor's dtype.
+    /// A 0-d tensor holding `value` converted to this tensor's dtype
+    /// (rounded for floats; truncated toward zero, saturating, for i64;
+    /// non-zero → `true` for bool). The scalar ops below do not use it: they
+    /// never truncate.
+    ///
+    /// ```
+    /// use lux_core::{DType, Tensor};
+    /// let i = Tensor::from_vec(vec![1i64, 2], &[2])?;
+    /// assert_eq!(i.scalar_like(2.7).to_scalar::<i64>()?, 2);
+    /// assert_eq!(i.scalar_like(2.7).dtype(), DType::I64);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn scalar_like(&self, value: f64) -> Tensor {
         Tensor::full(&[], value, self.dtype()).expect("a 0-d tensor is always valid")
     }
-    /// `self + c`.
-    pub fn add_scalar(&self, c: f64) -> Result<Tensor> {
-        self.add(&self.scalar_like(c))
+
+    /// `c` as the weak 0-d operand of an op with `self`: in the dtype
+    /// `DType::promote_weak(self.dtype(), kind of c)`, so the value is held
+    /// exactly by an integer dtype or rounded once by a float one.
+    fn weak_scalar(&self, c: f64) -> Tensor {
+        let dt = DType::promote_weak(self.dtype(), scalar_kind(c));
+        Tensor::full(&[], c, dt).expect("a 0-d tensor is always valid")
     }
-    /// `self · c`.
-    pub fn mul_scalar(&self, c: f64) -> Result<Tensor> {
-        self.mul(&self.scalar_like(c))
-    }
-    /// `self ^ p` for a constant exponent.
+
+    /// `self + c`, with `c` a weak scalar (as PyTorch's `t + c`): a float
+    /// tensor keeps its dtype; on an i64 or bool tensor an integral `c`
+    /// (within i64's range) gives i64, any other `c` (a fraction, NaN, ±∞)
+    /// gives the default float dtype f32. `c` is never truncated.
     ///
     /// ```
-    /// let x = lux_core::Tensor::from_vec(vec![4.0f32, 9.0], &[2])?;
-    /// assert_eq!(x.powf(0.5)?.to_vec::<f32>()?, vec![2.0, 3.0]);
+    /// use lux_core::{DType, Tensor};
+    /// let i = Tensor::from_vec(vec![3i64, 4], &[2])?;
+    /// assert_eq!(i.add_scalar(2.0)?.to_vec::<i64>()?, vec![5, 6]);
+    /// let f = i.add_scalar(0.5)?;
+    /// assert_eq!((f.dtype(), f.to_vec::<f32>()?), (DType::F32, vec![3.5, 4.5]));
+    /// let b = Tensor::from_vec(vec![true, false], &[2])?;
+    /// assert_eq!(b.add_scalar(1.0)?.to_vec::<i64>()?, vec![2, 1]);
     /// # Ok::<(), lux_core::LuxError>(())
     /// ```
+    ///
+    /// # Errors
+    /// As [`add`](Tensor::add).
+    pub fn add_scalar(&self, c: f64) -> Result<Tensor> {
+        self.add(&self.weak_scalar(c))
+    }
+    /// `self · c`, with `c` a weak scalar: dtypes as in
+    /// [`add_scalar`](Tensor::add_scalar).
+    ///
+    /// ```
+    /// use lux_core::{DType, Tensor};
+    /// let i = Tensor::from_vec(vec![3i64, 4], &[2])?;
+    /// assert_eq!(i.mul_scalar(0.5)?.to_vec::<f32>()?, vec![1.5, 2.0]);
+    /// assert_eq!(i.mul_scalar(-2.0)?.to_vec::<i64>()?, vec![-6, -8]);
+    /// let h = Tensor::ones(&[2], DType::F16)?;
+    /// assert_eq!(h.mul_scalar(0.5)?.dtype(), DType::F16);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`mul`](Tensor::mul).
+    pub fn mul_scalar(&self, c: f64) -> Result<Tensor> {
+        self.mul(&self.weak_scalar(c))
+    }
+    /// `self ^ p` for a constant exponent `p`, a weak scalar: dtypes as in
+    /// [`add_scalar`](Tensor::add_scalar) (`i64.powf(0.5)` is an f32 square
+    /// root).
+    ///
+    /// ```
+    /// use lux_core::{DType, Tensor};
+    /// let x = Tensor::from_vec(vec![4.0f32, 9.0], &[2])?;
+    /// assert_eq!(x.powf(0.5)?.to_vec::<f32>()?, vec![2.0, 3.0]);
+    /// let i = Tensor::from_vec(vec![4i64, 9], &[2])?;
+    /// let r = i.powf(0.5)?;
+    /// assert_eq!((r.dtype(), r.to_vec::<f32>()?), (DType::F32, vec![2.0, 3.0]));
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`pow`](Tensor::pow): an integer `p` on an integer tensor.
     pub fn powf(&self, p: f64) -> Result<Tensor> {
-        self.pow(&self.scalar_like(p))
+        self.pow(&self.weak_scalar(p))
     }
 
     /// Elementwise values limited to `[min, max]`; the derivative is 1 inside
     /// (boundaries included) and 0 outside.
+    ///
+    /// The bounds are weak scalars: a float tensor keeps its dtype; an i64
+    /// or bool tensor gives i64 when both bounds are integral (within i64's
+    /// range) and the default float dtype f32 otherwise, so the bounds are
+    /// never truncated.
+    ///
+    /// ```
+    /// use lux_core::{DType, Tensor};
+    /// let i = Tensor::from_vec(vec![0i64, 1, 2], &[3])?;
+    /// assert_eq!(i.clamp(1.0, 1.0)?.to_vec::<i64>()?, vec![1, 1, 1]);
+    /// let f = i.clamp(0.5, 1.5)?;
+    /// assert_eq!((f.dtype(), f.to_vec::<f32>()?), (DType::F32, vec![0.5, 1.0, 1.5]));
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     ///
     /// # Errors
     /// `min > max` or either bound is NaN.
@@ -235,9 +348,12 @@ impl Tensor {
         if min.is_nan() || max.is_nan() || min > max {
             return Err(arg_err("clamp", format!("need min <= max, got min={min}, max={max}")));
         }
-        let (lo, hi) = (self.scalar_like(min), self.scalar_like(max));
-        let upper = Tensor::where_(&self.greater(&hi)?, &hi, self)?;
-        Tensor::where_(&self.less(&lo)?, &lo, &upper)
+        let kind = DType::promote(scalar_kind(min), scalar_kind(max));
+        let dt = DType::promote_weak(self.dtype(), kind);
+        let x = self.to_dtype(dt)?;
+        let (lo, hi) = (x.scalar_like(min), x.scalar_like(max));
+        let upper = Tensor::where_(&x.greater(&hi)?, &hi, &x)?;
+        Tensor::where_(&x.less(&lo)?, &lo, &upper)
     }
 
     fn compare(&self, other: &Tensor, name: &str, f: fn(std::cmp::Ordering) -> bool) -> Result<Tensor> {
@@ -318,8 +434,9 @@ impl Tensor {
     }
 
     /// `on_true` where `cond` holds, else `on_false`; all three broadcast.
-    /// The result has the promoted dtype of `on_true` and `on_false`;
-    /// gradients flow to the branch that was chosen.
+    /// The result has the promoted dtype of `on_true` and `on_false` (a 0-d
+    /// branch against an n-d one is weak, as in arithmetic: `where_(m, x_f32,
+    /// scalar(0.0f64))` is f32); gradients flow to the branch that was chosen.
     ///
     /// ```
     /// use lux_core::Tensor;
@@ -345,7 +462,7 @@ impl Tensor {
                     ),
                 )
             })?;
-        let dt = DType::promote(on_true.dtype(), on_false.dtype());
+        let dt = operand_dtype(on_true, on_false);
         let a = on_true.to_dtype(dt)?;
         let b = on_false.to_dtype(dt)?;
         let out = with_data!(&a.data, x => {
@@ -407,7 +524,7 @@ macro_rules! operator {
             type Output = Tensor;
             #[track_caller]
             fn $fn(self, rhs: f64) -> Tensor {
-                std::ops::$Trait::$fn(self, &self.scalar_like(rhs))
+                std::ops::$Trait::$fn(self, &self.weak_scalar(rhs))
             }
         }
         impl std::ops::$Trait<f64> for Tensor {

@@ -44,8 +44,11 @@ pub const ROOT: &str = "<root>";
 ///
 /// **Serde** uses the externally tagged form of the variants, in lower case
 /// (`{"map": [["w", {"tensor": …}], ["training", {"bool": true}]]}`), which
-/// keeps the key order and every leaf kind. JSON cannot hold NaN or
-/// infinities; use a binary format for trees that may contain them.
+/// keeps the key order and every leaf kind. Tensors are written as the
+/// [`Tensor`] serde impl says: float elements round-trip bit-exactly and
+/// NaN/±∞ survive JSON as strings (enable serde_json's `float_roundtrip`
+/// feature for exact parsing); [`Float`](Tree::Float) leaves are written
+/// the same way (`{"float": "NaN"}`).
 ///
 /// ```
 /// use lux_core::{tree, DType, Tensor, Tree};
@@ -73,7 +76,7 @@ pub enum Tree {
     /// An integer leaf, e.g. a step counter.
     Int(i64),
     /// A float leaf, e.g. a scalar statistic.
-    Float(f64),
+    Float(#[serde(with = "crate::tensor::serde_f64")] f64),
     /// A random number generator leaf (the state of `Dropout` and friends).
     Rng(RngState),
     /// An empty leaf (Julia's `nothing`).
@@ -139,7 +142,7 @@ impl Tree {
         }
         let kind = self.kind_name();
         let Tree::Map(entries) = self else {
-            return Err(structure(ROOT, format!("cannot insert key `{key}` into a {kind}")));
+            return Err(structure(ROOT, format!("cannot insert key `{key}` into {} {kind}", article(kind))));
         };
         let value = value.into();
         match entries.iter_mut().find(|(k, _)| *k == key) {
@@ -389,6 +392,25 @@ impl Tree {
         }
     }
 
+    /// The generator of an [`Rng`](Tree::Rng) leaf, to look at or clone it.
+    ///
+    /// ```
+    /// use lux_core::{tree, RngState};
+    /// let st = tree! { rng: RngState::seed_from_u64(1), training: true };
+    /// assert_eq!(st.get("rng")?.as_rng()?, &RngState::seed_from_u64(1));
+    /// assert!(st.get("training")?.as_rng().is_err());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`LuxError::Structure`] for any other variant.
+    pub fn as_rng(&self) -> Result<&RngState> {
+        match self {
+            Tree::Rng(r) => Ok(r),
+            other => Err(expected("an rng", other.kind_name(), "")),
+        }
+    }
+
     /// The generator of an [`Rng`](Tree::Rng) leaf, to draw from it in place.
     ///
     /// # Errors
@@ -445,11 +467,16 @@ fn missing(key: &str, parent: &str) -> LuxError {
 }
 
 fn no_children(kind: &str, seg: &str, parent: &str) -> LuxError {
-    structure(parent, format!("cannot look up `{seg}` in a {kind} leaf"))
+    structure(parent, format!("cannot look up `{seg}` in {} {kind} leaf", article(kind)))
 }
 
 fn expected(what: &str, found: &str, path: &str) -> LuxError {
-    structure(path, format!("expected {what}, found a {found}"))
+    structure(path, format!("expected {what}, found {} {found}", article(found)))
+}
+
+/// The indefinite article for a [`kind_name`](Tree::kind_name): `an int`, `a map`.
+pub(crate) fn article(kind: &str) -> &'static str {
+    if matches!(kind, "int" | "rng") { "an" } else { "a" }
 }
 
 /// A sequence index in canonical form (`0`, `12`; not `+1` or `01`).
@@ -573,14 +600,24 @@ try_from_leaf!(bool => as_bool, i64 => as_int, f64 => as_float);
 
 // ----- display ------------------------------------------------------------------
 
+/// Tensor leaves with at most this many elements show their values in `Display`.
+const SMALL_LEAF: usize = 8;
+
 impl fmt::Display for Tree {
-    /// A compact one-line summary with tensors shown as `dtype[shape]`:
-    /// `{weight: f32[3, 2], bias: f32[3]}`.
+    /// A compact one-line summary with tensors shown as `dtype[shape]`,
+    /// followed by their values when they have at most 8 elements:
+    /// `{weight: f32[3, 4], bias: f32[3] [0.0, 0.0, 0.0]}`.
     ///
     /// ```
     /// use lux_core::{tree, DType, Tensor, Tree};
-    /// let st = tree! { w: Tensor::zeros(&[2, 3], DType::F32)?, training: true, ids: Tree::seq([1i64, 2]), e: Tree::new() };
-    /// assert_eq!(st.to_string(), "{w: f32[2, 3], training: true, ids: (1, 2), e: {}}");
+    /// let st = tree! {
+    ///     w: Tensor::zeros(&[3, 4], DType::F32)?,
+    ///     b: Tensor::from_vec(vec![0.5f32, -1.0], &[2])?,
+    ///     training: true,
+    ///     ids: Tree::seq([1i64, 2]),
+    ///     e: Tree::new(),
+    /// };
+    /// assert_eq!(st.to_string(), "{w: f32[3, 4], b: f32[2] [0.5, -1.0], training: true, ids: (1, 2), e: {}}");
     /// # Ok::<(), lux_core::LuxError>(())
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -599,7 +636,14 @@ impl fmt::Display for Tree {
                 }
                 f.write_str(")")
             }
-            Tree::Tensor(t) => write!(f, "{}{:?}", t.dtype(), t.shape()),
+            Tree::Tensor(t) => {
+                write!(f, "{}{:?}", t.dtype(), t.shape())?;
+                if t.len() <= SMALL_LEAF {
+                    f.write_str(" ")?;
+                    t.write_values(f)?;
+                }
+                Ok(())
+            }
             Tree::Bool(b) => write!(f, "{b}"),
             Tree::Int(i) => write!(f, "{i}"),
             Tree::Float(x) => write!(f, "{x:?}"),

@@ -11,6 +11,7 @@ use super::traverse::leaf_mismatch;
 use super::{Tree, shown};
 use crate::dtype::{Data, Element, Sealed, with_data};
 use crate::error::{LuxError, Result};
+use crate::ops::binary::operand_dtype;
 use crate::{DType, Tensor, broadcast_shapes};
 use half::{bf16, f16};
 use ndarray::{ArcArray, IxDyn};
@@ -20,21 +21,12 @@ fn writable(t: &Tensor) -> bool {
     !t.is_tracked() && with_data!(&t.data, a => a.is_unique())
 }
 
-/// The dtype `x.add(y)` produces (integers and booleans add as i64).
-fn sum_dtype(x: &Tensor, y: &Tensor) -> DType {
-    let dt = DType::promote(x.dtype(), y.dtype());
-    if dt.is_float() { dt } else { DType::I64 }
-}
-
-/// `x += y` in place when that gives exactly what `x.add(y)` would (same
-/// dtype, `y` broadcasts to `x`'s shape) and `x` is writable. Returns
-/// whether it did.
+/// `x += y` in place when that gives exactly what `x.add(y)` would (`add`
+/// computes in `x`'s dtype) and `x` is writable; `y` already broadcasts to
+/// `x`'s shape ([`check_add`]). Returns whether it did.
 fn add_in_place(x: &mut Tensor, y: &Tensor) -> Result<bool> {
     let dt = x.dtype();
-    if y.is_tracked() || !writable(x) || sum_dtype(x, y) != dt {
-        return Ok(false);
-    }
-    if broadcast_shapes(x.shape(), y.shape()).ok().as_deref() != Some(x.shape()) {
+    if y.is_tracked() || !writable(x) || operand_dtype(x, y) != dt {
         return Ok(false);
     }
     let y = y.to_dtype(dt)?;
@@ -72,16 +64,68 @@ fn zero_fill<T: Element>(a: &mut ArcArray<T, IxDyn>) {
     a.fill(T::from_f64(0.0));
 }
 
+/// `true` if converting `src` values to `dst` would truncate: a float into
+/// an integer, or anything but a bool into a bool. (Floats into a narrower
+/// float round, which is what storing in that dtype means.)
+fn lossy_into(dst: DType, src: DType) -> bool {
+    match dst {
+        DType::Bool => src != DType::Bool,
+        DType::I64 => src.is_float(),
+        _ => false,
+    }
+}
+
 /// The leaf rule of `recursive_add`, checked before anything is changed.
 fn check_add(path: &str, a: &Tree, b: &Tree) -> Result<()> {
+    let invalid = |msg: String| LuxError::InvalidArgument {
+        op: "recursive_add".into(),
+        msg: format!("at {}: {msg}", shown(path)),
+    };
     match (a, b) {
+        (Tree::Tensor(x), Tree::Tensor(y)) if x.dtype() == DType::Bool => {
+            if x == y {
+                Ok(())
+            } else {
+                Err(invalid(format!(
+                    "a bool tensor is kept, not added, so both trees must hold the same one; got bool{:?} and a different {}{:?}",
+                    x.shape(),
+                    y.dtype(),
+                    y.shape()
+                )))
+            }
+        }
         (Tree::Tensor(x), Tree::Tensor(y)) => {
-            broadcast_shapes(x.shape(), y.shape()).map(|_| ()).map_err(|_| LuxError::Shape {
-                op: "recursive_add".into(),
-                msg: format!("at {}: shapes {:?} and {:?} do not broadcast", shown(path), x.shape(), y.shape()),
-            })
+            if broadcast_shapes(x.shape(), y.shape()).ok().as_deref() != Some(x.shape()) {
+                return Err(LuxError::Shape {
+                    op: "recursive_add".into(),
+                    msg: format!(
+                        "at {}: cannot add shape {:?} into shape {:?} (the accumulator keeps its shape)",
+                        shown(path),
+                        y.shape(),
+                        x.shape()
+                    ),
+                });
+            }
+            if lossy_into(x.dtype(), y.dtype()) {
+                return Err(LuxError::DType {
+                    op: format!("recursive_add at {}", shown(path)),
+                    expected: "i64 or bool (an i64 accumulator keeps its dtype; a float would be truncated)".into(),
+                    got: y.dtype(),
+                });
+            }
+            Ok(())
+        }
+        (Tree::Int(_), Tree::Float(y)) => {
+            Err(invalid(format!("cannot add the float {y:?} into an int leaf (an int accumulator stays an int)")))
         }
         (Tree::Int(_) | Tree::Float(_), Tree::Int(_) | Tree::Float(_)) | (Tree::None, Tree::None) => Ok(()),
+        (Tree::Bool(_), Tree::Bool(_)) | (Tree::Rng(_), Tree::Rng(_)) if a == b => Ok(()),
+        (Tree::Bool(x), Tree::Bool(y)) => Err(invalid(format!(
+            "the flags differ ({x} vs {y}); flags are kept, not added, so both trees must hold the same value"
+        ))),
+        (Tree::Rng(_), Tree::Rng(_)) => Err(invalid(
+            "the rng states differ; rngs are kept, not added, so both trees must hold the same state".into(),
+        )),
         _ => Err(leaf_mismatch("recursive_add", path, a, b)),
     }
 }
@@ -92,6 +136,11 @@ fn check_copy(path: &str, a: &Tree, b: &Tree) -> Result<()> {
             op: "recursive_copyto".into(),
             msg: format!("at {}: cannot copy shape {:?} into shape {:?}", shown(path), y.shape(), x.shape()),
         }),
+        (Tree::Tensor(x), Tree::Tensor(y)) if lossy_into(x.dtype(), y.dtype()) => Err(LuxError::DType {
+            op: format!("recursive_copyto at {}", shown(path)),
+            expected: format!("a dtype that converts to {} without truncating", x.dtype()),
+            got: y.dtype(),
+        }),
         _ if std::mem::discriminant(a) == std::mem::discriminant(b) => Ok(()),
         _ => Err(leaf_mismatch("recursive_copyto", path, a, b)),
     }
@@ -99,47 +148,63 @@ fn check_copy(path: &str, a: &Tree, b: &Tree) -> Result<()> {
 
 impl Tree {
     /// Lux's `recursive_add!!(x, y)`: adds `other` into `self` leaf by leaf.
+    /// `self` is an **accumulator**: every leaf keeps its kind, shape and
+    /// dtype.
     ///
-    /// * tensors: `x += y` **in place** when `x`'s buffer is not shared,
-    ///   neither tensor is recorded for a gradient, the sum keeps `x`'s
-    ///   dtype and `y` broadcasts to `x`'s shape; otherwise the leaf becomes
-    ///   `x.add(y)` (a new buffer: whoever else holds the old one sees no
+    /// * tensors: `y` must broadcast to `x`'s shape. The sum is computed as
+    ///   `x.add(y)` and rounded to `x`'s dtype, so an f16 accumulator stays
+    ///   f16 when adding f32 (or f64) values, and an f32 one stays f32 when
+    ///   adding f64; an i64 accumulator takes i64 and bool addends (a float
+    ///   one would be truncated: an error). It is written **in place** when
+    ///   `x`'s buffer is not shared, neither tensor is recorded for a
+    ///   gradient and `add` computes in `x`'s dtype; otherwise the leaf is
+    ///   replaced (a new buffer: whoever else holds the old one sees no
     ///   change). The values are the same either way.
+    /// * bool tensors, `Bool` flags and `Rng` leaves are kept, not added:
+    ///   the two trees must hold equal values (two copies of one model
+    ///   state, e.g. `training: true`), else it is an error.
     /// * `Int`/`Float` leaves add (`Int + Int` stays `Int`, wrapping on
-    ///   overflow like i64 tensors; a `Float` makes a `Float`);
-    ///   `None + None = None`.
+    ///   overflow like i64 tensors; `Float + Int` is a `Float`; `Int +
+    ///   Float` would truncate: an error); `None + None = None`.
     ///
     /// Everything is checked before anything is written: on error `self` is
     /// unchanged.
     ///
     /// ```
     /// use lux_core::{tree, DType, Tensor};
-    /// let mut acc = tree! { w: Tensor::ones(&[2], DType::F32)?, n: 1i64 };
-    /// acc.recursive_add(&tree! { w: Tensor::full(&[2], 2.0, DType::F32)?, n: 2i64 })?;
-    /// assert_eq!(acc.tensor("w")?.to_vec::<f32>()?, vec![3.0, 3.0]);
+    /// let mut acc = tree! { w: Tensor::ones(&[2], DType::F32)?, n: 1i64, training: true };
+    /// acc.recursive_add(&tree! { w: Tensor::full(&[2], 2.0, DType::F64)?, n: 2i64, training: true })?;
+    /// assert_eq!(acc.tensor("w")?.to_vec::<f32>()?, vec![3.0, 3.0]); // still f32
     /// assert_eq!(acc.get("n")?.as_int()?, 3);
+    /// let err = acc.recursive_add(&tree! { w: Tensor::ones(&[3, 2], DType::F32)?, n: 0i64, training: true });
+    /// assert_eq!(
+    ///     err.unwrap_err().to_string(),
+    ///     "recursive_add: at w: cannot add shape [3, 2] into shape [2] (the accumulator keeps its shape)"
+    /// );
     /// # Ok::<(), lux_core::LuxError>(())
     /// ```
     ///
     /// # Errors
-    /// [`LuxError::Structure`] if the trees differ in structure or a pair of
-    /// leaves cannot be added (e.g. `Bool`, `Rng`, a tensor and a number);
-    /// [`LuxError::Shape`] if two tensors do not broadcast.
+    /// [`LuxError::Structure`] if the trees differ in structure or leaf
+    /// kinds (e.g. a tensor and a number); [`LuxError::Shape`] if a tensor
+    /// does not broadcast to the accumulator's shape; [`LuxError::DType`]
+    /// for a float tensor added into an i64 one;
+    /// [`LuxError::InvalidArgument`] for kept leaves (flags, rngs, bool
+    /// tensors) that differ, or a `Float` added into an `Int`.
     pub fn recursive_add(&mut self, other: &Tree) -> Result<()> {
         self.zip_check(other, check_add)?;
         self.zip_apply(other, |_, a, b| {
             *a = match (&mut *a, b) {
                 (Tree::Tensor(x), Tree::Tensor(y)) => {
-                    if add_in_place(x, y)? {
+                    if x.dtype() == DType::Bool || add_in_place(x, y)? {
                         return Ok(());
                     }
-                    Tree::Tensor(x.add(y)?)
+                    Tree::Tensor(x.add(y)?.to_dtype(x.dtype())?)
                 }
                 (Tree::Int(x), Tree::Int(y)) => Tree::Int(x.wrapping_add(*y)),
-                (Tree::Int(x), Tree::Float(y)) => Tree::Float(*x as f64 + y),
                 (Tree::Float(x), Tree::Int(y)) => Tree::Float(*x + *y as f64),
                 (Tree::Float(x), Tree::Float(y)) => Tree::Float(*x + y),
-                _ => return Ok(()), // None + None (all other pairs were rejected above)
+                _ => return Ok(()), // None + None and equal kept leaves (all other pairs were rejected above)
             };
             Ok(())
         })
@@ -147,7 +212,8 @@ impl Tree {
 
     /// Lux's `recursive_copyto!(x, y)`: copies `other`'s values into `self`
     /// leaf by leaf. Tensors must have the same shape; values are converted
-    /// to `self`'s dtype and written into its buffer when it is writable
+    /// to `self`'s dtype (a float into an i64 tensor, or anything but bool
+    /// into a bool one, would truncate: an error) and written into its buffer when it is writable
     /// (not shared, not recorded for a gradient), else the leaf is replaced
     /// by a fresh copy (a constant). Other leaves must be of the same
     /// variant and take `other`'s value.
@@ -167,7 +233,8 @@ impl Tree {
     ///
     /// # Errors
     /// [`LuxError::Structure`] if the trees differ in structure or leaf
-    /// kinds; [`LuxError::Shape`] if two tensors differ in shape.
+    /// kinds; [`LuxError::Shape`] if two tensors differ in shape;
+    /// [`LuxError::DType`] if a conversion would truncate.
     pub fn recursive_copyto(&mut self, other: &Tree) -> Result<()> {
         self.zip_check(other, check_copy)?;
         self.zip_apply(other, |_, a, b| {

@@ -5,7 +5,7 @@
 //! path (`layer_1.weight`, `layers.0.bias`; the root is `""`). Empty
 //! containers are not leaves: they are kept as they are.
 
-use super::{Tree, join, structure};
+use super::{Tree, article, join, structure};
 use crate::error::{LuxError, Result};
 use crate::{DType, Tensor};
 use std::convert::Infallible;
@@ -37,7 +37,7 @@ pub(crate) fn check_node(a: &Tree, b: &Tree, path: &str) -> Result<()> {
         }
         (Tree::Seq(_), Tree::Seq(_)) => Ok(()),
         _ if a.is_leaf() && b.is_leaf() => Ok(()),
-        _ => Err(structure(path, format!("a {} vs a {}", a.kind_name(), b.kind_name()))),
+        _ => Err(structure(path, format!("{} vs {}", a_kind(a), a_kind(b)))),
     }
 }
 
@@ -47,7 +47,7 @@ fn same_leaf_kind(a: &Tree, b: &Tree, path: &str) -> Result<()> {
     if std::mem::discriminant(a) == std::mem::discriminant(b) {
         Ok(())
     } else {
-        Err(structure(path, format!("a {} leaf vs a {} leaf", a.kind_name(), b.kind_name())))
+        Err(structure(path, format!("{} leaf vs {} leaf", a_kind(a), a_kind(b))))
     }
 }
 
@@ -531,5 +531,10 @@ impl Tree {
 
 /// The error for a pair of leaves an operation cannot combine.
 pub(crate) fn leaf_mismatch(op: &str, path: &str, a: &Tree, b: &Tree) -> LuxError {
-    structure(path, format!("{op}: cannot combine a {} leaf with a {} leaf", a.kind_name(), b.kind_name()))
+    structure(path, format!("{op}: cannot combine {} leaf with {} leaf", a_kind(a), a_kind(b)))
+}
+
+/// `a map`, `an int`, …
+fn a_kind(t: &Tree) -> String {
+    format!("{} {}", article(t.kind_name()), t.kind_name())
 }

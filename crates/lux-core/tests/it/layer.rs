@@ -334,7 +334,7 @@ fn errors_inside_containers_name_the_path() -> Result<()> {
     let err = apply(&model, x(2, 3), &Tree::new(), &st).unwrap_err();
     assert_eq!(err.to_string(), "missing key `layer_1` at <root>");
     let err = apply(&model, Tree::Int(1), &ps, &st).unwrap_err();
-    assert_eq!(err.to_string(), "structure mismatch at layer_1: expected a tensor, found a int");
+    assert_eq!(err.to_string(), "structure mismatch at layer_1: expected a tensor, found an int");
     Ok(())
 }
 

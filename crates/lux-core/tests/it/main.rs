@@ -1,5 +1,7 @@
 //! The integration-test binary of lux-core (one binary, one module per area).
 
 mod layer;
+mod scalars;
+mod tensor_serde;
 mod tree;
 mod tree_props;

@@ -315,7 +315,7 @@ fn zip_map_mismatches_name_the_path() -> R {
 
     let mut b = a.clone();
     *b.at_mut("layer_3.training")? = Tree::Int(1);
-    assert_eq!(err(&b), "structure mismatch at layer_3.training: a bool leaf vs a int leaf");
+    assert_eq!(err(&b), "structure mismatch at layer_3.training: a bool leaf vs an int leaf");
 
     let mut b = a.clone();
     *b.at_mut("steps")? = Tree::seq([1i64]);
@@ -456,26 +456,48 @@ fn recursive_add_never_mutates_a_shared_buffer() -> R {
 }
 
 #[test]
-fn recursive_add_promotes_like_add() -> R {
-    // f32 + f64 → f64 (out of place, as `add` would give).
+fn recursive_add_keeps_the_accumulators_dtype_and_shape() -> R {
+    // f32 += f64 stays f32: the sum 1 + 0.1 is computed in f64 and rounded once to f32.
     let mut acc = tree! { w: t32(&[1.0], &[1]) };
-    acc.recursive_add(&tree! { w: Tensor::from_vec(vec![0.5f64], &[1])? })?;
-    assert_eq!(acc.tensor("w")?.dtype(), DType::F64);
-    // f64 + f32 → f64 in place.
-    let mut acc = tree! { w: Tensor::from_vec(vec![1.0f64], &[1])? };
+    acc.recursive_add(&tree! { w: Tensor::from_vec(vec![0.1f64], &[1])? })?;
+    assert_eq!(acc.tensor("w")?.dtype(), DType::F32);
+    assert_eq!(acc.tensor("w")?.to_vec::<f32>()?, vec![(1.0f64 + 0.1) as f32]);
+    // f64 += f32 → f64 in place.
+    let (mut acc, p) = {
+        let a = lux_core::__private::ndarray::Array1::from(vec![1.0f64]);
+        let p = a.as_ptr();
+        (tree! { w: Tensor::from_ndarray(a) }, p)
+    };
     acc.recursive_add(&tree! { w: t32(&[0.5], &[1]) })?;
     assert_eq!(acc.tensor("w")?.to_vec::<f64>()?, vec![1.5]);
-    // A right operand that broadcasts the left up: out of place, bigger shape.
-    let mut acc = tree! { w: t32(&[1.0], &[1]) };
-    acc.recursive_add(&tree! { w: t32(&[1.0, 2.0], &[2]) })?;
-    assert_eq!(acc.tensor("w")?.to_vec::<f32>()?, vec![2.0, 3.0]);
-    // i64 in place, bool + bool → i64 (as `add`).
-    let mut acc = tree! { i: Tensor::from_vec(vec![1i64, 2], &[2])?, b: Tensor::from_vec(vec![true, false], &[2])? };
+    let w = acc.remove("w").map(Tree::into_tensor).transpose()?.map(|t| t.into_ndarray::<f64>());
+    assert_eq!(w.transpose()?.map(|a| a.as_ptr()), Some(p), "in place");
+    // f16 += f32 stays f16 and rounds once: 1 + (2⁻¹¹ + 2⁻²²) lies just above the midpoint
+    // between the f16 neighbours 1 and 1 + 2⁻¹⁰, so it rounds up. (Rounding the addend to f16
+    // first would drop the 2⁻²² and the tie would round to even, giving 1.)
+    let b = 2f32.powi(-11) + 2f32.powi(-22);
+    let mut acc = tree! { h: Tensor::ones(&[1], DType::F16)? };
+    acc.recursive_add(&tree! { h: t32(&[b], &[1]) })?;
+    let h = acc.tensor("h")?;
+    assert_eq!(h.dtype(), DType::F16);
+    assert_eq!(h.to_f64_vec(), vec![1.0 + 2f64.powi(-10)]);
+    // bf16 += f16, a 0-d f64 addend broadcast into [2].
+    let mut acc = tree! { a: Tensor::ones(&[2], DType::BF16)?, s: Tensor::ones(&[2], DType::F32)? };
+    acc.recursive_add(&tree! { a: Tensor::full(&[2], 0.5, DType::F16)?, s: Tensor::scalar(0.25f64) })?;
+    assert_eq!((acc.tensor("a")?.dtype(), acc.tensor("a")?.to_f64_vec()), (DType::BF16, vec![1.5, 1.5]));
+    assert_eq!((acc.tensor("s")?.dtype(), acc.tensor("s")?.to_f64_vec()), (DType::F32, vec![1.25, 1.25]));
+    // i64 accumulates i64 and bool; float addends into f32 from ints too.
+    let mut acc = tree! { i: Tensor::from_vec(vec![1i64, 2], &[2])?, f: t32(&[0.5, 0.5], &[2]) };
     acc.recursive_add(
-        &tree! { i: Tensor::from_vec(vec![1i64, 1], &[2])?, b: Tensor::from_vec(vec![true, true], &[2])? },
+        &tree! { i: Tensor::from_vec(vec![true, false], &[2])?, f: Tensor::from_vec(vec![1i64, -1], &[2])? },
     )?;
-    assert_eq!(acc.tensor("i")?.to_vec::<i64>()?, vec![2, 3]);
-    assert_eq!(acc.tensor("b")?.to_vec::<i64>()?, vec![2, 1]);
+    assert_eq!(acc.tensor("i")?.to_vec::<i64>()?, vec![2, 2]);
+    assert_eq!(acc.tensor("f")?.to_vec::<f32>()?, vec![1.5, -0.5]);
+    // Equal bool tensors (masks) pass through, unchanged.
+    let mask = Tensor::from_vec(vec![true, false], &[2])?;
+    let mut acc = tree! { m: mask.clone() };
+    acc.recursive_add(&tree! { m: mask.clone() })?;
+    assert_eq!(acc.tensor("m")?, &mask);
     // f16 in place rounds like the out-of-place kernel.
     let h = Tensor::from_vec(vec![1.0f32, 1000.0], &[2])?.to_dtype(DType::F16)?;
     let expect = h.add(&h)?;
@@ -508,14 +530,92 @@ fn recursive_add_errors_leave_self_unchanged() -> R {
     assert_eq!(acc, before);
     let err = acc.recursive_add(&tree! { a: t32(&[1.0, 1.0], &[2]) }).unwrap_err();
     assert!(matches!(err, LuxError::Structure { .. }));
-    let mut flags = tree! { training: true };
-    assert_eq!(
-        flags.recursive_add(&tree! { training: true }).unwrap_err().to_string(),
-        "structure mismatch at training: recursive_add: cannot combine a bool leaf with a bool leaf"
-    );
     let mut t = tree! { x: t32(&[1.0], &[1]) };
-    assert!(t.recursive_add(&tree! { x: 1.0 }).is_err());
-    assert!(Tree::Rng(RngState::seed_from_u64(1)).recursive_add(&Tree::Rng(RngState::seed_from_u64(1))).is_err());
+    assert_eq!(
+        t.recursive_add(&tree! { x: 1.0 }).unwrap_err().to_string(),
+        "structure mismatch at x: recursive_add: cannot combine a tensor leaf with a float leaf"
+    );
+    Ok(())
+}
+
+#[test]
+fn recursive_add_rejects_what_would_change_a_leaf() -> R {
+    let before = tree! {
+        w: t32(&[1.0, 2.0, 3.0], &[3]),
+        i: Tensor::from_vec(vec![1i64], &[1])?,
+        m: Tensor::from_vec(vec![true], &[1])?,
+        n: 1i64,
+    };
+    let with = |key: &str, value: Tree| before.replace_key(key, value);
+    let err = |other: &Tree| {
+        let mut acc = before.clone();
+        let e = acc.recursive_add(other).unwrap_err();
+        assert_eq!(acc, before, "nothing was written");
+        e
+    };
+    // The issue's repro: [3] += [2, 3] used to succeed and turn the leaf into [2, 3].
+    let e = err(&with("w", t32(&[0.0; 6], &[2, 3]).into()));
+    assert!(matches!(e, LuxError::Shape { .. }));
+    assert_eq!(
+        e.to_string(),
+        "recursive_add: at w: cannot add shape [2, 3] into shape [3] (the accumulator keeps its shape)"
+    );
+    let e = err(&with("w", t32(&[0.0, 0.0], &[2]).into()));
+    assert!(e.to_string().contains("shape [2] into shape [3]"), "{e}");
+    let e = err(&with("i", t32(&[0.5], &[1]).into()));
+    assert!(matches!(e, LuxError::DType { got: DType::F32, .. }));
+    assert_eq!(
+        e.to_string(),
+        "recursive_add at i: expected dtype i64 or bool (an i64 accumulator keeps its dtype; a float would be truncated), got f32"
+    );
+    let e = err(&with("m", Tensor::from_vec(vec![false], &[1])?.into()));
+    assert_eq!(
+        e.to_string(),
+        "recursive_add: invalid argument: at m: a bool tensor is kept, not added, so both trees must hold the same one; got bool[1] and a different bool[1]"
+    );
+    assert!(err(&with("m", Tensor::from_vec(vec![1i64], &[1])?.into())).to_string().ends_with("a different i64[1]"));
+    let e = err(&with("n", Tree::Float(0.5)));
+    assert_eq!(
+        e.to_string(),
+        "recursive_add: invalid argument: at n: cannot add the float 0.5 into an int leaf (an int accumulator stays an int)"
+    );
+    // A Float accumulator takes an Int.
+    let mut f = Tree::Float(0.5);
+    f.recursive_add(&Tree::Int(2))?;
+    assert_eq!(f, Tree::Float(2.5));
+    Ok(())
+}
+
+#[test]
+fn recursive_add_of_two_states_keeps_equal_flags_and_rngs() -> R {
+    // Adding two copies of a model state: the flag and the rng are kept, the statistics add.
+    let st =
+        tree! { running_mean: t32(&[1.0, 2.0], &[2]), training: true, rng: RngState::seed_from_u64(3), e: Tree::None };
+    let mut acc = st.clone();
+    acc.recursive_add(&st)?;
+    assert_eq!(
+        acc,
+        tree! { running_mean: t32(&[2.0, 4.0], &[2]), training: true, rng: RngState::seed_from_u64(3), e: Tree::None }
+    );
+    // What really is wrong when they differ.
+    let mut acc = st.clone();
+    let e = acc.recursive_add(&st.replace_key("training", Tree::Bool(false))).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "recursive_add: invalid argument: at training: the flags differ (true vs false); flags are kept, not added, so both trees must hold the same value"
+    );
+    let e = acc.recursive_add(&st.replace_key("rng", RngState::seed_from_u64(4).into())).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "recursive_add: invalid argument: at rng: the rng states differ; rngs are kept, not added, so both trees must hold the same state"
+    );
+    assert_eq!(acc, st, "nothing was written");
+    // Different kinds are a structure mismatch, and say so.
+    let e = acc.recursive_add(&st.replace_key("training", Tree::Int(1))).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "structure mismatch at training: recursive_add: cannot combine a bool leaf with an int leaf"
+    );
     Ok(())
 }
 
@@ -554,6 +654,20 @@ fn recursive_copyto_errors() -> R {
     assert!(matches!(dst.recursive_copyto(&tree! { a: 1.0, b: 2.0 }), Err(LuxError::Structure { .. })));
     assert!(Tree::Int(1).recursive_copyto(&Tree::Float(1.0)).is_err());
     assert!(dst.recursive_copyto(&Tree::new()).is_err());
+    // A conversion that would truncate is an error, not a silent 1.5 → 1.
+    let mut ints = tree! { i: Tensor::from_vec(vec![0i64], &[1])?, m: Tensor::from_vec(vec![false], &[1])? };
+    let e =
+        ints.recursive_copyto(&tree! { i: t32(&[1.5], &[1]), m: Tensor::from_vec(vec![false], &[1])? }).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "recursive_copyto at i: expected dtype a dtype that converts to i64 without truncating, got f32"
+    );
+    let e = ints
+        .recursive_copyto(&tree! { i: Tensor::from_vec(vec![0i64], &[1])?, m: Tensor::from_vec(vec![2i64], &[1])? })
+        .unwrap_err();
+    assert!(matches!(e, LuxError::DType { got: DType::I64, .. }), "{e}");
+    ints.recursive_copyto(&tree! { i: Tensor::from_vec(vec![true], &[1])?, m: Tensor::from_vec(vec![true], &[1])? })?;
+    assert_eq!(ints.tensor("i")?.to_vec::<i64>()?, vec![1]);
     Ok(())
 }
 
@@ -653,14 +767,49 @@ fn empty_tensor_serde_round_trip() {
 }
 
 #[test]
-fn display_is_compact() -> R {
+fn display_is_compact_and_shows_small_leaves() -> R {
     let t = tree! { w: t32(&[1.0, 2.0], &[1, 2]), s: Tree::seq([Tree::None, Tree::Float(1.0)]), r: RngState::seed_from_u64(1) };
-    assert_eq!(t.to_string(), "{w: f32[1, 2], s: (none, 1.0), r: rng}");
+    assert_eq!(t.to_string(), "{w: f32[1, 2] [[1.0, 2.0]], s: (none, 1.0), r: rng}");
+    // Up to 8 elements show their values; 9 show only dtype and shape.
+    let t = tree! {
+        eight: Tensor::arange(0.0, 8.0, 1.0, DType::I64)?.reshape(&[2, 4])?,
+        nine: Tensor::zeros(&[3, 3], DType::F32)?,
+        s: Tensor::scalar(0.5f64),
+        m: Tensor::from_vec(vec![true], &[1])?,
+    };
+    assert_eq!(
+        t.to_string(),
+        "{eight: i64[2, 4] [[0, 1, 2, 3], [4, 5, 6, 7]], nine: f32[3, 3], s: f64[] 0.5, m: bool[1] [true]}"
+    );
     Ok(())
 }
 
 #[test]
-fn rng_state_replicates_and_seeds() {
+fn serde_keeps_non_finite_and_exact_floats() -> R {
+    let t = tree! {
+        x: Tensor::from_vec(vec![f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.1], &[4])?,
+        stat: f64::NAN,
+        hi: f64::INFINITY,
+        lo: f64::NEG_INFINITY,
+        tenth: 0.1,
+        tiny: f64::from_bits(1),
+    };
+    let json = serde_json::to_string(&t).map_err(|e| LuxError::Io(e.to_string()))?;
+    assert!(json.contains(r#"["stat",{"float":"NaN"}]"#), "{json}");
+    let back: Tree = serde_json::from_str(&json).map_err(|e| LuxError::Io(e.to_string()))?;
+    let x = back.tensor("x")?.to_vec::<f32>()?;
+    assert!(x[0].is_nan() && x[1] == f32::INFINITY && x[2] == f32::NEG_INFINITY && x[3] == 0.1);
+    assert!(back.get("stat")?.as_float()?.is_nan());
+    assert_eq!(back.get("hi")?.as_float()?, f64::INFINITY);
+    assert_eq!(back.get("lo")?.as_float()?, f64::NEG_INFINITY);
+    assert_eq!(back.get("tenth")?.as_float()?.to_bits(), 0.1f64.to_bits());
+    assert_eq!(back.get("tiny")?.as_float()?.to_bits(), 1);
+    assert!(serde_json::from_str::<Tree>(r#"{"float":"nope"}"#).is_err());
+    Ok(())
+}
+
+#[test]
+fn rng_state_replicates_and_seeds() -> R {
     use rand::{RngExt, SeedableRng};
     let mut a = RngState::seed_from_u64(1234);
     let mut b = a.clone();
@@ -676,4 +825,15 @@ fn rng_state_replicates_and_seeds() {
     assert_eq!(RngState::from_seed([0; 32]).inner(), RngState::from_seed([0; 32]).inner());
     let mut bytes = [0u8; 5];
     a.fill(&mut bytes[..]);
+    // The immutable accessor sees the same generator as the mutable one.
+    let mut st = Tree::from(RngState::seed_from_u64(9));
+    assert_eq!(st.as_rng()?, &RngState::seed_from_u64(9));
+    let drawn: u64 = st.as_rng_mut()?.random();
+    assert_eq!(drawn, RngState::seed_from_u64(9).random::<u64>());
+    assert_ne!(st.as_rng()?, &RngState::seed_from_u64(9), "as_rng sees the advanced state");
+    assert_eq!(
+        Tree::Int(1).as_rng().unwrap_err().to_string(),
+        "structure mismatch at <root>: expected an rng, found an int"
+    );
+    Ok(())
 }

@@ -69,10 +69,9 @@ fn ones_like(t: &Tree) -> Tree {
     t.map(|_, x| x.ones_like())
 }
 
-/// Replaces the leaves `recursive_add` rejects (bool, rng) by `None`.
-fn addable(t: &Tree) -> Tree {
-    t.try_map_leaves(|_, leaf| Ok(if matches!(leaf, Tree::Bool(_) | Tree::Rng(_)) { Tree::None } else { leaf.clone() }))
-        .expect("infallible")
+/// Fresh, unshared tensor buffers (so the in-place path is taken where it applies).
+fn fresh(t: &Tree) -> Tree {
+    t.try_map(|_, x| x.to_dtype(DType::F64)?.to_dtype(x.dtype())).unwrap()
 }
 
 proptest! {
@@ -148,15 +147,33 @@ proptest! {
 
     #[test]
     fn recursive_add_matches_out_of_place_add(t in tree()) {
-        // Fresh, unshared buffers so the in-place path is taken where it applies.
-        let a = addable(&t).try_map(|_, x| x.add(&x.zeros_like())).unwrap();
+        // Same dtypes: flags, rngs and bool tensors are equal on both sides and pass through.
+        let a = fresh(&t);
         let b = ones_like(&a);
-        let expected = a.zip_map(&b, |_, x, y| x.add(y)).unwrap();
-        let mut got = a;
+        let expected = a.zip_map(&b, |_, x, y| if x.dtype() == DType::Bool { Ok(x.clone()) } else { x.add(y) }).unwrap();
+        let mut got = fresh(&a);
         got.recursive_add(&b).unwrap();
         prop_assert_eq!(got.tensors(), expected.tensors());
         for (path, x) in got.tensors() {
-            prop_assert_eq!(x.dtype(), expected.tensor(&path).unwrap().dtype());
+            prop_assert_eq!(x.dtype(), a.tensor(&path).unwrap().dtype());
+        }
+    }
+
+    #[test]
+    fn recursive_add_keeps_every_leafs_shape_and_dtype(t in tree(), width in 0usize..4) {
+        // The addend: ones in another float width (i64 and bool tensors keep theirs).
+        let other = [DType::F16, DType::BF16, DType::F32, DType::F64][width];
+        let b = ones_like(&t).map(|_, x| if x.dtype().is_float() { x.to_dtype(other).unwrap() } else { x.clone() });
+        let mut got = fresh(&t);
+        got.recursive_add(&b).unwrap();
+        prop_assert!(got.same_structure(&t));
+        for (path, x) in t.tensors() {
+            let y = got.tensor(&path).unwrap();
+            prop_assert_eq!((y.dtype(), y.shape()), (x.dtype(), x.shape()));
+            // The exact sum (dyadic values and 1 add exactly in f64), rounded once to the leaf's dtype.
+            let sum: Vec<f64> = x.to_f64_vec().iter().map(|v| if x.dtype() == DType::Bool { *v } else { v + 1.0 }).collect();
+            let expect = Tensor::from_vec(sum, x.shape()).unwrap().to_dtype(x.dtype()).unwrap();
+            prop_assert_eq!(y, &expect, "{}", path);
         }
     }
 
