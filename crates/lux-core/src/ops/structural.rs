@@ -197,7 +197,7 @@ impl Tensor {
             // Each axis d becomes [r, d], broadcast from [1, d].
             inner.extend([1, d]);
             expanded.extend([r, d]);
-            out.push(r.checked_mul(d).unwrap_or(usize::MAX));
+            out.push(r.saturating_mul(d));
         }
         checked_len(&out)
             .map_err(|_| shape_err("repeat", format!("{reps:?} copies of {:?} is too large", self.shape())))?;
@@ -223,7 +223,7 @@ impl Tensor {
         let mut expanded = inner.clone();
         expanded[ax + 1] = repeats;
         let mut out = self.shape().to_vec();
-        out[ax] = out[ax].checked_mul(repeats).unwrap_or(usize::MAX);
+        out[ax] = out[ax].saturating_mul(repeats);
         checked_len(&out).map_err(|_| {
             shape_err(
                 "repeat_interleave",
