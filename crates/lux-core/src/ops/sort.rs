@@ -168,6 +168,10 @@ mod tests {
         let (iv, ii) = i.sort(0, false)?;
         assert_eq!(iv.to_vec::<i64>()?, vec![i64::MIN, 3, 3, i64::MAX]);
         assert_eq!(ii.to_vec::<i64>()?, vec![1, 0, 2, 3]);
+        let h = Tensor::from_vec(vec![2.5f32, -1.0, 0.5], &[3])?.to_dtype(DType::BF16)?;
+        let (hv, hi) = h.sort(0, false)?;
+        assert_eq!(hv.dtype(), DType::BF16);
+        assert_eq!((hv.to_f64_vec(), hi.to_vec::<i64>()?), (vec![-1.0, 0.5, 2.5], vec![1, 2, 0]));
         assert!(Tensor::zeros(&[2], DType::Bool)?.sort(0, false).is_err());
         assert!(x.sort(2, false).unwrap_err().to_string().contains("sort"));
         assert_eq!(Tensor::zeros(&[0, 3], DType::F32)?.sort(0, false)?.1.shape(), &[0, 3]);

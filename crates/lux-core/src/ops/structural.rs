@@ -343,6 +343,7 @@ mod tests {
             }
         }
         assert_eq!(Tensor::ones(&[2, 2], DType::I64)?.triu(1)?.to_vec::<i64>()?, vec![0, 1, 0, 0]);
+        assert_eq!(Tensor::ones(&[2, 2], DType::Bool)?.tril(0)?.to_vec::<bool>()?, vec![true, false, true, true]);
         let e = Tensor::ones(&[3], DType::F32)?.tril(0).unwrap_err().to_string();
         assert!(e.contains("tril") && e.contains("[3]"), "{e}");
         Ok(())
