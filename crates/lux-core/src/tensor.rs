@@ -356,7 +356,7 @@ pub(crate) fn float_dtype(op: &str, dtype: DType) -> Result<()> {
     if dtype.is_float() { Ok(()) } else { Err(LuxError::UnsupportedDType { op: op.into(), dtype }) }
 }
 
-fn checked_len(shape: &[usize]) -> Result<usize> {
+pub(crate) fn checked_len(shape: &[usize]) -> Result<usize> {
     shape
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))

@@ -4,6 +4,7 @@
 mod drivers;
 mod nested;
 mod ops;
+mod ops_extra;
 
 use lux_core::{DType, Result, Tensor};
 use rand::SeedableRng;

@@ -10,7 +10,7 @@ fn tol() -> Tolerances {
 }
 
 /// Checks Σ w ⊙ op(inputs) against finite differences.
-fn check(inputs: &[(&str, Tensor)], op: impl Fn(&[&Tensor]) -> Result<Tensor>) {
+pub(crate) fn check(inputs: &[(&str, Tensor)], op: impl Fn(&[&Tensor]) -> Result<Tensor>) {
     let mut ps = Tree::new();
     for (name, t) in inputs {
         ps.insert(*name, t.clone()).unwrap();
@@ -25,12 +25,12 @@ fn check(inputs: &[(&str, Tensor)], op: impl Fn(&[&Tensor]) -> Result<Tensor>) {
     }
 }
 
-fn positive(seed: u64, shape: &[usize]) -> Tensor {
+pub(crate) fn positive(seed: u64, shape: &[usize]) -> Tensor {
     randn(seed, shape).abs().unwrap().add_scalar(0.5).unwrap()
 }
 
 /// A [rows, cols] tensor stored transposed (non-contiguous view).
-fn strided(seed: u64, rows: usize, cols: usize) -> Tensor {
+pub(crate) fn strided(seed: u64, rows: usize, cols: usize) -> Tensor {
     let t = randn(seed, &[cols, rows]).transpose(0, 1).unwrap();
     assert!(!t.is_contiguous());
     t

@@ -3,17 +3,27 @@
 //!
 //! | file | ops |
 //! |---|---|
-//! | `unary.rs` | neg, exp, log, log1p, expm1, sqrt, abs, sign, sin, cos, tanh |
+//! | `unary.rs` | neg, exp, log, log1p, expm1, sqrt, abs, sign, sin, cos, tanh, floor, ceil, round, erf, rsqrt, reciprocal, tan, atan, sinh, cosh |
+//! | `special.rs` | the f64 `erf` kernel behind `Tensor::erf` |
 //! | `binary.rs` | add, sub, mul, div, pow, maximum, minimum, comparisons, `where_`, clamp |
 //! | `reduce.rs` | sum, mean, max, min, argmax |
+//! | `reduce_extra.rs` | prod, var, std (with `correction`), argmin, any, all (over axes and whole) |
 //! | `matmul.rs` | matmul (2-d, batched 3-d) |
 //! | `shape.rs` | reshape, permute, broadcast_to, narrow, index_select, gather, concat, stack, cast |
+//! | `structural.rs` | flip, cumsum, pad, repeat (tile), repeat_interleave, tril, triu |
+//! | `sort.rs` | sort (stable, NaN last), topk — values and i64 indices |
+//! | `create.rs` | eye, linspace, and the seeded random uniform, randint, bernoulli, bernoulli_probs |
 
 pub(crate) mod binary;
+pub(crate) mod create;
 pub(crate) mod math;
 pub(crate) mod matmul;
 pub(crate) mod reduce;
+pub(crate) mod reduce_extra;
 pub(crate) mod shape;
+pub(crate) mod sort;
+pub(crate) mod special;
+pub(crate) mod structural;
 pub(crate) mod unary;
 
 use crate::Result;

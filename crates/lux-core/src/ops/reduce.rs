@@ -41,7 +41,7 @@ impl ReduceKind {
     }
 }
 
-fn norm_axes(op: &str, axes: &[isize], shape: &[usize]) -> Result<Vec<usize>> {
+pub(super) fn norm_axes(op: &str, axes: &[isize], shape: &[usize]) -> Result<Vec<usize>> {
     let mut out = axes.iter().map(|&a| normalize_axis(op, a, shape)).collect::<Result<Vec<_>>>()?;
     out.sort_unstable();
     if out.windows(2).any(|w| w[0] == w[1]) {
