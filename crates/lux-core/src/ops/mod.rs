@@ -4,7 +4,6 @@
 //! | file | ops |
 //! |---|---|
 //! | `unary.rs` | neg, exp, log, log1p, expm1, sqrt, abs, sign, sin, cos, tanh, floor, ceil, round, erf, rsqrt, reciprocal, tan, atan, sinh, cosh |
-//! | `special.rs` | the f64 `erf` kernel behind `Tensor::erf` |
 //! | `binary.rs` | add, sub, mul, div, pow, maximum, minimum, comparisons, `where_`, clamp |
 //! | `reduce.rs` | sum, mean, max, min, argmax |
 //! | `reduce_extra.rs` | prod, var, std (with `correction`), argmin, any, all (over axes and whole) |
@@ -22,7 +21,6 @@ pub(crate) mod reduce;
 pub(crate) mod reduce_extra;
 pub(crate) mod shape;
 pub(crate) mod sort;
-pub(crate) mod special;
 pub(crate) mod structural;
 pub(crate) mod unary;
 

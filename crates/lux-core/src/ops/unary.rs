@@ -104,8 +104,8 @@ unary_ops! {
     /// # Ok::<(), lux_core::LuxError>(())
     /// ```
     Round round: |x| round_half_even(x), |g, x, y| Ok(g.zeros_like());
-    /// The error function `erf x = 2/√π ∫₀ˣ e^{−t²} dt` (fdlibm's rational
-    /// approximations, < 1 ulp in f64; f32 computes in f64 and rounds);
+    /// The error function `erf x = 2/√π ∫₀ˣ e^{−t²} dt` (the `libm` crate's
+    /// f64 `erf`, < 1 ulp; f32 computes in f64 and rounds once);
     /// derivative `2/√π · e^{−x²}`.
     ///
     /// ```
@@ -116,7 +116,7 @@ unary_ops! {
     /// assert!((y[2] + 0.9953222650189527).abs() < 2e-16);
     /// # Ok::<(), lux_core::LuxError>(())
     /// ```
-    Erf erf: |x| T::c(super::special::erf(crate::Element::to_f64(x))),
+    Erf erf: |x| T::c(libm::erf(crate::Element::to_f64(x))),
         |g, x, y| g.mul(&x.square()?.neg()?.exp()?.mul_scalar(std::f64::consts::FRAC_2_SQRT_PI)?);
     /// `1/√x` (`inf` at 0, NaN below); derivative `−y³/2`.
     ///
