@@ -25,11 +25,24 @@ pub enum DType {
 
 impl DType {
     /// `true` for f16, bf16, f32 and f64.
+    ///
+    /// ```
+    /// use lux_core::DType;
+    /// assert!(DType::BF16.is_float() && DType::F64.is_float());
+    /// assert!(!DType::I64.is_float() && !DType::Bool.is_float());
+    /// ```
     pub fn is_float(self) -> bool {
         matches!(self, DType::F16 | DType::BF16 | DType::F32 | DType::F64)
     }
 
     /// Bytes per element.
+    ///
+    /// ```
+    /// use lux_core::DType;
+    /// assert_eq!(DType::Bool.size_in_bytes(), 1);
+    /// assert_eq!(DType::BF16.size_in_bytes(), 2);
+    /// assert_eq!(DType::I64.size_in_bytes(), 8);
+    /// ```
     pub fn size_in_bytes(self) -> usize {
         match self {
             DType::Bool => 1,
@@ -40,6 +53,12 @@ impl DType {
     }
 
     /// The short name used in messages and files: `f32`, `bf16`, `i64`, …
+    ///
+    /// ```
+    /// use lux_core::DType;
+    /// assert_eq!(DType::BF16.name(), "bf16");
+    /// assert_eq!(DType::I64.to_string(), "i64"); // `Display` writes the name
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             DType::Bool => "bool",

@@ -99,11 +99,25 @@ impl From<std::io::Error> for LuxError {
 
 impl LuxError {
     /// A [`LuxError::Shape`] for `op`.
+    ///
+    /// ```
+    /// use lux_core::LuxError;
+    /// let err = LuxError::shape("concat", "ranks differ: [2] vs [2, 3]");
+    /// assert!(matches!(err, LuxError::Shape { .. }));
+    /// assert_eq!(err.to_string(), "concat: ranks differ: [2] vs [2, 3]");
+    /// ```
     pub fn shape(op: &str, msg: impl Into<String>) -> LuxError {
         shape_err(op, msg)
     }
 
     /// A [`LuxError::InvalidArgument`] for `op`.
+    ///
+    /// ```
+    /// use lux_core::LuxError;
+    /// let err = LuxError::invalid_argument("dropout", "p must be in [0, 1), got 1.5");
+    /// assert!(matches!(err, LuxError::InvalidArgument { .. }));
+    /// assert_eq!(err.to_string(), "dropout: invalid argument: p must be in [0, 1), got 1.5");
+    /// ```
     pub fn invalid_argument(op: &str, msg: impl Into<String>) -> LuxError {
         arg_err(op, msg)
     }

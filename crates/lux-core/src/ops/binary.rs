@@ -201,12 +201,28 @@ impl Tensor {
     }
     /// `self − other`, broadcasting.
     ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let x = Tensor::from_vec(vec![3.0f32, 5.0], &[2])?;
+    /// let y = Tensor::from_vec(vec![1.0f32, 2.0], &[2])?;
+    /// assert_eq!(x.sub(&y)?.to_vec::<f32>()?, vec![2.0, 3.0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
     /// # Errors
     /// The shapes do not broadcast.
     pub fn sub(&self, other: &Tensor) -> Result<Tensor> {
         self.binary(other, BinaryOp::Sub)
     }
     /// `self · other` elementwise, broadcasting.
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2])?;
+    /// let col = Tensor::from_vec(vec![10.0f32, 100.0], &[2, 1])?; // broadcast along the rows
+    /// assert_eq!(x.mul(&col)?.to_vec::<f32>()?, vec![10.0, 20.0, 300.0, 400.0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     ///
     /// # Errors
     /// The shapes do not broadcast.
@@ -215,12 +231,29 @@ impl Tensor {
     }
     /// `self / other` elementwise, broadcasting (floats only).
     ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0f32, 3.0], &[2])?;
+    /// assert_eq!(x.div(&Tensor::from_vec(vec![2.0f32, 4.0], &[2])?)?.to_vec::<f32>()?, vec![0.5, 0.75]);
+    /// let i = Tensor::from_vec(vec![1i64, 3], &[2])?;
+    /// assert_eq!(i.div(&i).unwrap_err().to_string(), "div: not supported for dtype i64");
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
     /// # Errors
     /// The shapes do not broadcast, or both operands are integers.
     pub fn div(&self, other: &Tensor) -> Result<Tensor> {
         self.binary(other, BinaryOp::Div)
     }
     /// `self ^ other` elementwise, broadcasting (floats only).
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let x = Tensor::from_vec(vec![2.0f32, 9.0], &[2])?;
+    /// let p = Tensor::from_vec(vec![3.0f32, 0.5], &[2])?;
+    /// assert_eq!(x.pow(&p)?.to_vec::<f32>()?, vec![8.0, 3.0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     ///
     /// # Errors
     /// The shapes do not broadcast, or both operands are integers.
@@ -229,12 +262,30 @@ impl Tensor {
     }
     /// The larger of each pair (NaN wins); ties split the gradient evenly.
     ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0f32, 5.0, 0.0], &[3])?;
+    /// let y = Tensor::from_vec(vec![2.0f32, 4.0, f32::NAN], &[3])?;
+    /// let m = x.maximum(&y)?.to_vec::<f32>()?;
+    /// assert_eq!(&m[..2], &[2.0, 5.0]);
+    /// assert!(m[2].is_nan());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
     /// # Errors
     /// The shapes do not broadcast.
     pub fn maximum(&self, other: &Tensor) -> Result<Tensor> {
         self.binary(other, BinaryOp::Maximum)
     }
     /// The smaller of each pair (NaN wins); ties split the gradient evenly.
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let x = Tensor::from_vec(vec![1i64, 5, -2], &[3])?;
+    /// let y = Tensor::from_vec(vec![2i64, 4, -2], &[3])?;
+    /// assert_eq!(x.minimum(&y)?.to_vec::<i64>()?, vec![1, 4, -2]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     ///
     /// # Errors
     /// The shapes do not broadcast.
@@ -372,12 +423,28 @@ impl Tensor {
 
     /// `self == other` elementwise, as a bool tensor (NaN ≠ NaN).
     ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, f32::NAN], &[3])?;
+    /// let y = Tensor::from_vec(vec![1.0f32, 3.0, f32::NAN], &[3])?;
+    /// assert_eq!(x.equal(&y)?.to_vec::<bool>()?, vec![true, false, false]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
     /// # Errors
     /// The shapes do not broadcast.
     pub fn equal(&self, other: &Tensor) -> Result<Tensor> {
         self.compare(other, "equal", |o| o.is_eq())
     }
     /// `self != other` elementwise (true where either is NaN).
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, f32::NAN], &[3])?;
+    /// let y = Tensor::from_vec(vec![1.0f32, 3.0, f32::NAN], &[3])?;
+    /// assert_eq!(x.not_equal(&y)?.to_vec::<bool>()?, vec![false, true, true]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     ///
     /// # Errors
     /// The shapes do not broadcast.
@@ -386,12 +453,26 @@ impl Tensor {
     }
     /// `self < other` elementwise.
     ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let x = Tensor::from_vec(vec![1i64, 2, 3], &[3])?;
+    /// assert_eq!(x.less(&Tensor::scalar(2i64))?.to_vec::<bool>()?, vec![true, false, false]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
     /// # Errors
     /// The shapes do not broadcast.
     pub fn less(&self, other: &Tensor) -> Result<Tensor> {
         self.compare(other, "less", |o| o.is_lt())
     }
     /// `self <= other` elementwise.
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let x = Tensor::from_vec(vec![1i64, 2, 3], &[3])?;
+    /// assert_eq!(x.less_equal(&Tensor::scalar(2i64))?.to_vec::<bool>()?, vec![true, true, false]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     ///
     /// # Errors
     /// The shapes do not broadcast.
@@ -400,12 +481,27 @@ impl Tensor {
     }
     /// `self > other` elementwise.
     ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let x = Tensor::from_vec(vec![1i64, 2, 3], &[3])?;
+    /// assert_eq!(x.greater(&Tensor::scalar(1.5f64))?.to_vec::<bool>()?, vec![false, true, true]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
     /// # Errors
     /// The shapes do not broadcast.
     pub fn greater(&self, other: &Tensor) -> Result<Tensor> {
         self.compare(other, "greater", |o| o.is_gt())
     }
     /// `self >= other` elementwise.
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0], &[3])?;
+    /// let y = Tensor::from_vec(vec![3.0f32, 2.0, 1.0], &[3])?;
+    /// assert_eq!(x.greater_equal(&y)?.to_vec::<bool>()?, vec![false, true, true]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     ///
     /// # Errors
     /// The shapes do not broadcast.
@@ -417,16 +513,41 @@ impl Tensor {
         self.array::<bool>(op)
     }
     /// Elementwise NOT of a bool tensor.
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let m = Tensor::from_vec(vec![true, false], &[2])?;
+    /// assert_eq!(m.logical_not()?.to_vec::<bool>()?, vec![false, true]);
+    /// let i = Tensor::from_vec(vec![1i64], &[1])?;
+    /// assert_eq!(i.logical_not().unwrap_err().to_string(), "logical_not: expected dtype bool, got i64");
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn logical_not(&self) -> Result<Tensor> {
         Ok(Tensor::from_data(Data::Bool(map_arr(self.bool_array("logical_not")?, |v: bool| !v))))
     }
     /// Elementwise AND of bool tensors, broadcasting.
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let a = Tensor::from_vec(vec![true, true, false], &[3])?;
+    /// let b = Tensor::from_vec(vec![true, false, false], &[3])?;
+    /// assert_eq!(a.logical_and(&b)?.to_vec::<bool>()?, vec![true, false, false]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn logical_and(&self, other: &Tensor) -> Result<Tensor> {
         let shape = broadcast_shapes(self.shape(), other.shape())?;
         let (a, b) = (self.bool_array("logical_and")?, other.bool_array("logical_and")?);
         Ok(Tensor::from_data(Data::Bool(zip_arr(a, b, &shape, |p: bool, q: bool| p && q))))
     }
     /// Elementwise OR of bool tensors, broadcasting.
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let a = Tensor::from_vec(vec![true, false, false], &[3])?;
+    /// let b = Tensor::from_vec(vec![false, true, false], &[3])?;
+    /// assert_eq!(a.logical_or(&b)?.to_vec::<bool>()?, vec![true, true, false]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn logical_or(&self, other: &Tensor) -> Result<Tensor> {
         let shape = broadcast_shapes(self.shape(), other.shape())?;
         let (a, b) = (self.bool_array("logical_or")?, other.bool_array("logical_or")?);

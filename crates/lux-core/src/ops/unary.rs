@@ -197,6 +197,15 @@ impl Tensor {
     }
 
     /// `x²`.
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let x = Tensor::from_vec(vec![-3.0f32, 0.5], &[2])?;
+    /// assert_eq!(x.square()?.to_vec::<f32>()?, vec![9.0, 0.25]);
+    /// let i = Tensor::from_vec(vec![-3i64, 4], &[2])?;
+    /// assert_eq!(i.square()?.to_vec::<i64>()?, vec![9, 16]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn square(&self) -> Result<Tensor> {
         self.mul(self)
     }

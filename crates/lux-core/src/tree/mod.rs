@@ -116,18 +116,44 @@ macro_rules! tree {
 impl Tree {
     /// An empty map (Lux's `NamedTuple()`), the parameters and states of a
     /// layer that has none.
+    ///
+    /// ```
+    /// use lux_core::Tree;
+    /// let ps = Tree::new();
+    /// assert!(ps.is_empty() && !ps.is_leaf());
+    /// assert_eq!(ps.param_count(), 0);
+    /// ```
     #[doc(alias = "map")]
     pub fn new() -> Tree {
         Tree::Map(Vec::new())
     }
 
     /// A sequence of trees.
+    ///
+    /// ```
+    /// use lux_core::Tree;
+    /// let ids = Tree::seq([7i64, 8, 9]);
+    /// assert_eq!(ids.len(), 3);
+    /// assert_eq!(ids.get("1")?, &Tree::Int(8));
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn seq(items: impl IntoIterator<Item = impl Into<Tree>>) -> Tree {
         Tree::Seq(items.into_iter().map(Into::into).collect())
     }
 
     /// Inserts `value` under `key` in a map: replaces the value of an
     /// existing key in place (returning the old value), else appends.
+    ///
+    /// ```
+    /// use lux_core::Tree;
+    /// let mut st = Tree::new();
+    /// assert_eq!(st.insert("step", 0i64)?, None);
+    /// assert_eq!(st.insert("step", 1i64)?, Some(Tree::Int(0))); // replaced in place
+    /// let err = st.insert("a.b", true).unwrap_err();
+    /// assert_eq!(err.to_string(), "Tree::insert: invalid argument: key `a.b` must be non-empty and must not contain `.`");
+    /// assert_eq!(st, Tree::new().with("step", 1i64)?);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     ///
     /// # Errors
     /// `self` is not a map ([`LuxError::Structure`]), or `key` is empty or
@@ -172,6 +198,14 @@ impl Tree {
 
     /// Removes `key` from a map, returning its value (`None` if absent or
     /// if `self` is not a map).
+    ///
+    /// ```
+    /// use lux_core::{tree, Tree};
+    /// let mut st = tree! { training: true, step: 3i64 };
+    /// assert_eq!(st.remove("step"), Some(Tree::Int(3)));
+    /// assert_eq!(st.remove("step"), None);
+    /// assert_eq!(st, tree! { training: true });
+    /// ```
     pub fn remove(&mut self, key: &str) -> Option<Tree> {
         let Tree::Map(entries) = self else { return None };
         let i = entries.iter().position(|(k, _)| k == key)?;
@@ -181,12 +215,27 @@ impl Tree {
     // ----- inspection ------------------------------------------------------------
 
     /// `true` for every variant except [`Map`](Tree::Map) and [`Seq`](Tree::Seq).
+    ///
+    /// ```
+    /// use lux_core::{tree, Tree};
+    /// assert!(Tree::Int(1).is_leaf() && Tree::None.is_leaf());
+    /// assert!(!tree! { a: 1i64 }.is_leaf());
+    /// assert!(!Tree::Seq(vec![]).is_leaf()); // empty containers are not leaves
+    /// ```
     pub fn is_leaf(&self) -> bool {
         !matches!(self, Tree::Map(_) | Tree::Seq(_))
     }
 
     /// The variant's name as used in error messages: `map`, `sequence`,
     /// `tensor`, `bool`, `int`, `float`, `rng` or `none`.
+    ///
+    /// ```
+    /// use lux_core::{DType, Tensor, Tree};
+    /// assert_eq!(Tree::new().kind_name(), "map");
+    /// assert_eq!(Tree::seq([true]).kind_name(), "sequence");
+    /// assert_eq!(Tree::from(Tensor::zeros(&[1], DType::F32)?).kind_name(), "tensor");
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn kind_name(&self) -> &'static str {
         match self {
             Tree::Map(_) => "map",
@@ -201,6 +250,15 @@ impl Tree {
     }
 
     /// The number of direct children (map entries or sequence items; 0 for a leaf).
+    ///
+    /// ```
+    /// use lux_core::{tree, Tree};
+    /// let ps = tree! { a: tree! { x: 1i64, y: 2i64, z: 3i64 }, b: 4i64 };
+    /// assert_eq!(ps.len(), 2); // direct children only
+    /// assert_eq!(ps.get("a")?.len(), 3);
+    /// assert_eq!(Tree::Int(4).len(), 0);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn len(&self) -> usize {
         match self {
             Tree::Map(entries) => entries.len(),
@@ -210,11 +268,25 @@ impl Tree {
     }
 
     /// `true` if [`len`](Tree::len) is 0 (an empty container, or a leaf).
+    ///
+    /// ```
+    /// use lux_core::{tree, Tree};
+    /// assert!(Tree::new().is_empty());
+    /// assert!(Tree::Bool(true).is_empty()); // a leaf has no children
+    /// assert!(!tree! { a: 1i64 }.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The keys of a map in order (empty for anything else).
+    ///
+    /// ```
+    /// use lux_core::{tree, Tree};
+    /// let ps = tree! { weight: 1.0, bias: 0.0 };
+    /// assert_eq!(ps.keys().collect::<Vec<_>>(), ["weight", "bias"]); // insertion order
+    /// assert_eq!(Tree::seq([1i64]).keys().count(), 0);
+    /// ```
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         let entries: &[(String, Tree)] = match self {
             Tree::Map(entries) => entries,
@@ -227,6 +299,15 @@ impl Tree {
 
     /// The child under `key`: a map key, or an index into a sequence.
     ///
+    /// ```
+    /// use lux_core::{tree, Tree};
+    /// let st = tree! { step: 3i64, ids: Tree::seq([7i64, 8]) };
+    /// assert_eq!(st.get("step")?, &Tree::Int(3));
+    /// assert_eq!(st.get("ids")?.get("1")?, &Tree::Int(8));
+    /// assert_eq!(st.get("rng").unwrap_err().to_string(), "missing key `rng` at <root>");
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
     /// # Errors
     /// [`LuxError::MissingKey`] if there is no such child;
     /// [`LuxError::Structure`] if `self` is a leaf.
@@ -236,6 +317,14 @@ impl Tree {
 
     /// Mutable form of [`get`](Tree::get).
     ///
+    /// ```
+    /// use lux_core::{tree, Tree};
+    /// let mut st = tree! { step: 3i64, training: true };
+    /// *st.get_mut("step")? = Tree::Int(4);
+    /// assert_eq!(st, tree! { step: 4i64, training: true });
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`get`](Tree::get).
     pub fn get_mut(&mut self, key: &str) -> Result<&mut Tree> {
@@ -243,6 +332,15 @@ impl Tree {
     }
 
     /// `true` if [`get`](Tree::get) would succeed.
+    ///
+    /// ```
+    /// use lux_core::{tree, Tree};
+    /// let st = tree! { training: true, ids: Tree::seq([1i64]) };
+    /// assert!(st.contains_key("training") && !st.contains_key("rng"));
+    /// assert!(!st.contains_key("ids.0")); // a key, not a path
+    /// assert!(st.get("ids")?.contains_key("0"));
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn contains_key(&self, key: &str) -> bool {
         self.get(key).is_ok()
     }
@@ -272,6 +370,14 @@ impl Tree {
 
     /// Mutable form of [`at`](Tree::at).
     ///
+    /// ```
+    /// use lux_core::{tree, Tree};
+    /// let mut st = tree! { layers: Tree::seq([tree! { count: 1i64 }]) };
+    /// *st.at_mut("layers.0.count")? = Tree::Int(2);
+    /// assert_eq!(st.at("layers.0.count")?.as_int()?, 2);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`at`](Tree::at).
     pub fn at_mut(&mut self, path: &str) -> Result<&mut Tree> {
@@ -284,6 +390,15 @@ impl Tree {
 
     /// The tensor at `path` (a single key is a path too).
     ///
+    /// ```
+    /// use lux_core::{tree, DType, Tensor};
+    /// let ps = tree! { layer_1: tree! { bias: Tensor::zeros(&[3], DType::F32)? }, training: true };
+    /// assert_eq!(ps.tensor("layer_1.bias")?.shape(), &[3]);
+    /// let err = ps.tensor("training").unwrap_err();
+    /// assert_eq!(err.to_string(), "structure mismatch at training: expected a tensor, found a bool");
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`at`](Tree::at), or [`LuxError::Structure`] if the leaf there is
     /// not a tensor.
@@ -292,6 +407,14 @@ impl Tree {
     }
 
     /// Mutable form of [`tensor`](Tree::tensor).
+    ///
+    /// ```
+    /// use lux_core::{tree, DType, Tensor};
+    /// let mut ps = tree! { layer_1: tree! { bias: Tensor::zeros(&[2], DType::F32)? } };
+    /// *ps.tensor_mut("layer_1.bias")? = Tensor::ones(&[2], DType::F32)?;
+    /// assert_eq!(ps.tensor("layer_1.bias")?.to_vec::<f32>()?, vec![1.0, 1.0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     ///
     /// # Errors
     /// As [`tensor`](Tree::tensor).
@@ -327,6 +450,15 @@ impl Tree {
 
     /// The tensor of a tensor leaf.
     ///
+    /// ```
+    /// use lux_core::{DType, Tensor, Tree};
+    /// let leaf = Tree::from(Tensor::ones(&[2, 3], DType::F32)?);
+    /// assert_eq!(leaf.as_tensor()?.len(), 6);
+    /// let err = Tree::Int(1).as_tensor().unwrap_err();
+    /// assert_eq!(err.to_string(), "structure mismatch at <root>: expected a tensor, found an int");
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
     /// # Errors
     /// [`LuxError::Structure`] if `self` is not a tensor.
     pub fn as_tensor(&self) -> Result<&Tensor> {
@@ -335,6 +467,15 @@ impl Tree {
 
     /// Mutable form of [`as_tensor`](Tree::as_tensor).
     ///
+    /// ```
+    /// use lux_core::{DType, Tensor, Tree};
+    /// let mut leaf = Tree::from(Tensor::ones(&[2], DType::F32)?);
+    /// let t = leaf.as_tensor_mut()?;
+    /// *t = t.mul_scalar(3.0)?;
+    /// assert_eq!(leaf.as_tensor()?.to_vec::<f32>()?, vec![3.0, 3.0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`as_tensor`](Tree::as_tensor).
     pub fn as_tensor_mut(&mut self) -> Result<&mut Tensor> {
@@ -342,6 +483,14 @@ impl Tree {
     }
 
     /// Unwraps a tensor leaf.
+    ///
+    /// ```
+    /// use lux_core::{DType, Tensor, Tree};
+    /// let t = Tree::from(Tensor::zeros(&[2, 3], DType::F64)?).into_tensor()?;
+    /// assert_eq!((t.shape(), t.dtype()), (&[2, 3][..], DType::F64));
+    /// assert!(Tree::None.into_tensor().is_err());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     ///
     /// # Errors
     /// [`LuxError::Structure`] if `self` is not a tensor.
@@ -361,6 +510,14 @@ impl Tree {
 
     /// The value of a [`Bool`](Tree::Bool) leaf.
     ///
+    /// ```
+    /// use lux_core::tree;
+    /// let st = tree! { training: true, step: 0i64 };
+    /// assert!(st.get("training")?.as_bool()?);
+    /// assert!(st.get("step")?.as_bool().is_err()); // no conversion between leaf kinds
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
     /// # Errors
     /// [`LuxError::Structure`] for any other variant.
     pub fn as_bool(&self) -> Result<bool> {
@@ -372,6 +529,14 @@ impl Tree {
 
     /// The value of an [`Int`](Tree::Int) leaf.
     ///
+    /// ```
+    /// use lux_core::Tree;
+    /// assert_eq!(Tree::from(-3i32).as_int()?, -3);
+    /// let err = Tree::Float(3.0).as_int().unwrap_err(); // no conversion between leaf kinds
+    /// assert_eq!(err.to_string(), "structure mismatch at <root>: expected an int, found a float");
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
     /// # Errors
     /// [`LuxError::Structure`] for any other variant.
     pub fn as_int(&self) -> Result<i64> {
@@ -382,6 +547,13 @@ impl Tree {
     }
 
     /// The value of a [`Float`](Tree::Float) leaf.
+    ///
+    /// ```
+    /// use lux_core::Tree;
+    /// assert_eq!(Tree::from(0.5f32).as_float()?, 0.5);
+    /// assert!(Tree::Int(1).as_float().is_err()); // no conversion between leaf kinds
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     ///
     /// # Errors
     /// [`LuxError::Structure`] for any other variant.
@@ -413,6 +585,16 @@ impl Tree {
 
     /// The generator of an [`Rng`](Tree::Rng) leaf, to draw from it in place.
     ///
+    /// ```
+    /// use lux_core::{tree, RngState};
+    /// use rand::RngExt;
+    /// let mut st = tree! { rng: RngState::seed_from_u64(7) };
+    /// let x: f64 = st.get_mut("rng")?.as_rng_mut()?.random();
+    /// assert_eq!(x, RngState::seed_from_u64(7).random::<f64>());
+    /// assert_ne!(st.get("rng")?.as_rng()?, &RngState::seed_from_u64(7)); // advanced in place
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
     /// # Errors
     /// [`LuxError::Structure`] for any other variant.
     pub fn as_rng_mut(&mut self) -> Result<&mut RngState> {
@@ -425,6 +607,14 @@ impl Tree {
 
     /// The entries of a map.
     ///
+    /// ```
+    /// use lux_core::{tree, Tree};
+    /// let st = tree! { a: 1i64, b: true };
+    /// assert_eq!(st.as_map()?[1], ("b".to_string(), Tree::Bool(true)));
+    /// assert!(Tree::seq([1i64]).as_map().is_err());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
     /// # Errors
     /// [`LuxError::Structure`] if `self` is not a map.
     pub fn as_map(&self) -> Result<&[(String, Tree)]> {
@@ -435,6 +625,14 @@ impl Tree {
     }
 
     /// The items of a sequence.
+    ///
+    /// ```
+    /// use lux_core::Tree;
+    /// let ids = Tree::seq([1i64, 2]);
+    /// assert_eq!(ids.as_seq()?, &[Tree::Int(1), Tree::Int(2)]);
+    /// assert!(Tree::new().as_seq().is_err()); // a map, even an empty one, is not a sequence
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     ///
     /// # Errors
     /// [`LuxError::Structure`] if `self` is not a sequence.

@@ -279,6 +279,16 @@ impl Tree {
     /// buffer is writable (not shared, not recorded for a gradient), else
     /// replaces it by zeros; sets `Int`/`Float` leaves to 0; keeps `Bool`,
     /// `Rng` and `None`.
+    ///
+    /// ```
+    /// use lux_core::{tree, DType, Tensor};
+    /// let mut st = tree! { w: Tensor::ones(&[2], DType::F32)?, n: 5i64, training: true };
+    /// let before = st.clone(); // shares w's buffer, so w is replaced rather than written
+    /// st.recursive_make_zero_mut();
+    /// assert_eq!(st, tree! { w: Tensor::zeros(&[2], DType::F32)?, n: 0i64, training: true });
+    /// assert_eq!(before.tensor("w")?.to_vec::<f32>()?, vec![1.0, 1.0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn recursive_make_zero_mut(&mut self) {
         self.visit_mut(|_, leaf| match leaf {
             Tree::Tensor(t) if writable(t) => with_data!(&mut t.data, a => zero_fill(a)),

@@ -30,21 +30,51 @@ pub struct RngState(Xoshiro256PlusPlus);
 
 impl RngState {
     /// A generator seeded from a `u64` (the same seed always gives the same stream).
+    ///
+    /// ```
+    /// use lux_core::RngState;
+    /// assert_eq!(RngState::seed_from_u64(3), RngState::seed_from_u64(3));
+    /// assert_ne!(RngState::seed_from_u64(3), RngState::seed_from_u64(4));
+    /// ```
     pub fn seed_from_u64(seed: u64) -> RngState {
         RngState(Xoshiro256PlusPlus::seed_from_u64(seed))
     }
 
     /// A generator seeded with random bits drawn from `rng` (advances `rng`).
+    ///
+    /// ```
+    /// use lux_core::RngState;
+    /// let mut parent = RngState::seed_from_u64(0);
+    /// let a = RngState::from_rng(&mut parent);
+    /// assert_ne!(RngState::from_rng(&mut parent), a); // `parent` has advanced
+    /// assert_eq!(RngState::from_rng(&mut RngState::seed_from_u64(0)), a);
+    /// ```
     pub fn from_rng(rng: &mut dyn Rng) -> RngState {
         RngState(Xoshiro256PlusPlus::from_rng(rng))
     }
 
     /// The generator inside.
+    ///
+    /// ```
+    /// use lux_core::RngState;
+    /// use rand::Rng;
+    /// let r = RngState::seed_from_u64(5);
+    /// let mut copy = r.inner().clone();
+    /// assert_eq!(copy.next_u64(), RngState::seed_from_u64(5).next_u64());
+    /// ```
     pub fn inner(&self) -> &Xoshiro256PlusPlus {
         &self.0
     }
 
     /// Unwraps the generator inside.
+    ///
+    /// ```
+    /// use lux_core::RngState;
+    /// use rand::{SeedableRng, rngs::Xoshiro256PlusPlus};
+    /// let raw = RngState::seed_from_u64(9).into_inner();
+    /// assert_eq!(raw, Xoshiro256PlusPlus::seed_from_u64(9));
+    /// assert_eq!(RngState::from(raw), RngState::seed_from_u64(9));
+    /// ```
     pub fn into_inner(self) -> Xoshiro256PlusPlus {
         self.0
     }

@@ -245,6 +245,13 @@ impl Tree {
     }
 
     /// Calls `f(path, leaf)` on every leaf, with mutable access.
+    ///
+    /// ```
+    /// use lux_core::{tree, Tree};
+    /// let mut st = tree! { a: 1i64, b: tree! { c: 2i64, training: true } };
+    /// st.visit_mut(|_path, leaf| if let Tree::Int(i) = leaf { *i *= 10 });
+    /// assert_eq!(st, tree! { a: 10i64, b: tree! { c: 20i64, training: true } });
+    /// ```
     pub fn visit_mut(&mut self, mut f: impl FnMut(&str, &mut Tree)) {
         infallible(self.walk_mut(&mut String::new(), &mut |p, t| {
             f(p, t);
@@ -254,6 +261,18 @@ impl Tree {
 
     /// Like [`visit`](Tree::visit), stopping at the first error.
     ///
+    /// ```
+    /// use lux_core::tree;
+    /// let st = tree! { a: 1i64, b: true, c: 2i64 };
+    /// let mut seen = Vec::new();
+    /// let r = st.try_visit(|path, leaf| {
+    ///     seen.push(path.to_string());
+    ///     leaf.as_int().map(|_| ())
+    /// });
+    /// assert!(r.is_err());
+    /// assert_eq!(seen, ["a", "b"]); // stopped at the first error
+    /// ```
+    ///
     /// # Errors
     /// The first error `f` returns.
     pub fn try_visit(&self, mut f: impl FnMut(&str, &Tree) -> Result<()>) -> Result<()> {
@@ -261,6 +280,14 @@ impl Tree {
     }
 
     /// Every leaf with its path, in order (Functors' `fleaves`).
+    ///
+    /// ```
+    /// use lux_core::{tree, Tree};
+    /// let st = tree! { b: Tree::seq([1i64, 2]), a: true };
+    /// let leaves = st.leaves();
+    /// assert_eq!(leaves.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(), ["b.0", "b.1", "a"]);
+    /// assert_eq!(leaves[1].1, &Tree::Int(2));
+    /// ```
     pub fn leaves(&self) -> Vec<(String, &Tree)> {
         let mut out = Vec::new();
         infallible(self.walk(&mut String::new(), &mut |p, t| {
@@ -271,6 +298,17 @@ impl Tree {
     }
 
     /// Every leaf with its path, mutably.
+    ///
+    /// ```
+    /// use lux_core::{tree, Tree};
+    /// let mut st = tree! { a: 1i64, b: Tree::seq([2i64, 3]) };
+    /// for (path, leaf) in st.leaves_mut() {
+    ///     if path == "b.0" {
+    ///         *leaf = Tree::None;
+    ///     }
+    /// }
+    /// assert_eq!(st, tree! { a: 1i64, b: Tree::seq([Tree::None, Tree::Int(3)]) });
+    /// ```
     pub fn leaves_mut(&mut self) -> Vec<(String, &mut Tree)> {
         fn go<'a>(t: &'a mut Tree, path: String, out: &mut Vec<(String, &'a mut Tree)>) {
             match t {
@@ -303,6 +341,17 @@ impl Tree {
     }
 
     /// Every tensor leaf with its path, mutably.
+    ///
+    /// ```
+    /// use lux_core::{tree, DType, Tensor};
+    /// let mut ps = tree! { w: Tensor::ones(&[2], DType::F32)?, training: true, b: Tensor::ones(&[1], DType::F32)? };
+    /// for (_path, t) in ps.tensors_mut() {
+    ///     *t = t.mul_scalar(2.0)?;
+    /// }
+    /// assert_eq!(ps.tensor("w")?.to_vec::<f32>()?, vec![2.0, 2.0]);
+    /// assert_eq!(ps.tensor("b")?.to_vec::<f32>()?, vec![2.0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn tensors_mut(&mut self) -> Vec<(String, &mut Tensor)> {
         self.leaves_mut()
             .into_iter()
@@ -316,6 +365,17 @@ impl Tree {
     /// general form of [`map`](Tree::map) that also sees non-tensor leaves
     /// and may change a leaf's kind.
     ///
+    /// ```
+    /// use lux_core::{tree, Tree};
+    /// let st = tree! { step: 3i64, training: true };
+    /// let out = st.try_map_leaves(|_path, leaf| match leaf {
+    ///     Tree::Int(i) => Ok(Tree::Float(*i as f64 + 0.5)), // a leaf may change kind
+    ///     other => Ok(other.clone()),
+    /// })?;
+    /// assert_eq!(out, tree! { step: 3.5, training: true });
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
     /// # Errors
     /// The first error `f` returns.
     pub fn try_map_leaves(&self, mut f: impl FnMut(&str, &Tree) -> Result<Tree>) -> Result<Tree> {
@@ -326,6 +386,17 @@ impl Tree {
     /// `f(path, left_leaf, right_leaf)` at each leaf pair. Only containers
     /// are checked here (same keys in the same order, same lengths, leaf
     /// against leaf); the leaf kinds are `f`'s business.
+    ///
+    /// ```
+    /// use lux_core::{tree, Tree};
+    /// let a = tree! { n: 1i64, training: true };
+    /// let b = tree! { n: 2.5, training: false };
+    /// let c = a.try_zip_map_leaves(&b, |_path, x, y| Ok(Tree::seq([x.clone(), y.clone()])))?;
+    /// assert_eq!(c.at("n")?, &Tree::seq([Tree::Int(1), Tree::Float(2.5)])); // leaf kinds may differ
+    /// let err = a.try_zip_map_leaves(&tree! { n: 1i64 }, |_, x, _| Ok(x.clone())).unwrap_err();
+    /// assert_eq!(err.to_string(), "structure mismatch at <root>: keys differ: [n, training] vs [n]");
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     ///
     /// # Errors
     /// [`LuxError::Structure`] naming the first path where the containers
@@ -378,6 +449,14 @@ impl Tree {
     }
 
     /// Lux's `recursive_map(f, x)`: the same as [`map`](Tree::map).
+    ///
+    /// ```
+    /// use lux_core::{tree, DType, Tensor};
+    /// let ps = tree! { w: Tensor::ones(&[2], DType::F32)?, training: true };
+    /// let zs = ps.recursive_map(|_path, t| t.zeros_like());
+    /// assert_eq!(zs, tree! { w: Tensor::zeros(&[2], DType::F32)?, training: true });
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn recursive_map(&self, f: impl FnMut(&str, &Tensor) -> Tensor) -> Tree {
         self.map(f)
     }
@@ -413,12 +492,29 @@ impl Tree {
     /// `true` if the trees have the same containers (keys in the same order,
     /// sequence lengths) and leaves of the same kinds at the same paths.
     /// Tensor shapes and dtypes and leaf values are not compared.
+    ///
+    /// ```
+    /// use lux_core::{tree, DType, Tensor};
+    /// let a = tree! { w: Tensor::zeros(&[2], DType::F32)?, training: true };
+    /// let b = tree! { w: Tensor::ones(&[5], DType::F64)?, training: false };
+    /// assert!(a.same_structure(&b)); // shapes, dtypes and values are not compared
+    /// assert!(!a.same_structure(&tree! { training: true, w: Tensor::zeros(&[2], DType::F32)? })); // key order is
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn same_structure(&self, other: &Tree) -> bool {
         self.structure_check(other).is_ok()
     }
 
     /// Like [`same_structure`](Tree::same_structure), saying where and how
     /// the trees differ.
+    ///
+    /// ```
+    /// use lux_core::{tree, Tree};
+    /// let a = tree! { layers: Tree::seq([tree! { n: 1i64 }]) };
+    /// let b = tree! { layers: Tree::seq([tree! { n: true }]) };
+    /// let err = a.structure_check(&b).unwrap_err();
+    /// assert_eq!(err.to_string(), "structure mismatch at layers.0.n: an int leaf vs a bool leaf");
+    /// ```
     ///
     /// # Errors
     /// [`LuxError::Structure`] naming the first differing path.
@@ -430,6 +526,14 @@ impl Tree {
 
     /// The total number of tensor elements (Lux's `parameterlength`).
     /// Non-tensor leaves count 0.
+    ///
+    /// ```
+    /// use lux_core::{tree, DType, Tensor, Tree};
+    /// let ps = tree! { weight: Tensor::zeros(&[3, 2], DType::F32)?, bias: Tensor::zeros(&[3], DType::F32)? };
+    /// assert_eq!(ps.param_count(), 9); // Lux's Dense(2 => 3)
+    /// assert_eq!(tree! { step: 1i64, training: true, e: Tree::new() }.param_count(), 0);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn param_count(&self) -> usize {
         let mut n = 0;
         self.visit(|_, leaf| {
@@ -510,6 +614,15 @@ impl Tree {
 
     /// In-place form of [`replace_key`](Tree::replace_key); returns how many
     /// leaves were replaced.
+    ///
+    /// ```
+    /// use lux_core::{tree, Tree};
+    /// let mut st = tree! { training: true, inner: tree! { training: true, step: 1i64 } };
+    /// assert_eq!(st.replace_key_mut("training", &Tree::Bool(false)), 2);
+    /// assert_eq!(st.at("inner.training")?, &Tree::Bool(false));
+    /// assert_eq!(tree! { a: tree! { a: 1i64 } }.replace_key_mut("a", &Tree::None), 1); // the inner leaf only
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn replace_key_mut(&mut self, key: &str, value: &Tree) -> usize {
         match self {
             Tree::Map(entries) => entries
