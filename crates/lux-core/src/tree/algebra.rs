@@ -63,7 +63,8 @@ impl Tree {
 
     /// The Euclidean norm `√Σ x²` over all float tensor leaves, as a 0-d
     /// tensor of the leaves' common float type (differentiable). It is
-    /// computed in f64 as `m·√Σ (x/m)²`, `m` the largest magnitude, so it
+    /// computed in f64 as `s·√Σ (x/s)²`, `s` a power of two near the
+    /// largest magnitude, so it
     /// neither overflows nor underflows where the norm itself is
     /// representable (f16 squares overflow above 256). The gradient at the
     /// zero tree is zero; a tree without float leaves has norm 0 (f32).
@@ -96,13 +97,18 @@ impl Tree {
                 m = if leaf_max.is_nan() || m.is_nan() { f64::NAN } else { m.max(leaf_max) };
             }
         }
-        // d/dx of m·√Σ(x/m)² with m held constant is exactly x/‖x‖.
-        let scale = if m > 0.0 && m.is_finite() && (1.0 / m).is_finite() { 1.0 / m } else { 1.0 };
-        let scaled = wide.scale(scale)?;
-        let sq = scaled.dot(&scaled)?;
-        // At zero √ has no derivative, but Σx² = 0 has the zero one.
-        let norm = if m == 0.0 { sq } else { sq.sqrt()?.mul_scalar(1.0 / scale)? };
-        norm.to_dtype(dtype)
+        if m == 0.0 || !m.is_finite() {
+            // Zero: √ has no derivative at 0, but Σx² = 0 has the zero one.
+            // Inf/NaN: the plain formula gives the right value.
+            let sq = wide.dot(&wide)?;
+            return if m == 0.0 { sq } else { sq.sqrt()? }.to_dtype(dtype);
+        }
+        // A power of two near m scales exactly; d/dx of s·√Σ(x/s)² with s
+        // held constant is exactly x/‖x‖.
+        let s = 2f64.powi(m.log2().floor() as i32);
+        let s = if s > 0.0 && (1.0 / s).is_finite() { s } else { 1.0 };
+        let scaled = wide.scale(1.0 / s)?;
+        scaled.dot(&scaled)?.sqrt()?.mul_scalar(s)?.to_dtype(dtype)
     }
 
     /// Every float tensor leaf multiplied by `alpha`; other leaves kept.
