@@ -210,7 +210,7 @@ fn value_and_gradient_aux_releases_state_and_stats() -> Result<()> {
         assert!((r - 0.1 * w).abs() < 1e-15, "{r} vs {}", 0.1 * w);
     }
     assert_eq!(stats.tensor("y")?.to_vec::<f64>()?, f(&ps)?.to_vec::<f64>()?);
-    assert_eq!(stats.get("note")?.as_bool()?, true);
+    assert!(stats.get("note")?.as_bool()?);
     assert!(!loss.is_tracked());
     assert!(new_st.tensors().iter().chain(stats.tensors().iter()).all(|(_, t)| !t.is_tracked()));
     Ok(())
@@ -338,5 +338,24 @@ fn the_gradient_of_a_non_float_output_is_an_error_in_every_driver() -> Result<()
     assert!(g.tensors().iter().all(|(_, t)| t.to_f64_vec().iter().all(|&v| v == 0.0)));
     let (_, jv) = jvp(|_| Ok(Tensor::scalar(2.5f64)), &ps, &ps)?;
     assert_eq!(jv.to_vec::<f64>()?, vec![0.0]);
+    Ok(())
+}
+
+#[test]
+fn an_output_leaf_given_twice_gets_the_sum_of_its_cotangents() -> Result<()> {
+    // {a: y, b: y} with cotangents u, w: the vjp is Jᵀ(u + w), one pass.
+    let ps = inputs();
+    let twice = |t: &Tree| -> Result<Tree> {
+        let y = f(t)?;
+        Ok(tree! { a: y.clone(), b: y })
+    };
+    let (u, w) = (randn(12, &[2, 2]), randn(13, &[2, 2]));
+    let (_, g) = vjp(twice, &ps, &tree! { a: u.clone(), b: w.clone() })?;
+    let (_, want) = vjp(f, &ps, &u.add(&w)?)?;
+    for ((p, a), (_, b)) in g.tensors().into_iter().zip(want.tensors()) {
+        for (x, y) in a.to_vec::<f64>()?.iter().zip(b.to_vec::<f64>()?) {
+            assert!((x - y).abs() < 1e-12, "{p}: {x} vs {y}");
+        }
+    }
     Ok(())
 }

@@ -313,6 +313,22 @@ pub trait Layer: Send + Sync {
     /// as for [`param_shapes`](Layer::param_shapes); a non-tensor leaf (a
     /// `training` flag, a counter, an rng) is the shape `[]`: one element,
     /// by Lux's `statelength` rule. Default: `None` (not declared).
+    ///
+    /// ```
+    /// use lux_core::{setup, tree, DType, Layer, Result, RngState, Tensor, Tree};
+    /// /// Running mean of 1024 features and a `training` flag.
+    /// struct Norm;
+    /// impl Layer for Norm {
+    ///     fn init_state(&self, _: &mut dyn rand::Rng) -> Result<Tree> {
+    ///         Ok(tree! { mean: Tensor::zeros(&[1024], DType::F32)?, training: true })
+    ///     }
+    ///     fn state_shapes(&self) -> Option<Vec<Vec<usize>>> { Some(vec![vec![1024], vec![]]) }
+    ///     fn forward(&self, x: &Tree, _: &Tree, st: &Tree) -> Result<(Tree, Tree)> { Ok((x.clone(), st.clone())) }
+    /// }
+    /// assert_eq!(Norm.state_count(), 1025);
+    /// assert_eq!(setup(&mut RngState::seed_from_u64(0), &Norm)?.1.state_count(), 1025);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     fn state_shapes(&self) -> Option<Vec<Vec<usize>>> {
         None
     }

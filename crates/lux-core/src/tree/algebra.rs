@@ -203,6 +203,19 @@ impl Tree {
 /// Rebuilds a tree from the vector [`Tree::ravel`] made (or any vector of
 /// that length): the tree's structure, each float leaf's shape and dtype,
 /// and its non-float leaves, without holding the original values.
+///
+/// ```
+/// use lux_core::{tree, DType, Tensor};
+/// let ps = tree! { w: Tensor::zeros(&[2, 2], DType::F16)?, b: Tensor::zeros(&[1], DType::F32)? };
+/// let (_, unravel) = ps.ravel()?;
+/// assert_eq!((unravel.len(), unravel.dtype()), (5, DType::F32)); // f16 and f32 meet at f32
+/// let v = Tensor::arange(1.0, 6.0, 1.0, DType::F64)?;
+/// let t = unravel.unravel(&v)?;
+/// assert_eq!(t.tensor("w")?.dtype(), DType::F16);
+/// assert_eq!(t.tensor("w")?.to_f64_vec(), vec![1.0, 2.0, 3.0, 4.0]);
+/// assert_eq!(t.tensor("b")?.to_vec::<f32>()?, vec![5.0]);
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Unravel {
     /// The tree with every float leaf replaced by an empty tensor of its dtype.

@@ -598,7 +598,7 @@ fn params_and_states_serde_round_trip() -> Result<()> {
 fn apply_tensor_unwraps_the_output() -> Result<()> {
     let layer = Linear { inp: 3, out: 2 };
     let (ps, st) = setup(&mut rng(), &layer)?;
-    let (y, st2) = lux_core::apply_tensor(&layer, &x(4, 3), &ps, &st)?;
+    let (y, st2) = lux_core::apply_tensor(&layer, x(4, 3), &ps, &st)?;
     assert_eq!(&y, apply(&layer, x(4, 3), &ps, &st)?.0.as_tensor()?);
     assert_eq!(st2, st);
     // A layer whose output is not a tensor is an error naming it.
@@ -609,7 +609,7 @@ fn apply_tensor_unwraps_the_output() -> Result<()> {
         "structure mismatch at <root>: Noisy: apply_tensor expects a tensor output, got a float"
     );
     // Errors of the layer itself pass through.
-    let err = lux_core::apply_tensor(&layer, &x(4, 5), &ps, &st).unwrap_err();
+    let err = lux_core::apply_tensor(&layer, x(4, 5), &ps, &st).unwrap_err();
     assert_eq!(err.to_string(), "Linear(3 => 2): input of shape [4, 5] has 5 features, expected 3");
     Ok(())
 }
