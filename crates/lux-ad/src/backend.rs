@@ -1,7 +1,7 @@
 //! AD backend types: the Rust reading of Lux's ADTypes table.
 
 use crate::check::finite_difference_gradient;
-use crate::drivers::pullback;
+use crate::drivers::value_and_gradient;
 use lux_core::{LuxError, Result, Tensor, Tree};
 
 /// A way of computing `f(x)` and `∇f(x)` for a scalar `f` over a [`Tree`].
@@ -32,7 +32,7 @@ impl AdBackend for AutoTape {
         "AutoTape"
     }
     fn value_and_gradient(&self, f: &dyn Fn(&Tree) -> Result<Tensor>, x: &Tree) -> Result<(Tensor, Tree)> {
-        pullback(f, x, None)
+        value_and_gradient(f, x)
     }
 }
 

@@ -55,8 +55,14 @@ pub(crate) fn finite_difference_gradient(
         });
     }
     let x64 = to_f64_tree(x)?;
-    let value = f(&x64)?;
-    let scalar = |y: Tensor| -> Result<f64> {
+    let scalar = |y: &Tensor| -> Result<f64> {
+        if !y.dtype().is_float() {
+            return Err(LuxError::DType {
+                op: "AutoFiniteDiff".into(),
+                expected: "a float output (only float outputs can be differentiated)".into(),
+                got: y.dtype(),
+            });
+        }
         if y.len() != 1 {
             return Err(LuxError::Shape {
                 op: "gradient".into(),
@@ -65,6 +71,8 @@ pub(crate) fn finite_difference_gradient(
         }
         Ok(y.to_f64_vec()[0])
     };
+    let value = f(&x64)?;
+    scalar(&value)?;
     let leaves: Vec<(String, Tensor)> = x64.tensors().into_iter().map(|(p, t)| (p, t.clone())).collect();
     let mut grads: Vec<Tensor> = Vec::with_capacity(leaves.len());
     for (k, (_, leaf)) in leaves.iter().enumerate() {
@@ -85,7 +93,7 @@ pub(crate) fn finite_difference_gradient(
                     n += 1;
                     Ok(if n - 1 == k { bumped.clone() } else { t.clone() })
                 })?;
-                scalar(f(&xt)?)
+                scalar(&f(&xt)?)
             };
             // The actually representable step, for an exact denominator.
             let (up, down) = (base[i] + h, base[i] - h);

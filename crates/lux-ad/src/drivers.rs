@@ -1,11 +1,12 @@
-//! Reverse-mode drivers on the tape, and JVP/Jacobian built on them.
+//! Reverse-mode drivers on the tape, and JVP/HVP/Jacobian built on them.
 
+use crate::output::{AdOutput, float_outputs, matched};
 use crate::{track_tree, untrack_tree};
-use lux_core::{DType, GradCall, LuxError, Result, Tensor, Tree};
+use lux_core::{GradCall, LuxError, Release, Result, Tensor, Tree};
 
 /// `f(x)` and its gradient with respect to every float leaf of `x`
 /// (reverse mode, [`AutoTape`](crate::AutoTape)). `f` must return a
-/// single-element tensor.
+/// single-element float tensor.
 ///
 /// The gradient tree has exactly `x`'s structure; a leaf `f` does not touch
 /// gets zeros, and integer/bool leaves get zeros of their own dtype.
@@ -22,15 +23,35 @@ use lux_core::{DType, GradCall, LuxError, Result, Tensor, Tree};
 /// ```
 ///
 /// # Errors
-/// Whatever `f` returns, or `f`'s result does not have exactly one element.
+/// Whatever `f` returns; `f`'s result does not have exactly one element, or
+/// is not a float tensor (the gradient of an `argmax` or a comparison is an
+/// error, not zeros).
 pub fn value_and_gradient<F>(f: F, x: &Tree) -> Result<(Tensor, Tree)>
 where
     F: Fn(&Tree) -> Result<Tensor>,
 {
-    pullback(&f, x, None)
+    let ((y, ()), g) = reverse("value_and_gradient", |t| Ok((f(t)?, ())), x, None)?;
+    Ok((y, g))
 }
 
 /// The gradient of a scalar `f` at `x`; see [`value_and_gradient`].
+///
+/// ```
+/// use lux_ad::gradient;
+/// use lux_core::{tree, Tensor};
+/// let ps = tree! {
+///     w: Tensor::from_vec(vec![1.0f64, -2.0], &[2])?,
+///     b: Tensor::from_vec(vec![0.5f64], &[1])?,
+/// };
+/// // f = Σ (w·3 + b)²: ∂f/∂w = 6(3w + b), ∂f/∂b = Σ 2(3w + b)
+/// let g = gradient(|p| p.tensor("w")?.mul_scalar(3.0)?.add(p.tensor("b")?)?.square()?.sum_all(), &ps)?;
+/// assert_eq!(g.tensor("w")?.to_vec::<f64>()?, vec![21.0, -33.0]);
+/// assert_eq!(g.tensor("b")?.to_vec::<f64>()?, vec![-4.0]);
+/// // The gradient of an integer output is an error, not zeros.
+/// let err = gradient(|p| p.tensor("w")?.argmax(0, false), &ps).unwrap_err();
+/// assert!(err.to_string().contains("got i64"), "{err}");
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
 ///
 /// # Errors
 /// As for [`value_and_gradient`].
@@ -38,35 +59,165 @@ pub fn gradient<F>(f: F, x: &Tree) -> Result<Tree>
 where
     F: Fn(&Tree) -> Result<Tensor>,
 {
-    Ok(pullback(&f, x, None)?.1)
+    Ok(reverse("gradient", |t| Ok((f(t)?, ())), x, None)?.1)
 }
 
-/// Vector-Jacobian product: `f(x)` and `(∂f/∂x)ᵀ · cotangent`, for any
-/// output shape (`cotangent` has `f(x)`'s shape).
+/// [`value_and_gradient`] of an objective that also returns an auxiliary
+/// value (JAX's `has_aux`): `f(x) = (loss, aux)` gives `((loss, aux), ∇loss)`.
+/// `aux` is anything [`Release`] (a [`Tree`] of new state, statistics,
+/// tuples of those, plain numbers, …): tensors in it come out untracked like
+/// the loss, so an objective returns Lux's `(loss, st', stats)` without a
+/// `RefCell`. Only the loss is differentiated.
+///
+/// ```
+/// use lux_ad::value_and_gradient_aux;
+/// use lux_core::{tree, Tensor, Tree};
+/// let ps = tree! { w: Tensor::from_vec(vec![1.0f64, 2.0], &[2])? };
+/// let st = tree! { calls: 0i64 };
+/// let ((loss, (st, stats)), g) = value_and_gradient_aux(
+///     |p| {
+///         let y = p.tensor("w")?.square()?;
+///         let loss = y.sum_all()?;
+///         let st = tree! { calls: st.get("calls")?.as_int()? + 1 };
+///         Ok((loss, (st, tree! { y: y })))
+///     },
+///     &ps,
+/// )?;
+/// assert_eq!(loss.to_scalar::<f64>()?, 5.0);
+/// assert_eq!(st, tree! { calls: 1i64 });
+/// assert_eq!(stats.tensor("y")?.to_vec::<f64>()?, vec![1.0, 4.0]);
+/// assert!(!stats.tensor("y")?.is_tracked());
+/// assert_eq!(g.tensor("w")?.to_vec::<f64>()?, vec![2.0, 4.0]);
+/// # let _: Tree = st;
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
 ///
 /// # Errors
-/// `f` fails, or `cotangent`'s shape differs from the output's.
-pub fn vjp<F>(f: F, x: &Tree, cotangent: &Tensor) -> Result<(Tensor, Tree)>
+/// As for [`value_and_gradient`].
+pub fn value_and_gradient_aux<F, A>(f: F, x: &Tree) -> Result<((Tensor, A), Tree)>
 where
-    F: Fn(&Tree) -> Result<Tensor>,
+    F: Fn(&Tree) -> Result<(Tensor, A)>,
+    A: Release,
 {
-    pullback(&f, x, Some(cotangent))
+    reverse("value_and_gradient_aux", f, x, None)
 }
 
-pub(crate) fn pullback(f: &dyn Fn(&Tree) -> Result<Tensor>, x: &Tree, seed: Option<&Tensor>) -> Result<(Tensor, Tree)> {
+/// [`gradient`] of an objective that also returns an auxiliary value: the
+/// gradient of the loss and the released `aux`; see
+/// [`value_and_gradient_aux`].
+///
+/// ```
+/// use lux_ad::gradient_aux;
+/// use lux_core::{tree, Tensor};
+/// let ps = tree! { w: Tensor::from_vec(vec![3.0f32], &[1])? };
+/// let (g, w2) = gradient_aux(|p| { let w2 = p.tensor("w")?.square()?; Ok((w2.sum_all()?, w2)) }, &ps)?;
+/// assert_eq!((g.tensor("w")?.to_vec::<f32>()?, w2.to_vec::<f32>()?), (vec![6.0], vec![9.0]));
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+///
+/// # Errors
+/// As for [`value_and_gradient`].
+pub fn gradient_aux<F, A>(f: F, x: &Tree) -> Result<(Tree, A)>
+where
+    F: Fn(&Tree) -> Result<(Tensor, A)>,
+    A: Release,
+{
+    let ((_, aux), g) = reverse("gradient_aux", f, x, None)?;
+    Ok((g, aux))
+}
+
+/// Vector-Jacobian product: `f(x)` and `(∂f/∂x)ᵀ · u`, for any output.
+///
+/// The output is a [`Tensor`] or a [`Tree`] of tensors (anything
+/// [`AdOutput`]); the cotangent `u` has the output's structure and shapes.
+/// One backward pass, whatever the number of output leaves.
+///
+/// ```
+/// use lux_ad::vjp;
+/// use lux_core::{tree, Tensor};
+/// let x = tree! { x: Tensor::from_vec(vec![1.0f64, 2.0], &[2])? };
+/// // f(x) = x² elementwise: Jᵀu = 2x ⊙ u
+/// let u = Tensor::from_vec(vec![1.0f64, -1.0], &[2])?;
+/// let (y, g) = vjp(|t| t.tensor("x")?.square(), &x, &u)?;
+/// assert_eq!(y.to_vec::<f64>()?, vec![1.0, 4.0]);
+/// assert_eq!(g.tensor("x")?.to_vec::<f64>()?, vec![2.0, -4.0]);
+///
+/// // A tree-valued f: (x², Σx) with a cotangent tree of the same structure.
+/// let f = |t: &lux_core::Tree| -> lux_core::Result<lux_core::Tree> {
+///     let x = t.tensor("x")?;
+///     Ok(tree! { sq: x.square()?, total: x.sum_all()? })
+/// };
+/// let u = tree! { sq: Tensor::from_vec(vec![1.0f64, 0.0], &[2])?, total: Tensor::scalar(10.0f64) };
+/// let (_, g) = vjp(f, &x, &u)?;
+/// assert_eq!(g.tensor("x")?.to_vec::<f64>()?, vec![12.0, 10.0]); // 2x ⊙ [1, 0] + 10
+/// // A cotangent of the wrong shape names the output leaf.
+/// let bad = tree! { sq: Tensor::from_vec(vec![1.0f64], &[1])?, total: Tensor::scalar(1.0f64) };
+/// assert!(vjp(f, &x, &bad).unwrap_err().to_string().contains("cotangent at sq"));
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+///
+/// # Errors
+/// `f` fails; an output leaf is not a float tensor; the cotangent's
+/// structure or a leaf's shape differs from the output's (naming the path).
+pub fn vjp<F, Y>(f: F, x: &Tree, cotangent: &Y) -> Result<(Y, Tree)>
+where
+    F: Fn(&Tree) -> Result<Y>,
+    Y: AdOutput,
+{
+    let ((y, ()), g) = reverse("vjp", |t| Ok((f(t)?, ())), x, Some(cotangent))?;
+    Ok((y, g))
+}
+
+/// The one reverse pass under every driver: tracks `x`, runs `f`, seeds the
+/// output with `seed` (ones for a single-element output when `None`), and
+/// releases the output, the aux value and the gradients.
+pub(crate) fn reverse<Y, A>(
+    op: &str,
+    f: impl FnOnce(&Tree) -> Result<(Y, A)>,
+    x: &Tree,
+    seed: Option<&Y>,
+) -> Result<((Y, A), Tree)>
+where
+    Y: AdOutput,
+    A: Release,
+{
     let mut call = GradCall::new();
     let tracked = track_tree(&mut call, x)?;
-    let y = f(&tracked)?;
-    let grads = call.backward(&y, seed)?;
-    Ok((call.release(&y)?, untrack_tree(x, grads)?))
+    let (y, aux) = f(&tracked)?;
+    let outputs = float_outputs(op, &y)?;
+    let seeds: Vec<Tensor> = match seed {
+        Some(u) => matched(op, "cotangent", "output", &y, u)?.into_iter().cloned().collect(),
+        None => match outputs.as_slice() {
+            [(_, t)] if t.len() == 1 => vec![t.ones_like()],
+            _ => {
+                let shapes: Vec<&[usize]> = outputs.iter().map(|(_, t)| t.shape()).collect();
+                return Err(LuxError::Shape {
+                    op: op.into(),
+                    msg: format!("the function must return a single value, got shape {}", shapes_text(&shapes)),
+                });
+            }
+        },
+    };
+    let roots: Vec<(&Tensor, &Tensor)> = outputs.iter().map(|(_, t)| *t).zip(&seeds).collect();
+    let grads = call.backward_many(&roots)?;
+    Ok(((y.release(&call)?, aux.release(&call)?), untrack_tree(x, grads)?))
 }
 
-/// Jacobian-vector product: `f(x)` and `(∂f/∂x) · tangent`, where `tangent`
-/// has `x`'s structure.
+fn shapes_text(shapes: &[&[usize]]) -> String {
+    match shapes {
+        [one] => format!("{one:?}"),
+        many => format!("{} tensors {many:?}", many.len()),
+    }
+}
+
+/// Jacobian-vector product: `f(x)` and `(∂f/∂x) · v`, where the tangent `v`
+/// has `x`'s structure and shapes. `f` returns a [`Tensor`] or a [`Tree`]
+/// ([`AdOutput`]); `J·v` has the output's structure.
 ///
 /// Computed as the derivative of a VJP with respect to its (linear)
 /// cotangent, so it costs about three reverse passes and nests like every
-/// other driver.
+/// other driver. Tangents of non-float leaves of `x` are ignored (those
+/// leaves are constants).
 ///
 /// ```
 /// use lux_ad::jvp;
@@ -77,63 +228,94 @@ pub(crate) fn pullback(f: &dyn Fn(&Tree) -> Result<Tensor>, x: &Tree, seed: Opti
 /// let (y, jv) = jvp(|t| t.tensor("x")?.square(), &x, &v)?;
 /// assert_eq!(y.to_vec::<f64>()?, vec![1.0, 4.0]);
 /// assert_eq!(jv.to_vec::<f64>()?, vec![2.0, 4.0]);
+/// // A tangent that does not match the input names the path.
+/// let bad = tree! { x: Tensor::from_vec(vec![1.0f64], &[1])? };
+/// let err = jvp(|t| t.tensor("x")?.square(), &x, &bad).unwrap_err();
+/// assert_eq!(err.to_string(), "jvp: tangent at x has shape [1], the input has [2]");
 /// # Ok::<(), lux_core::LuxError>(())
 /// ```
 ///
 /// # Errors
-/// `f` fails, or `tangent`'s structure or shapes differ from `x`'s.
-pub fn jvp<F>(f: F, x: &Tree, tangent: &Tree) -> Result<(Tensor, Tensor)>
+/// `f` fails; an output leaf is not a float tensor; `tangent`'s structure
+/// or a leaf's shape differs from `x`'s (naming the path).
+pub fn jvp<F, Y>(f: F, x: &Tree, tangent: &Tree) -> Result<(Y, Y)>
 where
-    F: Fn(&Tree) -> Result<Tensor>,
+    F: Fn(&Tree) -> Result<Y>,
+    Y: AdOutput,
 {
+    let tangents = matched("jvp", "tangent", "input", x, tangent)?;
     let mut inner = GradCall::new();
     let tracked = track_tree(&mut inner, x)?;
     let y = f(&tracked)?;
+    let outputs = float_outputs("jvp", &y)?;
     // u ↦ Jᵀu is linear; its derivative along v is J·v.
     let mut outer = GradCall::new();
-    let u = outer.track(&Tensor::zeros(y.shape(), float_or_f32(y.dtype()))?)?;
-    let jt_u = untrack_tree(x, inner.backward(&y, Some(&u))?)?;
+    let us =
+        outputs.iter().map(|(_, t)| outer.track(&Tensor::zeros(t.shape(), t.dtype())?)).collect::<Result<Vec<_>>>()?;
+    let roots: Vec<(&Tensor, &Tensor)> = outputs.iter().map(|(_, t)| *t).zip(&us).collect();
+    let jt_u = untrack_tree(x, inner.backward_many(&roots)?)?;
+    let jv = match float_dot(&jt_u, &tangents)? {
+        Some(s) => outer.backward(&s, None)?,
+        None => us.iter().map(Tensor::zeros_like).collect(),
+    };
+    let jv = y.ad_rebuild(jv)?;
+    Ok((y.release(&inner)?, jv))
+}
+
+/// `Σ ⟨g, v⟩` over the float leaves of `g` (a gradient, shaped like the
+/// input), with `v` the matching tensors of a checked tangent tree; `None`
+/// when there are no float leaves.
+fn float_dot(g: &Tree, v: &[&Tensor]) -> Result<Option<Tensor>> {
     let mut dot: Option<Tensor> = None;
-    for ((path, g), (_, v)) in jt_u.tensors().into_iter().zip(check_like(x, tangent)?.tensors()) {
+    for ((_, g), v) in g.tensors().into_iter().zip(v) {
         if !g.dtype().is_float() {
             continue;
         }
-        let term = g
-            .mul(v)
-            .map_err(|e| LuxError::Shape { op: "jvp".into(), msg: format!("tangent at {path}: {e}") })?
-            .sum_all()?;
+        let term = g.mul(&v.to_dtype(g.dtype())?)?.sum_all()?;
         dot = Some(match dot {
             Some(acc) => acc.add(&term)?,
             None => term,
         });
     }
-    let jv = match dot {
-        Some(s) => outer.backward(&s.to_dtype(u.dtype())?, None)?.remove(0),
-        None => u.zeros_like(),
-    };
-    Ok((inner.release(&y)?, jv.to_dtype(y.dtype())?))
+    Ok(dot)
 }
 
-fn float_or_f32(d: DType) -> DType {
-    if d.is_float() { d } else { DType::F32 }
-}
-
-fn check_like<'a>(x: &Tree, t: &'a Tree) -> Result<&'a Tree> {
-    if !x.same_structure(t) {
-        return Err(LuxError::Structure {
-            path: "tangent".into(),
-            msg: "the tangent's structure differs from the input's".into(),
-        });
-    }
-    for ((path, a), (_, b)) in x.tensors().into_iter().zip(t.tensors()) {
-        if a.shape() != b.shape() {
-            return Err(LuxError::Shape {
-                op: "jvp".into(),
-                msg: format!("tangent at {path} has shape {:?}, input has {:?}", b.shape(), a.shape()),
-            });
+/// Hessian-vector product `∇²f(x) · v` of a scalar `f`, with `v` shaped
+/// like `x`; the result is shaped like `x` (zeros for non-float leaves).
+///
+/// Computed reverse-over-reverse, as the gradient of `⟨∇f(x), v⟩`: two
+/// reverse passes, never forming the Hessian. It nests like every driver.
+///
+/// ```
+/// use lux_ad::hvp;
+/// use lux_core::{tree, Tensor};
+/// // f(a, b) = a²·b: H = [[2b, 2a], [2a, 0]]
+/// let x = tree! { a: Tensor::scalar(3.0f64), b: Tensor::scalar(5.0f64) };
+/// let v = tree! { a: Tensor::scalar(1.0f64), b: Tensor::scalar(2.0f64) };
+/// let hv = hvp(|t| t.tensor("a")?.square()?.mul(t.tensor("b")?), &x, &v)?;
+/// // H·v = [2·5·1 + 2·3·2, 2·3·1] = [22, 6]
+/// assert_eq!(hv.tensor("a")?.to_scalar::<f64>()?, 22.0);
+/// assert_eq!(hv.tensor("b")?.to_scalar::<f64>()?, 6.0);
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+///
+/// # Errors
+/// As for [`gradient`]; `v`'s structure or a leaf's shape differs from
+/// `x`'s (naming the path).
+pub fn hvp<F>(f: F, x: &Tree, v: &Tree) -> Result<Tree>
+where
+    F: Fn(&Tree) -> Result<Tensor>,
+{
+    let vs = matched("hvp", "v", "input", x, v)?;
+    let directional = |t: &Tree| -> Result<Tensor> {
+        let g = reverse("hvp", |u| Ok((f(u)?, ())), t, None)?.1;
+        match float_dot(&g, &vs)? {
+            Some(s) => Ok(s),
+            // No float leaves: a constant, whose gradient is all zeros.
+            None => Ok(Tensor::scalar(0.0f32)),
         }
-    }
-    Ok(t)
+    };
+    Ok(reverse("hvp", |t| Ok((directional(t)?, ())), x, None)?.1)
 }
 
 /// The Jacobian of `f` at `x`: a tree shaped like `x` whose leaf for an
@@ -156,7 +338,7 @@ fn check_like<'a>(x: &Tree, t: &'a Tree) -> Result<&'a Tree> {
 /// ```
 ///
 /// # Errors
-/// `f` fails.
+/// `f` fails, or its output is not a float tensor.
 pub fn jacobian<F>(f: F, x: &Tree) -> Result<Tree>
 where
     F: Fn(&Tree) -> Result<Tensor>,
@@ -164,13 +346,13 @@ where
     let mut call = GradCall::new();
     let tracked = track_tree(&mut call, x)?;
     let y = f(&tracked)?;
+    float_outputs("jacobian", &y)?;
     let m = y.len();
-    let dt = float_or_f32(y.dtype());
     let mut rows: Vec<Vec<Tensor>> = Vec::with_capacity(m);
     for i in 0..m {
         let mut e = vec![0.0f64; m];
         e[i] = 1.0;
-        let seed = Tensor::from_vec(e, y.shape())?.to_dtype(dt)?;
+        let seed = Tensor::from_vec(e, y.shape())?;
         rows.push(call.backward(&y, Some(&seed))?);
     }
     let n_leaves = rows.first().map_or(0, Vec::len);

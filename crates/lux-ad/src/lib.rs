@@ -1,8 +1,15 @@
 //! # lux-ad
 //!
 //! Differentiation drivers over [`Tree`]s: [`gradient`],
-//! [`value_and_gradient`], [`vjp`], [`jvp`], [`jacobian`], the AD backend
-//! types ([`AutoTape`], [`AutoFiniteDiff`], …) and [`check_gradients`].
+//! [`value_and_gradient`], their auxiliary-output forms
+//! [`value_and_gradient_aux`] and [`gradient_aux`] (JAX's `has_aux`),
+//! [`vjp`] and [`jvp`] (tensor- or tree-valued functions, see
+//! [`AdOutput`]), [`hvp`], [`jacobian`], the AD backend types
+//! ([`AutoTape`], [`AutoFiniteDiff`], …) and [`check_gradients`].
+//!
+//! Only float outputs have derivatives: differentiating an integer or bool
+//! result (an `argmax`, a comparison) is an error in every driver, while a
+//! float output that does not depend on the input has zero gradients.
 //!
 //! **Key design decision:** there is one reverse-mode engine, the record
 //! that `lux-core`'s ops write while a [`GradCall`] is under way. Backward
@@ -16,10 +23,13 @@
 mod backend;
 mod check;
 mod drivers;
+mod output;
 
 pub use backend::{AdBackend, AutoCompiledTape, AutoFiniteDiff, AutoForward, AutoTape};
 pub use check::{GradCheckReport, Tolerances, check_gradients, check_gradients_with};
-pub use drivers::{gradient, jacobian, jvp, value_and_gradient, vjp};
+pub use drivers::{gradient, gradient_aux, hvp, jacobian, jvp, value_and_gradient, value_and_gradient_aux, vjp};
+pub use lux_core::Release;
+pub use output::AdOutput;
 
 use lux_core::{GradCall, LuxError, Result, Tensor, Tree};
 

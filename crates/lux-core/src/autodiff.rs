@@ -20,7 +20,7 @@
 
 use crate::dtype::Data;
 use crate::ops::{binary::BinaryOp, matmul, reduce::ReduceOp, shape::ShapeOp, unary::UnaryOp};
-use crate::{DType, LuxError, Result, Tensor};
+use crate::{DType, LuxError, Result, Tensor, Tree};
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -332,17 +332,15 @@ impl GradCall {
     /// which requires `output` to have exactly one element.
     ///
     /// The results carry records only for enclosing gradient calls.
+    ///
+    /// # Errors
+    /// `output` is not a float tensor (an `argmax`, a comparison: there is
+    /// no derivative to take), `seed`'s shape differs from `output`'s, or
+    /// `seed` is `None` and `output` has more than one element.
     pub fn backward(&self, output: &Tensor, seed: Option<&Tensor>) -> Result<Vec<Tensor>> {
+        let ones;
         let seed = match seed {
-            Some(s) => {
-                if s.shape() != output.shape() {
-                    return Err(crate::error::shape_err(
-                        "backward",
-                        format!("cotangent shape {:?} differs from output shape {:?}", s.shape(), output.shape()),
-                    ));
-                }
-                s.to_dtype(output.dtype())?
-            }
+            Some(s) => s,
             None => {
                 if output.len() != 1 {
                     return Err(crate::error::shape_err(
@@ -350,12 +348,51 @@ impl GradCall {
                         format!("the function must return a single value, got shape {:?}", output.shape()),
                     ));
                 }
-                Tensor::ones(output.shape(), output.dtype())?
+                ones = Tensor::ones(output.shape(), output.dtype())?;
+                &ones
             }
         };
+        self.backward_many(&[(output, seed)])
+    }
+
+    /// The gradients of several outputs at once: with `roots` =
+    /// `[(y₁, u₁), (y₂, u₂), …]`, the gradient of `Σᵢ ⟨yᵢ, uᵢ⟩` with respect
+    /// to every tracked input, in one backward pass (a vector-Jacobian
+    /// product of a function with several outputs). The same output may
+    /// appear twice; its cotangents add.
+    ///
+    /// ```
+    /// use lux_core::{GradCall, Tensor};
+    /// let mut call = GradCall::new();
+    /// let x = call.track(&Tensor::from_vec(vec![1.0f64, 2.0], &[2])?)?;
+    /// let (a, b) = (x.square()?, x.mul_scalar(3.0)?);
+    /// let (ua, ub) = (Tensor::from_vec(vec![1.0f64, 0.5], &[2])?, Tensor::from_vec(vec![2.0f64, 1.0], &[2])?);
+    /// // ∂/∂x (⟨x², ua⟩ + ⟨3x, ub⟩) = 2x ⊙ ua + 3 ub
+    /// let g = call.backward_many(&[(&a, &ua), (&b, &ub)])?;
+    /// assert_eq!(g[0].to_vec::<f64>()?, vec![8.0, 5.0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// An output is not a float tensor, or a cotangent's shape differs
+    /// from its output's.
+    pub fn backward_many(&self, roots: &[(&Tensor, &Tensor)]) -> Result<Vec<Tensor>> {
+        let mut seeds: Vec<(Arc<Node>, Tensor)> = Vec::with_capacity(roots.len());
+        for &(output, seed) in roots {
+            check_float_output("backward", output)?;
+            if seed.shape() != output.shape() {
+                return Err(crate::error::shape_err(
+                    "backward",
+                    format!("cotangent shape {:?} differs from output shape {:?}", seed.shape(), output.shape()),
+                ));
+            }
+            if let Some(root) = output.node.as_ref().filter(|n| n.calls.contains(self.id)) {
+                seeds.push((root.clone(), seed.to_dtype(output.dtype())?));
+            }
+        }
         let mut leaf_grads: HashMap<u64, Tensor> = HashMap::new();
-        if let Some(root) = output.node.as_ref().filter(|n| n.calls.contains(self.id)) {
-            self.propagate(root.clone(), seed, &mut leaf_grads)?;
+        if !seeds.is_empty() {
+            self.propagate(seeds, &mut leaf_grads)?;
         }
         self.leaves
             .iter()
@@ -369,12 +406,21 @@ impl GradCall {
             .collect()
     }
 
-    fn propagate(&self, root: Arc<Node>, seed: Tensor, leaf_grads: &mut HashMap<u64, Tensor>) -> Result<()> {
+    fn propagate(&self, roots: Vec<(Arc<Node>, Tensor)>, leaf_grads: &mut HashMap<u64, Tensor>) -> Result<()> {
         let id = self.id;
         let mut grads: HashMap<u64, Tensor> = HashMap::new();
-        grads.insert(root.id, seed);
         let mut heap = BinaryHeap::new();
-        heap.push(ById(root));
+        for (root, seed) in roots {
+            match grads.remove(&root.id) {
+                Some(acc) => {
+                    grads.insert(root.id, acc.add(&seed)?);
+                }
+                None => {
+                    grads.insert(root.id, seed);
+                    heap.push(ById(root));
+                }
+            }
+        }
         while let Some(ById(node)) = heap.pop() {
             let g = grads.remove(&node.id).expect("queued nodes have a gradient");
             if matches!(node.op, Op::Leaf { call } if call == id) {
@@ -447,6 +493,100 @@ impl GradCall {
             _ => Ok(t.clone()),
         }
     }
+}
+
+/// A value that can leave a gradient call: every tensor in it is
+/// [released](GradCall::release) (untracked for the call, still tracked for
+/// enclosing ones), everything else passes through.
+///
+/// This is how `lux-ad`'s `value_and_gradient_aux` hands back an
+/// objective's auxiliary output (new state, statistics) next to the loss.
+/// It is implemented for [`Tensor`], [`Tree`], `()`, plain numbers, `bool`,
+/// `String`, and `Option`s, `Vec`s and tuples (up to four) of such values;
+/// implement it for a struct of your own by releasing each field.
+///
+/// ```
+/// use lux_core::{GradCall, Release, Tensor, tree};
+/// let mut call = GradCall::new();
+/// let x = call.track(&Tensor::from_vec(vec![2.0f64], &[1])?)?;
+/// let aux = (tree! { y: x.square()? }, 3usize);
+/// assert!(aux.0.tensor("y")?.is_tracked());
+/// let (st, n) = aux.release(&call)?;
+/// assert!(!st.tensor("y")?.is_tracked());
+/// assert_eq!((st.tensor("y")?.to_vec::<f64>()?, n), (vec![4.0], 3));
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+pub trait Release: Sized {
+    /// `self` with `call` removed from the record of every tensor in it.
+    ///
+    /// # Errors
+    /// Nesting deeper than [`MAX_NESTING`] (from [`GradCall::release`]).
+    fn release(self, call: &GradCall) -> Result<Self>;
+}
+
+impl Release for Tensor {
+    fn release(self, call: &GradCall) -> Result<Self> {
+        call.release(&self)
+    }
+}
+
+impl Release for Tree {
+    fn release(self, call: &GradCall) -> Result<Self> {
+        self.try_map(|_, t| call.release(t))
+    }
+}
+
+impl<T: Release> Release for Option<T> {
+    fn release(self, call: &GradCall) -> Result<Self> {
+        self.map(|v| v.release(call)).transpose()
+    }
+}
+
+impl<T: Release> Release for Vec<T> {
+    fn release(self, call: &GradCall) -> Result<Self> {
+        self.into_iter().map(|v| v.release(call)).collect()
+    }
+}
+
+macro_rules! release_plain {
+    ($($t:ty),*) => {$(
+        impl Release for $t {
+            /// Plain data holds no tensors: returned as is.
+            fn release(self, _: &GradCall) -> Result<Self> {
+                Ok(self)
+            }
+        }
+    )*};
+}
+release_plain!((), bool, f32, f64, i32, i64, u32, u64, usize, String);
+
+macro_rules! release_tuple {
+    ($($name:ident),+) => {
+        impl<$($name: Release),+> Release for ($($name,)+) {
+            #[allow(non_snake_case)]
+            fn release(self, call: &GradCall) -> Result<Self> {
+                let ($($name,)+) = self;
+                Ok(($($name.release(call)?,)+))
+            }
+        }
+    };
+}
+release_tuple!(A);
+release_tuple!(A, B);
+release_tuple!(A, B, C);
+release_tuple!(A, B, C, D);
+
+/// Only float outputs have derivatives: the gradient of an integer or
+/// bool result (an `argmax`, a comparison) is an error, not zeros.
+fn check_float_output(op: &str, output: &Tensor) -> Result<()> {
+    if output.dtype().is_float() {
+        return Ok(());
+    }
+    Err(LuxError::DType {
+        op: op.into(),
+        expected: "a float output (only float outputs can be differentiated)".into(),
+        got: output.dtype(),
+    })
 }
 
 /// The vector-Jacobian product `gᵀ · ∂composite(inputs)` of a custom op's

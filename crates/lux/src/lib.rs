@@ -8,7 +8,8 @@
 //! |---|---|
 //! | [`core`] (`lux-core`) | `Tensor`, autodiff record, `Tree`, `Layer`, `setup`/`apply` |
 //! | [`ops`] (`lux-ops`) | activations, softmax, fused dense, conv, pooling, norms, dropout, embedding, LuxOps |
-//! | [`ad`] (`lux-ad`) | `gradient`, `vjp`, `jvp`, `jacobian`, backends, `check_gradients` |
+//! | [`ad`] (`lux-ad`) | `gradient`, `value_and_gradient_aux`, `vjp`, `jvp`, `hvp`, `jacobian`, backends, `check_gradients` |
+//! | [`rand`] | the `rand` crate, in the version the `Layer` trait uses |
 //!
 //! ```
 //! use lux::prelude::*;
@@ -19,8 +20,17 @@
 //! ```
 #![doc(test(attr(deny(warnings))))]
 
+/// The README's examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
+
 pub use lux_ad as ad;
 pub use lux_core as core;
+/// The `rand` crate, in the version the [`Layer`](lux_core::Layer) trait's
+/// generators come from: `lux::rand::SeedableRng`, `lux::rand::rngs::StdRng`.
+#[doc(no_inline)]
+pub use lux_core::__private::rand;
 pub use lux_core::tree;
 pub use lux_ops as ops;
 
@@ -28,12 +38,41 @@ pub use lux_ops as ops;
 pub type Error = lux_core::LuxError;
 
 /// The names most programs need.
+///
+/// ```
+/// use lux::prelude::*;
+/// // A model, its state, and a training-style objective returning (loss, st').
+/// struct Scale;
+/// impl Layer for Scale {
+///     fn init_params(&self, _: &mut dyn lux::rand::Rng) -> Result<Tree> {
+///         Ok(tree! { w: Tensor::full(&[2], 2.0, DType::F32)? })
+///     }
+///     fn init_state(&self, _: &mut dyn lux::rand::Rng) -> Result<Tree> { Ok(tree! { training: true }) }
+///     fn forward(&self, x: &Tree, ps: &Tree, st: &Tree) -> Result<(Tree, Tree)> {
+///         Ok((x.as_tensor()?.mul(ps.tensor("w")?)?.into(), st.clone()))
+///     }
+/// }
+/// let (ps, st) = setup(&mut RngState::seed_from_u64(0), &Scale)?;
+/// let x = Tensor::from_vec(vec![1.0f32, 3.0], &[2])?;
+/// // loss = Σ (x ⊙ w)², ∂loss/∂w = 2 x² w
+/// let ((loss, st), grads) = value_and_gradient_aux(|p| {
+///     let (y, st) = apply_tensor(&Scale, &x, p, &st)?;
+///     Ok((y.square()?.sum_all()?, st))
+/// }, &ps)?;
+/// assert_eq!(loss.to_scalar::<f32>()?, 40.0);
+/// assert_eq!(grads.tensor("w")?.to_vec::<f32>()?, vec![4.0, 36.0]);
+/// assert_eq!(test_mode(&st), tree! { training: false });
+/// # Ok::<(), lux::Error>(())
+/// ```
 pub mod prelude {
     pub use lux_ad::{
-        AdBackend, AutoFiniteDiff, AutoTape, Tolerances, check_gradients, gradient, jacobian, jvp, value_and_gradient,
-        vjp,
+        AdBackend, AutoFiniteDiff, AutoTape, Tolerances, check_gradients, gradient, hvp, jacobian, jvp,
+        value_and_gradient, value_and_gradient_aux, vjp,
     };
     pub use lux_core::tree;
-    pub use lux_core::{DType, Layer, LuxError, Result, Tensor, Tree, apply, setup, stateless_apply};
+    pub use lux_core::{
+        Children, DType, Layer, LuxError, Result, RngState, Tensor, Tree, apply, apply_tensor, display_model,
+        forward_child, setup, stateless_apply, test_mode, train_mode,
+    };
     pub use lux_ops::Activation;
 }

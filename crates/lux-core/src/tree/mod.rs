@@ -6,6 +6,7 @@
 //! `traverse.rs`; Lux's recursive operations in `recursive.rs`; the RNG leaf
 //! in `rng.rs`.
 
+pub(crate) mod algebra;
 mod recursive;
 mod rng;
 mod traverse;

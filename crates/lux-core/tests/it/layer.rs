@@ -591,3 +591,112 @@ fn params_and_states_serde_round_trip() -> Result<()> {
     assert_eq!(apply(&model, x(1, 2), &ps2, &st2)?, apply(&model, x(1, 2), &ps, &st)?);
     Ok(())
 }
+
+// ----- tensor apply and shape-only counts ---------------------------------------------
+
+#[test]
+fn apply_tensor_unwraps_the_output() -> Result<()> {
+    let layer = Linear { inp: 3, out: 2 };
+    let (ps, st) = setup(&mut rng(), &layer)?;
+    let (y, st2) = lux_core::apply_tensor(&layer, x(4, 3), &ps, &st)?;
+    assert_eq!(&y, apply(&layer, x(4, 3), &ps, &st)?.0.as_tensor()?);
+    assert_eq!(st2, st);
+    // A layer whose output is not a tensor is an error naming it.
+    let err = lux_core::apply_tensor(&Noisy, Tree::None, &setup(&mut rng(), &Noisy)?.0, &setup(&mut rng(), &Noisy)?.1)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "structure mismatch at <root>: Noisy: apply_tensor expects a tensor output, got a float"
+    );
+    // Errors of the layer itself pass through.
+    let err = lux_core::apply_tensor(&layer, x(4, 5), &ps, &st).unwrap_err();
+    assert_eq!(err.to_string(), "Linear(3 => 2): input of shape [4, 5] has 5 features, expected 3");
+    Ok(())
+}
+
+/// Calls of `Huge`'s `init_params`/`init_state` (only `Huge` touches it).
+static HUGE_INITS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A leaf layer whose parameters would take 2 × 16 GiB, with declared shapes.
+struct Huge;
+
+impl Layer for Huge {
+    fn init_params(&self, _: &mut dyn Rng) -> Result<Tree> {
+        HUGE_INITS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let big = [1usize << 16, 1 << 16];
+        Ok(tree! { a: Tensor::zeros(&big, DType::F32)?, b: Tensor::zeros(&big, DType::F32)? })
+    }
+    fn init_state(&self, _: &mut dyn Rng) -> Result<Tree> {
+        HUGE_INITS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(tree! { training: true, mean: Tensor::zeros(&[1 << 16], DType::F32)? })
+    }
+    fn param_shapes(&self) -> Option<Vec<Vec<usize>>> {
+        Some(vec![vec![1 << 16, 1 << 16]; 2])
+    }
+    fn state_shapes(&self) -> Option<Vec<Vec<usize>>> {
+        Some(vec![vec![], vec![1 << 16]])
+    }
+    fn forward(&self, x: &Tree, _: &Tree, st: &Tree) -> Result<(Tree, Tree)> {
+        Ok((x.clone(), st.clone()))
+    }
+}
+
+#[test]
+fn declared_shapes_count_without_building_anything() {
+    assert_eq!(Huge.param_count(), 1 << 33);
+    assert_eq!(Huge.state_count(), 1 + (1 << 16));
+    // Printing asks for counts many times, inside containers too.
+    let model = chain(vec![Box::new(Huge), fake("Tiny", 3, 0)]);
+    let shown = display_model(&model);
+    assert!(shown.contains("# 8_589_934_592 parameters, plus 65_537 non-trainable"), "{shown}");
+    assert!(shown.contains("Total: 8_589_934_595 parameters"), "{shown}");
+    assert_eq!(HUGE_INITS.load(std::sync::atomic::Ordering::SeqCst), 0, "no init_params/init_state call");
+    // Undeclared shapes fall back to building the leaves once per count.
+    let counted = Counted { inits: Default::default() };
+    assert_eq!(counted.param_count(), 6);
+    assert_eq!(counted.inits.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+/// A small leaf layer without declared shapes, counting its inits.
+struct Counted {
+    inits: std::sync::atomic::AtomicUsize,
+}
+
+impl Layer for Counted {
+    fn init_params(&self, _: &mut dyn Rng) -> Result<Tree> {
+        self.inits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(tree! { w: Tensor::zeros(&[2, 3], DType::F32)? })
+    }
+    fn forward(&self, x: &Tree, _: &Tree, st: &Tree) -> Result<(Tree, Tree)> {
+        Ok((x.clone(), st.clone()))
+    }
+}
+
+#[test]
+fn declared_shapes_agree_with_what_setup_builds() -> Result<()> {
+    /// Small enough to build: the declared counts must match the built trees.
+    struct Declared;
+    impl Layer for Declared {
+        fn init_params(&self, _: &mut dyn Rng) -> Result<Tree> {
+            Ok(tree! { w: Tensor::zeros(&[4, 3], DType::F32)?, b: Tensor::zeros(&[4], DType::F32)? })
+        }
+        fn init_state(&self, rng: &mut dyn Rng) -> Result<Tree> {
+            Ok(tree! { training: true, rng: RngState::from_rng(rng), mean: Tensor::zeros(&[4], DType::F32)? })
+        }
+        fn param_shapes(&self) -> Option<Vec<Vec<usize>>> {
+            Some(vec![vec![4, 3], vec![4]])
+        }
+        fn state_shapes(&self) -> Option<Vec<Vec<usize>>> {
+            Some(vec![vec![], vec![], vec![4]])
+        }
+        fn forward(&self, x: &Tree, _: &Tree, st: &Tree) -> Result<(Tree, Tree)> {
+            Ok((x.clone(), st.clone()))
+        }
+    }
+    let (ps, st) = check_counts(&Declared)?;
+    assert_eq!((ps.param_count(), st.state_count()), (16, 6));
+    // Through Box and Arc too.
+    let boxed: Box<dyn Layer> = Box::new(Declared);
+    assert_eq!((boxed.param_count(), boxed.state_count()), (16, 6));
+    Ok(())
+}

@@ -1,5 +1,6 @@
 //! The integration-test binary of lux-core (one binary, one module per area).
 
+mod algebra;
 mod layer;
 mod scalars;
 mod tensor_serde;
