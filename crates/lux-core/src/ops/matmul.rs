@@ -9,13 +9,14 @@
 //! shares one thread pool with every other kernel). f16 and bf16 compute in
 //! f32.
 
-use super::broadcast_for;
+use super::broadcast_all;
 use crate::autodiff::Op;
 use crate::dtype::Real;
 use crate::error::{LuxError, Result, shape_err};
 use crate::tensor::{FloatData, alloc_vec};
 use crate::{DType, Tensor};
 use ndarray::{ArcArray, IxDyn};
+use rayon::prelude::*;
 
 /// `C = A·B` for one 2-D pair (any strides), via `matrixmultiply`; a
 /// supertrait of [`Real`] so that generic kernels can call [`gemm`].
@@ -199,7 +200,8 @@ impl Geometry {
             return Err(shape_err("matmul", format!("inner dimensions differ: {sa:?} · {sb:?}")));
         }
         let (ba, bb) = (&sa[..ra.saturating_sub(2)], &sb[..rb.saturating_sub(2)]);
-        let batch = broadcast_for("matmul", &[ba, bb], None).map_err(|_| {
+        // The output's size is checked where it is allocated.
+        let batch = broadcast_all(&[ba, bb]).ok_or_else(|| {
             shape_err("matmul", format!("batch axes {ba:?} and {bb:?} of {sa:?} · {sb:?} do not broadcast"))
         })?;
         let mut out_shape = batch.clone();
@@ -241,47 +243,53 @@ fn run<T: Real>(a: &ArcArray<T, IxDyn>, b: &ArcArray<T, IxDyn>, g: &Geometry) ->
     } else {
         let (ba, rsa, csa) = g.strides(a.shape(), a.strides(), true);
         let (bb, rsb, csb) = g.strides(b.shape(), b.strides(), false);
-        let c = out.spare_capacity_mut().as_mut_ptr().cast::<T>();
-        let mut idx = vec![0usize; g.batch.len()];
-        let (mut off_a, mut off_b) = (0isize, 0isize);
-        for i in 0..len / (m * n) {
-            // SAFETY: `off_a`/`off_b` address matrix `idx` of each operand
-            // (zero on broadcast axes), valid m×k and k×n matrices with these
-            // element strides; block `i` of the m·n·batch output buffer is
-            // written once, disjoint from the others. With β = 0 matrixmultiply
-            // never reads C, so the reserved memory need not be initialised.
+        let (pa, pb) = (SendPtr(a.as_ptr() as *mut T), SendPtr(b.as_ptr() as *mut T));
+        let c = SendPtr(out.spare_capacity_mut().as_mut_ptr().cast::<T>());
+        let count = len / (m * n);
+        // Product `i` of the batch (row-major over the batch axes); `split`
+        // lets one large product use the pool itself.
+        let product = |i: usize, split: bool| {
+            let (pa, pb, c) = (pa, pb, c);
+            let (mut off_a, mut off_b, mut rest) = (0isize, 0isize, i);
+            for d in (0..g.batch.len()).rev() {
+                let j = (rest % g.batch[d]) as isize;
+                rest /= g.batch[d];
+                off_a += j * ba[d];
+                off_b += j * bb[d];
+            }
+            let gemm = if split { gemm_parallel::<T> } else { T::gemm };
+            // SAFETY: `off_a`/`off_b` address matrix `i` of each operand (0 on
+            // broadcast axes), valid m×k and k×n matrices with these element
+            // strides; block `i` of the output buffer (m·n elements) is written
+            // by this call only. With β = 0 matrixmultiply never reads C, so
+            // the reserved memory need not be initialised.
             unsafe {
-                gemm_parallel(
+                gemm(
                     m,
                     k,
                     n,
                     T::one(),
-                    a.as_ptr().offset(off_a),
+                    pa.0.offset(off_a),
                     rsa,
                     csa,
-                    b.as_ptr().offset(off_b),
+                    pb.0.offset(off_b),
                     rsb,
                     csb,
                     T::zero(),
-                    c.add(i * m * n),
+                    c.0.add(i * m * n),
                     n as isize,
                     1,
                 )
             }
-            // Next batch index, last axis fastest.
-            for d in (0..idx.len()).rev() {
-                idx[d] += 1;
-                off_a += ba[d];
-                off_b += bb[d];
-                if idx[d] < g.batch[d] {
-                    break;
-                }
-                off_a -= ba[d] * idx[d] as isize;
-                off_b -= bb[d] * idx[d] as isize;
-                idx[d] = 0;
-            }
+        };
+        let work = m.saturating_mul(k).saturating_mul(n);
+        if count > 1 && work < PARALLEL_WORK && work.saturating_mul(count) >= PARALLEL_WORK {
+            // Many small products (e.g. attention heads): one per task.
+            (0..count).into_par_iter().for_each(|i| product(i, false));
+        } else {
+            (0..count).for_each(|i| product(i, true));
         }
-        // SAFETY: the loop above wrote all `len` elements.
+        // SAFETY: the products above wrote all `len` elements.
         unsafe { out.set_len(len) };
     }
     Ok(ArcArray::from_shape_vec(IxDyn(&g.out_shape), out).expect("one value per element"))
@@ -552,6 +560,20 @@ mod tests {
         let part = wide.narrow(1, 2, 3)?;
         let (shape, want) = naive_nd(&part.to_vec::<f64>()?, &sa, &ints(2, &sb), &sb);
         let got = part.matmul(&Tensor::from_vec(ints(2, &sb), &sb)?)?;
+        assert_eq!((got.shape(), got.to_vec::<f64>()?), (shape.as_slice(), want));
+        Ok(())
+    }
+
+    #[test]
+    fn many_small_products_split_over_the_pool() -> crate::Result<()> {
+        // 512 products of 16·32·16 multiply-adds: above PARALLEL_WORK in
+        // total, below it each, so the batch is split into tasks.
+        let (sa, sb) = ([64usize, 1, 16, 32], [1usize, 8, 32, 16]);
+        const { assert!(16 * 32 * 16 < super::PARALLEL_WORK && 512 * 16 * 32 * 16 >= super::PARALLEL_WORK) };
+        let (av, bv) = (ints(5, &sa), ints(6, &sb));
+        let (shape, want) = naive_nd(&av, &sa, &bv, &sb);
+        let got = Tensor::from_vec(av, &sa)?.matmul(&Tensor::from_vec(bv, &sb)?)?;
+        assert_eq!(got.shape(), &[64, 8, 16, 16]);
         assert_eq!((got.shape(), got.to_vec::<f64>()?), (shape.as_slice(), want));
         Ok(())
     }

@@ -151,6 +151,26 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
 /// buffer of that shape and dtype must be allocatable ([`check_alloc`]).
 /// Every broadcasting op computes its output shape here.
 pub(crate) fn broadcast_for(op: &str, shapes: &[&[usize]], dtype: Option<DType>) -> Result<Vec<usize>> {
+    let out = broadcast_all(shapes).ok_or_else(|| {
+        let list: Vec<String> = shapes.iter().map(|s| format!("{s:?}")).collect();
+        let list = match list.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => list.join(""),
+        };
+        shape_err(op, format!("shapes {list} do not broadcast"))
+    })?;
+    match dtype {
+        Some(dt) => check_alloc(op, &out, dt)?,
+        None => {
+            checked_len(op, &out)?;
+        }
+    }
+    Ok(out)
+}
+
+/// The NumPy broadcast of `shapes` (right-aligned; each axis equal or 1),
+/// without a check of the result's size; `None` if they do not broadcast.
+pub(crate) fn broadcast_all(shapes: &[&[usize]]) -> Option<Vec<usize>> {
     let n = shapes.iter().map(|s| s.len()).max().unwrap_or(0);
     let mut out = vec![1; n];
     for s in shapes {
@@ -159,24 +179,11 @@ pub(crate) fn broadcast_for(op: &str, shapes: &[&[usize]], dtype: Option<DType>)
                 (x, y) if x == y => x,
                 (1, y) => y,
                 (x, 1) => x,
-                _ => {
-                    let list: Vec<String> = shapes.iter().map(|s| format!("{s:?}")).collect();
-                    let list = match list.split_last() {
-                        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
-                        _ => list.join(""),
-                    };
-                    return Err(shape_err(op, format!("shapes {list} do not broadcast")));
-                }
+                _ => return None,
             };
         }
     }
-    match dtype {
-        Some(dt) => check_alloc(op, &out, dt)?,
-        None => {
-            checked_len(op, &out)?;
-        }
-    }
-    Ok(out)
+    Some(out)
 }
 
 /// Normalises a signed axis (`-1` = last) of a tensor of `shape`.

@@ -4,7 +4,7 @@
 //!
 //! `permute`, `transpose` and `narrow` are zero-copy views.
 
-use super::{axis_index, normalize_axis};
+use super::{axis_index, broadcast_all, normalize_axis};
 use crate::autodiff::Op;
 use crate::dtype::{Data, Element, Sealed, same_type, with_data};
 use crate::error::{LuxError, Result, arg_err, shape_err};
@@ -205,9 +205,7 @@ impl Tensor {
         if self.shape() == shape {
             return Ok(self.clone());
         }
-        let fits = shape.len() >= self.ndim()
-            && self.shape().iter().rev().zip(shape.iter().rev()).all(|(&d, &s)| d == s || d == 1);
-        if !fits {
+        if broadcast_all(&[self.shape(), shape]).as_deref() != Some(shape) {
             return Err(shape_err(
                 "broadcast_to",
                 format!("shape {:?} does not broadcast to {:?}", self.shape(), shape),
