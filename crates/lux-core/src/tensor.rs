@@ -47,12 +47,37 @@ impl Tensor {
 
     // ----- construction -------------------------------------------------
 
+    /// The largest buffer one tensor may hold: 2^40 bytes (1 TiB).
+    ///
+    /// Constructors and ops whose output would be larger return an `Err` naming
+    /// the shape and byte size instead of asking the allocator. Below the limit,
+    /// buffers are reserved fallibly (`Vec::try_reserve_exact`), so a request the
+    /// allocator refuses is an `Err` too. (An operating system that overcommits
+    /// memory unconditionally, such as Linux with `vm.overcommit_memory = 1`,
+    /// grants requests it cannot back; those are only caught by the limit.)
+    ///
+    /// ```
+    /// use lux_core::{DType, Tensor};
+    /// let n = Tensor::MAX_BUFFER_BYTES / 4 + 1; // one f32 too many
+    /// assert!(Tensor::zeros(&[n], DType::F32).is_err());
+    /// ```
+    pub const MAX_BUFFER_BYTES: usize = 1 << 40;
+
     /// A tensor of `shape` holding `values` in row-major order.
     ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let t = Tensor::from_vec(vec![1i64, 2, 3, 4, 5, 6], &[2, 3])?;
+    /// assert_eq!(t.shape(), &[2, 3]);
+    /// assert!(Tensor::from_vec(vec![1i64, 2], &[3]).is_err());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
     /// # Errors
-    /// `values.len()` differs from the product of `shape`.
+    /// `values.len()` differs from the number of elements of `shape`, or
+    /// `shape` is not a valid shape (see [`Tensor::zeros`]).
     pub fn from_vec<T: Element>(values: Vec<T>, shape: &[usize]) -> Result<Tensor> {
-        let n: usize = shape.iter().product();
+        let n = checked_len("Tensor::from_vec", shape)?;
         if n != values.len() {
             return Err(shape_err(
                 "Tensor::from_vec",
@@ -87,27 +112,73 @@ impl Tensor {
     }
 
     /// A tensor of `shape` and `dtype` filled with `value` (converted to `dtype`).
+    ///
+    /// ```
+    /// use lux_core::{DType, Tensor};
+    /// let t = Tensor::full(&[2, 2], 1.5, DType::F64)?;
+    /// assert_eq!(t.to_vec::<f64>()?, vec![1.5; 4]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As for [`zeros`](Tensor::zeros).
     pub fn full(shape: &[usize], value: f64, dtype: DType) -> Result<Tensor> {
-        fn make<T: Element>(shape: &[usize], v: f64) -> Data {
-            T::wrap(ArcArray::from_elem(IxDyn(shape), T::from_f64(v)))
+        Tensor::filled("Tensor::full", shape, value, dtype)
+    }
+
+    /// [`full`](Tensor::full) for `op` (named in the error).
+    pub(crate) fn filled(op: &str, shape: &[usize], value: f64, dtype: DType) -> Result<Tensor> {
+        fn make<T: Element>(op: &str, shape: &[usize], v: f64) -> Result<Data> {
+            let (mut values, n) = alloc_vec::<T>(op, shape)?;
+            values.resize(n, T::from_f64(v));
+            Ok(T::wrap(ArcArray::from_shape_vec(IxDyn(shape), values).expect("one value per element")))
         }
-        checked_len(shape)?;
         Ok(Tensor::from_data(match dtype {
-            DType::Bool => make::<bool>(shape, value),
-            DType::I64 => make::<i64>(shape, value),
-            DType::F16 => make::<f16>(shape, value),
-            DType::BF16 => make::<bf16>(shape, value),
-            DType::F32 => make::<f32>(shape, value),
-            DType::F64 => make::<f64>(shape, value),
+            DType::Bool => make::<bool>(op, shape, value)?,
+            DType::I64 => make::<i64>(op, shape, value)?,
+            DType::F16 => make::<f16>(op, shape, value)?,
+            DType::BF16 => make::<bf16>(op, shape, value)?,
+            DType::F32 => make::<f32>(op, shape, value)?,
+            DType::F64 => make::<f64>(op, shape, value)?,
         }))
     }
 
     /// Zeros of `shape` and `dtype`.
+    ///
+    /// A shape is valid when the product of its non-zero axis lengths fits
+    /// in `isize` (ndarray's rule), so `[0, 1 << 62]` is a valid empty shape
+    /// and `[0, usize::MAX]` is not. No tensor buffer exceeds
+    /// [`MAX_BUFFER_BYTES`](Tensor::MAX_BUFFER_BYTES), and buffers are
+    /// reserved fallibly, so a request the machine cannot hold is an `Err`
+    /// naming the shape and the byte size, not an abort.
+    ///
+    /// ```
+    /// use lux_core::{DType, Tensor};
+    /// assert_eq!(Tensor::zeros(&[2], DType::I64)?.to_vec::<i64>()?, vec![0, 0]);
+    /// assert_eq!(Tensor::zeros(&[0, 1 << 62], DType::F32)?.len(), 0);
+    /// assert!(Tensor::zeros(&[0, usize::MAX], DType::F32).is_err());
+    /// let e = Tensor::zeros(&[1 << 40], DType::F32).unwrap_err().to_string();
+    /// assert!(e.contains("[1099511627776]") && e.contains("4398046511104 bytes"), "{e}");
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `shape` is not valid, or its buffer exceeds the limit or cannot be
+    /// allocated.
     pub fn zeros(shape: &[usize], dtype: DType) -> Result<Tensor> {
         Tensor::full(shape, 0.0, dtype)
     }
 
     /// Ones of `shape` and `dtype`.
+    ///
+    /// ```
+    /// use lux_core::{DType, Tensor};
+    /// assert_eq!(Tensor::ones(&[3], DType::F32)?.to_vec::<f32>()?, vec![1.0; 3]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As for [`zeros`](Tensor::zeros).
     pub fn ones(shape: &[usize], dtype: DType) -> Result<Tensor> {
         Tensor::full(shape, 1.0, dtype)
     }
@@ -132,7 +203,8 @@ impl Tensor {
     /// ```
     ///
     /// # Errors
-    /// `step` is zero or not finite, or the bounds are not finite.
+    /// `step` is zero or not finite, the bounds are not finite, or the
+    /// range holds too many values (see [`zeros`](Tensor::zeros)).
     pub fn arange(start: f64, end: f64, step: f64, dtype: DType) -> Result<Tensor> {
         if !(step.is_finite() && step != 0.0 && start.is_finite() && end.is_finite()) {
             return Err(arg_err(
@@ -140,24 +212,56 @@ impl Tensor {
                 format!("need finite bounds and a non-zero step, got {start}..{end} step {step}"),
             ));
         }
-        let n = ((end - start) / step).ceil().max(0.0) as usize;
-        let values: Vec<f64> = (0..n).map(|i| start + i as f64 * step).collect();
+        // Never NaN: the bounds and step are finite (the difference may be ±inf).
+        let count = ((end - start) / step).ceil().max(0.0);
+        // `isize::MAX as f64` rounds up to 2^63, so `>=` keeps `n` in isize.
+        if count >= isize::MAX as f64 {
+            return Err(shape_err(
+                "arange",
+                format!("{start}..{end} step {step} holds {count:e} values, more than a tensor can index"),
+            ));
+        }
+        let n = count as usize;
+        let (mut values, _) = alloc_vec::<f64>("arange", &[n])?;
+        values.extend((0..n).map(|i| start + i as f64 * step));
         Tensor::from_vec(values, &[n])?.to_dtype(dtype)
     }
 
     /// Uniform samples in `[0, 1)` drawn from `rng`.
+    ///
+    /// ```
+    /// use lux_core::{DType, Tensor};
+    /// use rand::SeedableRng;
+    /// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    /// let u = Tensor::rand(&mut rng, &[3], DType::F32)?.to_vec::<f32>()?;
+    /// assert!(u.iter().all(|v| (0.0..1.0).contains(v)));
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `dtype` is not a float type, or as for [`zeros`](Tensor::zeros).
     pub fn rand<R: Rng + ?Sized>(rng: &mut R, shape: &[usize], dtype: DType) -> Result<Tensor> {
         float_dtype("rand", dtype)?;
-        let n = checked_len(shape)?;
-        let values: Vec<f64> = (0..n).map(|_| rng.random::<f64>()).collect();
+        let (mut values, n) = alloc_vec::<f64>("rand", shape)?;
+        values.extend((0..n).map(|_| rng.random::<f64>()));
         Tensor::from_vec(values, shape)?.to_dtype(dtype)
     }
 
     /// Standard-normal samples drawn from `rng` (Box–Muller).
+    ///
+    /// ```
+    /// use lux_core::{DType, Tensor};
+    /// use rand::SeedableRng;
+    /// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    /// assert_eq!(Tensor::randn(&mut rng, &[2, 3], DType::F64)?.shape(), &[2, 3]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `dtype` is not a float type, or as for [`zeros`](Tensor::zeros).
     pub fn randn<R: Rng + ?Sized>(rng: &mut R, shape: &[usize], dtype: DType) -> Result<Tensor> {
         float_dtype("randn", dtype)?;
-        let n = checked_len(shape)?;
-        let mut values = Vec::with_capacity(n + 1);
+        let (mut values, n) = alloc_vec::<f64>("randn", shape)?;
         while values.len() < n {
             // 1 - u lies in (0, 1], so the logarithm is finite.
             let u1 = 1.0 - rng.random::<f64>();
@@ -165,9 +269,10 @@ impl Tensor {
             let r = (-2.0 * u1.ln()).sqrt();
             let theta = 2.0 * std::f64::consts::PI * u2;
             values.push(r * theta.cos());
-            values.push(r * theta.sin());
+            if values.len() < n {
+                values.push(r * theta.sin());
+            }
         }
-        values.truncate(n);
         Tensor::from_vec(values, shape)?.to_dtype(dtype)
     }
 
@@ -356,12 +461,75 @@ pub(crate) fn float_dtype(op: &str, dtype: DType) -> Result<()> {
     if dtype.is_float() { Ok(()) } else { Err(LuxError::UnsupportedDType { op: op.into(), dtype }) }
 }
 
-pub(crate) fn checked_len(shape: &[usize]) -> Result<usize> {
-    shape
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .filter(|&n| n <= isize::MAX as usize / 8)
-        .ok_or_else(|| shape_err("tensor", format!("shape {shape:?} has too many elements")))
+/// The number of elements of `shape`, by ndarray's rule: the product of
+/// the non-zero axis lengths must fit in `isize` (so `[0, 1 << 62]` is a
+/// valid empty shape and `[0, usize::MAX]` is not). Every constructor and
+/// shape op checks new shapes with it; `op` names the caller in the error.
+pub(crate) fn checked_len(op: &str, shape: &[usize]) -> Result<usize> {
+    let nonzero = shape.iter().filter(|&&d| d != 0).try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    match nonzero {
+        Some(n) if n <= isize::MAX as usize => Ok(if shape.contains(&0) { 0 } else { n }),
+        _ => Err(shape_err(
+            op,
+            format!(
+                "shape {shape:?} has too many elements (the product of its non-zero axis lengths exceeds isize::MAX)"
+            ),
+        )),
+    }
+}
+
+/// Output buffers from this size on that ndarray allocates itself
+/// (infallibly) are first reserved fallibly by [`check_alloc`].
+const PROBE_BYTES: usize = 1 << 30;
+
+/// Checks `shape` (see [`checked_len`]) and the byte size of its buffer of
+/// `elem_bytes`-byte elements against [`Tensor::MAX_BUFFER_BYTES`]; returns
+/// `(elements, bytes)`.
+fn buffer_size(op: &str, shape: &[usize], elem_bytes: usize, dtype: &str) -> Result<(usize, usize)> {
+    let n = checked_len(op, shape)?;
+    match n.checked_mul(elem_bytes) {
+        Some(bytes) if bytes <= Tensor::MAX_BUFFER_BYTES => Ok((n, bytes)),
+        bytes => Err(shape_err(
+            op,
+            format!(
+                "shape {shape:?} of {dtype} needs {} bytes, more than the {}-byte limit of one tensor buffer",
+                bytes.map_or_else(|| format!("{n}×{elem_bytes}"), |b| b.to_string()),
+                Tensor::MAX_BUFFER_BYTES
+            ),
+        )),
+    }
+}
+
+fn refused(op: &str, shape: &[usize], dtype: &str, bytes: usize) -> LuxError {
+    shape_err(op, format!("shape {shape:?} of {dtype} needs {bytes} bytes, which could not be allocated"))
+}
+
+/// An empty `Vec` with room for exactly the elements of `shape`, reserved
+/// fallibly, and that number of elements: the one allocation path of
+/// buffers that lux-core fills itself.
+///
+/// # Errors
+/// `shape` is not valid, its buffer exceeds [`Tensor::MAX_BUFFER_BYTES`], or the
+/// allocator refuses it; the message names `op`, the shape and the bytes.
+pub(crate) fn alloc_vec<T: Element>(op: &str, shape: &[usize]) -> Result<(Vec<T>, usize)> {
+    let dtype = T::DTYPE.name();
+    let (n, bytes) = buffer_size(op, shape, std::mem::size_of::<T>(), dtype)?;
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| refused(op, shape, dtype, bytes))?;
+    Ok((v, n))
+}
+
+/// Checks that an output of `shape` and `dtype` that an ndarray routine is
+/// about to allocate (infallibly) can be: `shape` is valid, within
+/// [`Tensor::MAX_BUFFER_BYTES`], and, from 1 GiB on, first reserved fallibly (and
+/// released) so that a buffer the machine cannot hold is an `Err`, not an
+/// abort.
+pub(crate) fn check_alloc(op: &str, shape: &[usize], dtype: DType) -> Result<()> {
+    let (_, bytes) = buffer_size(op, shape, dtype.size_in_bytes(), dtype.name())?;
+    if bytes >= PROBE_BYTES {
+        Vec::<u8>::new().try_reserve_exact(bytes).map_err(|_| refused(op, shape, dtype.name(), bytes))?;
+    }
+    Ok(())
 }
 
 /// Float values in their compute type: f32 (also for f16/bf16 tensors) or
@@ -654,7 +822,7 @@ impl<'de> serde::Deserialize<'de> for Tensor {
         use serde::de::Error;
         let TensorRepr { shape, payload } = TensorRepr::deserialize(d)?;
         // A shape may claim more elements than any data could hold.
-        checked_len(&shape).map_err(D::Error::custom)?;
+        checked_len("Tensor::deserialize", &shape).map_err(D::Error::custom)?;
         let floats = |v: Vec<Float>, dt: DType| {
             Tensor::from_vec(v.into_iter().map(|x| x.0).collect::<Vec<f64>>(), &shape).and_then(|t| t.to_dtype(dt))
         };

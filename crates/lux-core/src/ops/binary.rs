@@ -10,10 +10,10 @@
 //! operand's rank; they are never truncated to an integer dtype.
 //! Gradients of broadcast inputs are summed back to the input's shape.
 
-use super::{broadcast_shapes, map_arr, zip_arr};
+use super::{broadcast_for, map_arr, zip_arr};
 use crate::autodiff::Op;
 use crate::dtype::{Data, Element, Real, Sealed, exact_i64, same_type, with_data};
-use crate::error::{LuxError, Result, arg_err, shape_err};
+use crate::error::{LuxError, Result, arg_err};
 use crate::tensor::FloatData;
 use crate::{DType, Tensor};
 use ndarray::{ArcArray, IxDyn, Zip};
@@ -153,10 +153,8 @@ fn scalar_kind(c: f64) -> DType {
 
 impl Tensor {
     fn binary(&self, other: &Tensor, op: BinaryOp) -> Result<Tensor> {
-        let shape = broadcast_shapes(self.shape(), other.shape()).map_err(|_| {
-            shape_err(op.name(), format!("shapes {:?} and {:?} do not broadcast", self.shape(), other.shape()))
-        })?;
         let dt = operand_dtype(self, other);
+        let shape = broadcast_for(op.name(), &[self.shape(), other.shape()], Some(dt))?;
         if !dt.is_float() {
             let (a, b) = (self.to_dtype(DType::I64)?, other.to_dtype(DType::I64)?);
             let (Data::I64(x), Data::I64(y)) = (&a.data, &b.data) else { unreachable!("cast to i64") };
@@ -408,9 +406,7 @@ impl Tensor {
     }
 
     fn compare(&self, other: &Tensor, name: &str, f: fn(std::cmp::Ordering) -> bool) -> Result<Tensor> {
-        let shape = broadcast_shapes(self.shape(), other.shape()).map_err(|_| {
-            shape_err(name, format!("shapes {:?} and {:?} do not broadcast", self.shape(), other.shape()))
-        })?;
+        let shape = broadcast_for(name, &[self.shape(), other.shape()], Some(DType::Bool))?;
         let dt = DType::promote(self.dtype(), other.dtype());
         let a = self.detach().to_dtype(dt)?;
         let b = other.detach().to_dtype(dt)?;
@@ -535,7 +531,7 @@ impl Tensor {
     /// # Ok::<(), lux_core::LuxError>(())
     /// ```
     pub fn logical_and(&self, other: &Tensor) -> Result<Tensor> {
-        let shape = broadcast_shapes(self.shape(), other.shape())?;
+        let shape = broadcast_for("logical_and", &[self.shape(), other.shape()], Some(DType::Bool))?;
         let (a, b) = (self.bool_array("logical_and")?, other.bool_array("logical_and")?);
         Ok(Tensor::from_data(Data::Bool(zip_arr(a, b, &shape, |p: bool, q: bool| p && q))))
     }
@@ -549,7 +545,7 @@ impl Tensor {
     /// # Ok::<(), lux_core::LuxError>(())
     /// ```
     pub fn logical_or(&self, other: &Tensor) -> Result<Tensor> {
-        let shape = broadcast_shapes(self.shape(), other.shape())?;
+        let shape = broadcast_for("logical_or", &[self.shape(), other.shape()], Some(DType::Bool))?;
         let (a, b) = (self.bool_array("logical_or")?, other.bool_array("logical_or")?);
         Ok(Tensor::from_data(Data::Bool(zip_arr(a, b, &shape, |p: bool, q: bool| p || q))))
     }
@@ -571,19 +567,8 @@ impl Tensor {
     /// `cond` is not a bool tensor, or the shapes do not broadcast.
     pub fn where_(cond: &Tensor, on_true: &Tensor, on_false: &Tensor) -> Result<Tensor> {
         let c = cond.bool_array("where_")?;
-        let shape =
-            broadcast_shapes(&broadcast_shapes(cond.shape(), on_true.shape())?, on_false.shape()).map_err(|_| {
-                shape_err(
-                    "where_",
-                    format!(
-                        "shapes {:?}, {:?} and {:?} do not broadcast",
-                        cond.shape(),
-                        on_true.shape(),
-                        on_false.shape()
-                    ),
-                )
-            })?;
         let dt = operand_dtype(on_true, on_false);
+        let shape = broadcast_for("where_", &[cond.shape(), on_true.shape(), on_false.shape()], Some(dt))?;
         let a = on_true.to_dtype(dt)?;
         let b = on_false.to_dtype(dt)?;
         let out = with_data!(&a.data, x => {

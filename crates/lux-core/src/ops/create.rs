@@ -6,7 +6,7 @@
 //! through the same checked element count as every other constructor.
 
 use crate::error::{Result, arg_err};
-use crate::tensor::{checked_len, float_dtype};
+use crate::tensor::{alloc_vec, checked_len, float_dtype};
 use crate::{DType, Tensor};
 use rand::{Rng, RngExt};
 
@@ -25,7 +25,7 @@ impl Tensor {
     /// # Errors
     /// `n · m` elements are too many.
     pub fn eye(n: usize, m: usize, dtype: DType) -> Result<Tensor> {
-        checked_len(&[n, m])?;
+        checked_len("eye", &[n, m])?;
         let rows = Tensor::arange(0.0, n as f64, 1.0, DType::I64)?.reshape(&[n, 1])?;
         let cols = Tensor::arange(0.0, m as f64, 1.0, DType::I64)?.reshape(&[1, m])?;
         rows.equal(&cols)?.to_dtype(dtype)
@@ -52,7 +52,7 @@ impl Tensor {
         if !(end - start).is_finite() {
             return Err(arg_err("linspace", format!("need finite bounds with a finite span, got {start} to {end}")));
         }
-        checked_len(&[n])?;
+        checked_len("linspace", &[n])?;
         let step = if n > 1 { (end - start) / (n - 1) as f64 } else { 0.0 };
         let values: Vec<f64> = if n == 1 {
             vec![start]
@@ -85,8 +85,8 @@ impl Tensor {
         if !(low < high && (high - low).is_finite()) {
             return Err(arg_err("uniform", format!("need low < high with a finite span, got [{low}, {high})")));
         }
-        let n = checked_len(shape)?;
-        let values: Vec<f64> = (0..n).map(|_| rng.random_range(low..high)).collect();
+        let (mut values, n) = alloc_vec::<f64>("uniform", shape)?;
+        values.extend((0..n).map(|_| rng.random_range(low..high)));
         Tensor::from_vec(values, shape)?.to_dtype(dtype)
     }
 
@@ -109,8 +109,8 @@ impl Tensor {
         if low >= high {
             return Err(arg_err("randint", format!("need low < high, got [{low}, {high})")));
         }
-        let n = checked_len(shape)?;
-        let values: Vec<i64> = (0..n).map(|_| rng.random_range(low..high)).collect();
+        let (mut values, n) = alloc_vec::<i64>("randint", shape)?;
+        values.extend((0..n).map(|_| rng.random_range(low..high)));
         Tensor::from_vec(values, shape)
     }
 
@@ -130,9 +130,9 @@ impl Tensor {
     /// `p` is outside `[0, 1]` or NaN, or the shape has too many elements.
     pub fn bernoulli<R: Rng + ?Sized>(rng: &mut R, shape: &[usize], p: f64) -> Result<Tensor> {
         check_probability("bernoulli", p)?;
-        let n = checked_len(shape)?;
+        let (mut values, n) = alloc_vec::<bool>("bernoulli", shape)?;
         // u < p with u uniform in [0, 1): never for p = 0, always for p = 1.
-        let values: Vec<bool> = (0..n).map(|_| rng.random::<f64>() < p).collect();
+        values.extend((0..n).map(|_| rng.random::<f64>() < p));
         Tensor::from_vec(values, shape)
     }
 

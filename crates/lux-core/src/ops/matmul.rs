@@ -1,5 +1,6 @@
-//! Matrix multiplication: `[m, k] · [k, n]`, and batched
-//! `[b, m, k] · [b, k, n]` where either batch may be 1 or absent (broadcast).
+//! Matrix multiplication with NumPy semantics: `[m, k] · [k, n]`, 1-d
+//! operands as row/column vectors, and any number of broadcast batch axes
+//! (`[b, h, t, d] · [b, h, d, s]`, `[b, 1, t, d] · [h, d, s]`).
 //!
 //! Operands may be strided views (a transposed weight is never copied).
 //! f32/f64 run on `matrixmultiply`'s packed single-threaded kernels; large
@@ -8,12 +9,14 @@
 //! shares one thread pool with every other kernel). f16 and bf16 compute in
 //! f32.
 
+use super::broadcast_all;
 use crate::autodiff::Op;
 use crate::dtype::Real;
 use crate::error::{LuxError, Result, shape_err};
-use crate::tensor::FloatData;
+use crate::tensor::{FloatData, alloc_vec};
 use crate::{DType, Tensor};
-use ndarray::{ArcArray, ArrayD, Axis, IxDyn};
+use ndarray::{ArcArray, IxDyn};
+use rayon::prelude::*;
 
 /// `C = A·B` for one 2-D pair (any strides), via `matrixmultiply`; a
 /// supertrait of [`Real`] so that generic kernels can call [`gemm`].
@@ -174,40 +177,122 @@ unsafe fn gemm_parallel<T: Gemm>(
     });
 }
 
-/// Batched product of 3-D arrays whose batch extents are `batch` or 1.
-fn batched<T: Real>(a: &ArcArray<T, IxDyn>, b: &ArcArray<T, IxDyn>, batch: usize) -> ArrayD<T> {
-    let (m, k, n) = (a.shape()[1], a.shape()[2], b.shape()[2]);
-    let mut out = ArrayD::<T>::zeros(IxDyn(&[batch, m, n]));
-    for i in 0..batch {
-        let ai = a.index_axis(Axis(0), if a.shape()[0] == 1 { 0 } else { i });
-        let bi = b.index_axis(Axis(0), if b.shape()[0] == 1 { 0 } else { i });
-        let mut ci = out.index_axis_mut(Axis(0), i);
-        let (sa, sb, sc) = (ai.strides(), bi.strides(), [ci.strides()[0], ci.strides()[1]]);
-        if m == 0 || n == 0 {
-            continue;
+/// The geometry of one `matmul`: operands seen as stacks of matrices
+/// (a 1-d left operand as `[1, k]`, a 1-d right operand as `[k, 1]`) over
+/// the broadcast batch axes `batch`.
+struct Geometry {
+    m: usize,
+    k: usize,
+    n: usize,
+    batch: Vec<usize>,
+    out_shape: Vec<usize>,
+}
+
+impl Geometry {
+    fn new(sa: &[usize], sb: &[usize]) -> Result<Geometry> {
+        if sa.is_empty() || sb.is_empty() {
+            return Err(shape_err("matmul", format!("operands need at least one axis, got {sa:?} · {sb:?}")));
         }
-        // SAFETY: the views are valid m×k, k×n and m×n matrices with these
-        // (element) strides, and `ci` is uniquely borrowed.
-        unsafe {
-            gemm_parallel(
-                m,
-                k,
-                n,
-                T::one(),
-                ai.as_ptr(),
-                sa[0],
-                sa[1],
-                bi.as_ptr(),
-                sb[0],
-                sb[1],
-                T::zero(),
-                ci.as_mut_ptr(),
-                sc[0],
-                sc[1],
-            )
+        let (ra, rb) = (sa.len(), sb.len());
+        let (m, k) = if ra == 1 { (1, sa[0]) } else { (sa[ra - 2], sa[ra - 1]) };
+        let (k2, n) = if rb == 1 { (sb[0], 1) } else { (sb[rb - 2], sb[rb - 1]) };
+        if k != k2 {
+            return Err(shape_err("matmul", format!("inner dimensions differ: {sa:?} · {sb:?}")));
         }
+        let (ba, bb) = (&sa[..ra.saturating_sub(2)], &sb[..rb.saturating_sub(2)]);
+        // The output's size is checked where it is allocated.
+        let batch = broadcast_all(&[ba, bb]).ok_or_else(|| {
+            shape_err("matmul", format!("batch axes {ba:?} and {bb:?} of {sa:?} · {sb:?} do not broadcast"))
+        })?;
+        let mut out_shape = batch.clone();
+        out_shape.extend((ra > 1).then_some(m));
+        out_shape.extend((rb > 1).then_some(n));
+        Ok(Geometry { m, k, n, batch, out_shape })
     }
-    out
+
+    /// Element strides of an operand of `shape`/`strides` seen as a stack of
+    /// matrices: `(batch strides aligned to self.batch, row stride, column stride)`,
+    /// with stride 0 on broadcast batch axes.
+    fn strides(&self, shape: &[usize], strides: &[isize], left: bool) -> (Vec<isize>, isize, isize) {
+        let r = shape.len();
+        let (rs, cs) = match (r, left) {
+            (1, true) => (0, strides[0]),
+            (1, false) => (strides[0], 0),
+            _ => (strides[r - 2], strides[r - 1]),
+        };
+        let nb = r.saturating_sub(2);
+        let lead = self.batch.len() - nb;
+        let batch = (0..self.batch.len())
+            .map(|j| match j.checked_sub(lead) {
+                Some(i) if shape[i] != 1 => strides[i],
+                _ => 0,
+            })
+            .collect();
+        (batch, rs, cs)
+    }
+}
+
+/// `a · b` for operands of compute type `T`, written straight into a
+/// fallibly reserved output buffer (no copies of the operands, whatever
+/// their strides or broadcast batch axes).
+fn run<T: Real>(a: &ArcArray<T, IxDyn>, b: &ArcArray<T, IxDyn>, g: &Geometry) -> Result<ArcArray<T, IxDyn>> {
+    let (mut out, len) = alloc_vec::<T>("matmul", &g.out_shape)?;
+    let (m, k, n) = (g.m, g.k, g.n);
+    if len == 0 || k == 0 {
+        out.resize(len, T::zero());
+    } else {
+        let (ba, rsa, csa) = g.strides(a.shape(), a.strides(), true);
+        let (bb, rsb, csb) = g.strides(b.shape(), b.strides(), false);
+        let (pa, pb) = (SendPtr(a.as_ptr() as *mut T), SendPtr(b.as_ptr() as *mut T));
+        let c = SendPtr(out.spare_capacity_mut().as_mut_ptr().cast::<T>());
+        let count = len / (m * n);
+        // Product `i` of the batch (row-major over the batch axes); `split`
+        // lets one large product use the pool itself.
+        let product = |i: usize, split: bool| {
+            let (pa, pb, c) = (pa, pb, c);
+            let (mut off_a, mut off_b, mut rest) = (0isize, 0isize, i);
+            for d in (0..g.batch.len()).rev() {
+                let j = (rest % g.batch[d]) as isize;
+                rest /= g.batch[d];
+                off_a += j * ba[d];
+                off_b += j * bb[d];
+            }
+            let gemm = if split { gemm_parallel::<T> } else { T::gemm };
+            // SAFETY: `off_a`/`off_b` address matrix `i` of each operand (0 on
+            // broadcast axes), valid m×k and k×n matrices with these element
+            // strides; block `i` of the output buffer (m·n elements) is written
+            // by this call only. With β = 0 matrixmultiply never reads C, so
+            // the reserved memory need not be initialised.
+            unsafe {
+                gemm(
+                    m,
+                    k,
+                    n,
+                    T::one(),
+                    pa.0.offset(off_a),
+                    rsa,
+                    csa,
+                    pb.0.offset(off_b),
+                    rsb,
+                    csb,
+                    T::zero(),
+                    c.0.add(i * m * n),
+                    n as isize,
+                    1,
+                )
+            }
+        };
+        let work = m.saturating_mul(k).saturating_mul(n);
+        if count > 1 && work < PARALLEL_WORK && work.saturating_mul(count) >= PARALLEL_WORK {
+            // Many small products (e.g. attention heads): one per task.
+            (0..count).into_par_iter().for_each(|i| product(i, false));
+        } else {
+            (0..count).for_each(|i| product(i, true));
+        }
+        // SAFETY: the products above wrote all `len` elements.
+        unsafe { out.set_len(len) };
+    }
+    Ok(ArcArray::from_shape_vec(IxDyn(&g.out_shape), out).expect("one value per element"))
 }
 
 /// BLAS-style `c ← α·a·b + β·c` on 2-D ndarray views of any strides (a
@@ -277,9 +362,22 @@ pub fn gemm<T: Real>(
 }
 
 impl Tensor {
-    /// Matrix product. 2-D `[m, k] · [k, n] → [m, n]`; with a 3-D operand,
-    /// batched over the leading axis, which broadcasts when it is 1 or absent
-    /// (`[b, m, k] · [k, n] → [b, m, n]`).
+    /// Matrix product with NumPy/PyTorch semantics.
+    ///
+    /// * 2-d: `[m, k] · [k, n] → [m, n]`.
+    /// * A 1-d left operand `[k]` is a row vector whose axis is removed from
+    ///   the result (`[k] · [k, n] → [n]`); a 1-d right operand is a column
+    ///   vector likewise (`[m, k] · [k] → [m]`); `[k] · [k]` is the 0-d dot
+    ///   product.
+    /// * Axes before the last two are batch axes and broadcast as in
+    ///   [`broadcast_shapes`](crate::broadcast_shapes):
+    ///   `[b, h, t, d] · [b, h, d, s] → [b, h, t, s]`,
+    ///   `[h, t, d] · [d, s] → [h, t, s]`,
+    ///   `[b, 1, t, d] · [h, d, s] → [b, h, t, s]`.
+    ///
+    /// Operands may be strided views (a transposed weight is never copied)
+    /// and broadcast batches are never materialised. Gradients of broadcast
+    /// batch axes are summed back to each operand's shape.
     ///
     /// ```
     /// use lux_core::Tensor;
@@ -288,59 +386,50 @@ impl Tensor {
     /// assert_eq!(a.matmul(&b)?.to_vec::<f32>()?, vec![19.0, 22.0, 43.0, 50.0]);
     /// // x · Wᵀ without copying W:
     /// assert_eq!(a.matmul(&b.transpose(0, 1)?)?.to_vec::<f32>()?, vec![17.0, 23.0, 39.0, 53.0]);
+    /// // 1-d operands: matrix · vector and the dot product.
+    /// let v = Tensor::from_vec(vec![1.0f32, -1.0], &[2])?;
+    /// assert_eq!(a.matmul(&v)?.to_vec::<f32>()?, vec![-1.0, -1.0]);
+    /// assert_eq!(v.matmul(&v)?.to_scalar::<f32>()?, 2.0);
+    /// // Broadcast batch axes: [2, 1, 3, 2] · [4, 2, 5] → [2, 4, 3, 5].
+    /// let x = Tensor::ones(&[2, 1, 3, 2], lux_core::DType::F32)?;
+    /// let w = Tensor::ones(&[4, 2, 5], lux_core::DType::F32)?;
+    /// assert_eq!(x.matmul(&w)?.shape(), &[2, 4, 3, 5]);
     /// # Ok::<(), lux_core::LuxError>(())
     /// ```
     ///
     /// # Errors
-    /// An operand is not 2-D or 3-D, inner dimensions differ, batches do not
-    /// broadcast, or a dtype is not float.
+    /// An operand is 0-d, inner dimensions differ, batch axes do not
+    /// broadcast, a dtype is not float, or the output is too large (see
+    /// [`Tensor::zeros`]).
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
-        let (sa, sb) = (self.shape(), other.shape());
-        let bad = || shape_err("matmul", format!("cannot multiply {sa:?} · {sb:?}"));
-        if !(2..=3).contains(&sa.len()) || !(2..=3).contains(&sb.len()) {
-            return Err(shape_err("matmul", format!("operands must be 2-d or 3-d, got {sa:?} · {sb:?}")));
-        }
-        if sa[sa.len() - 1] != sb[sb.len() - 2] {
-            return Err(shape_err("matmul", format!("inner dimensions differ: {sa:?} · {sb:?}")));
-        }
-        let ba = if sa.len() == 3 { sa[0] } else { 1 };
-        let bb = if sb.len() == 3 { sb[0] } else { 1 };
-        if ba != bb && ba != 1 && bb != 1 {
-            return Err(bad());
-        }
-        // NumPy rule: a batch of 1 broadcasts to the other (including 0).
-        let batch = if ba == 1 { bb } else { ba };
-        let three_d = sa.len() == 3 || sb.len() == 3;
+        let geom = Geometry::new(self.shape(), other.shape())?;
         let dt = DType::promote(self.dtype(), other.dtype());
         if !dt.is_float() {
             return Err(LuxError::UnsupportedDType { op: "matmul".into(), dtype: dt });
         }
         let a = self.to_dtype(dt)?;
         let b = other.to_dtype(dt)?;
-        let (m, n) = (sa[sa.len() - 2], sb[sb.len() - 1]);
-        let out_shape: Vec<usize> = if three_d { vec![batch, m, n] } else { vec![m, n] };
-        fn run<T: Real>(
-            x: ArcArray<T, IxDyn>,
-            y: ArcArray<T, IxDyn>,
-            batch: usize,
-            out: &[usize],
-        ) -> ArcArray<T, IxDyn> {
-            let as3 = |x: ArcArray<T, IxDyn>| if x.ndim() == 2 { x.insert_axis(Axis(0)) } else { x };
-            batched(&as3(x), &as3(y), batch).into_shape_with_order(IxDyn(out)).expect("same size").into_shared()
-        }
         let data = match (a.compute_data("matmul")?, b.compute_data("matmul")?) {
-            (FloatData::F32(x), FloatData::F32(y)) => FloatData::F32(run(x, y, batch, &out_shape)),
-            (FloatData::F64(x), FloatData::F64(y)) => FloatData::F64(run(x, y, batch, &out_shape)),
+            (FloatData::F32(x), FloatData::F32(y)) => FloatData::F32(run(&x, &y, &geom)?),
+            (FloatData::F64(x), FloatData::F64(y)) => FloatData::F64(run(&x, &y, &geom)?),
             _ => unreachable!("both operands were cast to {dt}"),
         };
         Tensor::from_op(data.into_data(dt), Op::Matmul, &[&a, &b])
     }
 }
 
-/// `∂A = G·Bᵀ`, `∂B = Aᵀ·G`, summed over broadcast batches.
+/// `∂A = G·Bᵀ`, `∂B = Aᵀ·G`, summed over broadcast batch axes; 1-d operands
+/// are seen as `[1, k]` and `[k, 1]`, with `G` given their axes back.
 pub(crate) fn backward(g: &Tensor, a: &Tensor, b: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-    let ga = if needs[0] { Some(g.matmul(&b.transpose(-1, -2)?)?.sum_to(a.shape())?) } else { None };
-    let gb = if needs[1] { Some(a.transpose(-1, -2)?.matmul(g)?.sum_to(b.shape())?) } else { None };
+    let a2 = if a.ndim() == 1 { a.unsqueeze(0)? } else { a.clone() };
+    let b2 = if b.ndim() == 1 { b.unsqueeze(1)? } else { b.clone() };
+    let mut g_shape = g.shape()[..g.ndim() - usize::from(a.ndim() > 1) - usize::from(b.ndim() > 1)].to_vec();
+    g_shape.extend([a2.shape()[a2.ndim() - 2], b2.shape()[b2.ndim() - 1]]);
+    let g2 = g.reshape(&g_shape)?;
+    let ga =
+        if needs[0] { Some(g2.matmul(&b2.transpose(-1, -2)?)?.sum_to(a2.shape())?.reshape(a.shape())?) } else { None };
+    let gb =
+        if needs[1] { Some(a2.transpose(-1, -2)?.matmul(&g2)?.sum_to(b2.shape())?.reshape(b.shape())?) } else { None };
     Ok(vec![ga, gb])
 }
 
@@ -375,7 +464,132 @@ mod tests {
         assert!(!bt.is_contiguous());
         assert_eq!(a.matmul(&bt)?.to_vec::<f64>()?, got);
         assert!(a.matmul(&Tensor::zeros(&[6, 2], crate::DType::F64)?).is_err());
-        assert!(Tensor::zeros(&[3], crate::DType::F64)?.matmul(&b).is_err());
+        assert!(Tensor::zeros(&[3], crate::DType::F64)?.matmul(&b).is_err(), "[3] · [7, 3]: 3 ≠ 7");
+        Ok(())
+    }
+
+    /// Reference N-d matmul in f64 by index arithmetic (NumPy semantics):
+    /// returns the output shape and row-major values.
+    fn naive_nd(a: &[f64], sa: &[usize], b: &[f64], sb: &[usize]) -> (Vec<usize>, Vec<f64>) {
+        let sa2: Vec<usize> = if sa.len() == 1 { vec![1, sa[0]] } else { sa.to_vec() };
+        let sb2: Vec<usize> = if sb.len() == 1 { vec![sb[0], 1] } else { sb.to_vec() };
+        let (m, k, n) = (sa2[sa2.len() - 2], sa2[sa2.len() - 1], sb2[sb2.len() - 1]);
+        let (ba, bb) = (&sa2[..sa2.len() - 2], &sb2[..sb2.len() - 2]);
+        let nb = ba.len().max(bb.len());
+        let pad =
+            |s: &[usize]| -> Vec<usize> { std::iter::repeat_n(1, nb - s.len()).chain(s.iter().copied()).collect() };
+        let (pa, pb) = (pad(ba), pad(bb));
+        let batch: Vec<usize> = pa.iter().zip(&pb).map(|(&x, &y)| if x == 1 { y } else { x }).collect();
+        let count: usize = batch.iter().product();
+        let mut out = Vec::new();
+        for flat in 0..count {
+            // Multi-index of this batch, then the flat matrix index in each operand.
+            let mut rem = flat;
+            let mut idx = vec![0; nb];
+            for d in (0..nb).rev() {
+                idx[d] = rem % batch[d];
+                rem /= batch[d];
+            }
+            let pick = |p: &[usize]| idx.iter().zip(p).fold(0, |acc, (&i, &d)| acc * d + if d == 1 { 0 } else { i });
+            let (ia, ib) = (pick(&pa), pick(&pb));
+            for i in 0..m {
+                for j in 0..n {
+                    out.push((0..k).map(|p| a[ia * m * k + i * k + p] * b[ib * k * n + p * n + j]).sum());
+                }
+            }
+        }
+        let mut shape = batch;
+        if sa.len() > 1 {
+            shape.push(m);
+        }
+        if sb.len() > 1 {
+            shape.push(n);
+        }
+        (shape, out)
+    }
+
+    fn ints(seed: usize, shape: &[usize]) -> Vec<f64> {
+        (0..shape.iter().product::<usize>()).map(|i| ((i * 7 + seed * 13) % 11) as f64 - 5.0).collect()
+    }
+
+    #[test]
+    fn nd_and_vector_operands_match_the_naive_reference() -> crate::Result<()> {
+        let cases: [(&[usize], &[usize]); 12] = [
+            (&[2, 3, 4, 5], &[2, 3, 5, 6]),
+            (&[3, 4, 5], &[5, 2]),
+            (&[4, 5], &[3, 5, 2]),
+            (&[2, 1, 4, 5], &[3, 5, 2]),
+            (&[2, 1, 3, 4, 5], &[1, 3, 1, 5, 2]),
+            (&[5], &[5]),
+            (&[5], &[2, 5, 3]),
+            (&[2, 4, 5], &[5]),
+            (&[4], &[4, 3]),
+            (&[3, 4], &[4]),
+            (&[0, 3, 4], &[4, 2]),
+            (&[2, 3, 0], &[1, 0, 4]),
+        ];
+        for (i, (sa, sb)) in cases.iter().enumerate() {
+            let (av, bv) = (ints(i, sa), ints(i + 100, sb));
+            let (shape, want) = naive_nd(&av, sa, &bv, sb);
+            let got = Tensor::from_vec(av.clone(), sa)?.matmul(&Tensor::from_vec(bv.clone(), sb)?)?;
+            assert_eq!(got.shape(), shape.as_slice(), "{sa:?} · {sb:?}");
+            // Small integers: every sum is exact, in f64 and f32.
+            assert_eq!(got.to_vec::<f64>()?, want, "{sa:?} · {sb:?}");
+            let a32 = Tensor::from_vec(av.iter().map(|&v| v as f32).collect::<Vec<_>>(), sa)?;
+            let b32 = Tensor::from_vec(bv.iter().map(|&v| v as f32).collect::<Vec<_>>(), sb)?;
+            let got32: Vec<f64> = a32.matmul(&b32)?.to_f64_vec();
+            assert_eq!(got32, want, "f32 {sa:?} · {sb:?}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn strided_nd_operands_are_read_in_place() -> crate::Result<()> {
+        // a: [2, 3, 4, 5] stored as [5, 3, 2, 4] permuted; b: [3, 5, 2] stored transposed.
+        let (sa, sb) = ([2usize, 3, 4, 5], [3usize, 5, 2]);
+        let (av, bv) = (ints(1, &sa), ints(2, &sb));
+        let (shape, want) = naive_nd(&av, &sa, &bv, &sb);
+        let a = Tensor::from_vec(av, &sa)?.permute(&[3, 1, 0, 2])?.contiguous()?.permute(&[2, 1, 3, 0])?;
+        let b = Tensor::from_vec(bv, &sb)?.transpose(-1, -2)?.contiguous()?.transpose(-1, -2)?;
+        assert!(!a.is_contiguous() && !b.is_contiguous());
+        let got = a.matmul(&b)?;
+        assert_eq!(got.shape(), shape.as_slice());
+        assert_eq!(got.to_vec::<f64>()?, want);
+        // A narrowed batch axis (offset view).
+        let wide = Tensor::from_vec(ints(3, &[2, 6, 4, 5]), &[2, 6, 4, 5])?;
+        let part = wide.narrow(1, 2, 3)?;
+        let (shape, want) = naive_nd(&part.to_vec::<f64>()?, &sa, &ints(2, &sb), &sb);
+        let got = part.matmul(&Tensor::from_vec(ints(2, &sb), &sb)?)?;
+        assert_eq!((got.shape(), got.to_vec::<f64>()?), (shape.as_slice(), want));
+        Ok(())
+    }
+
+    #[test]
+    fn many_small_products_split_over_the_pool() -> crate::Result<()> {
+        // 512 products of 16·32·16 multiply-adds: above PARALLEL_WORK in
+        // total, below it each, so the batch is split into tasks.
+        let (sa, sb) = ([64usize, 1, 16, 32], [1usize, 8, 32, 16]);
+        const { assert!(16 * 32 * 16 < super::PARALLEL_WORK && 512 * 16 * 32 * 16 >= super::PARALLEL_WORK) };
+        let (av, bv) = (ints(5, &sa), ints(6, &sb));
+        let (shape, want) = naive_nd(&av, &sa, &bv, &sb);
+        let got = Tensor::from_vec(av, &sa)?.matmul(&Tensor::from_vec(bv, &sb)?)?;
+        assert_eq!(got.shape(), &[64, 8, 16, 16]);
+        assert_eq!((got.shape(), got.to_vec::<f64>()?), (shape.as_slice(), want));
+        Ok(())
+    }
+
+    #[test]
+    fn bad_operands_are_errors_naming_the_shapes() -> crate::Result<()> {
+        let z = |s: &[usize]| Tensor::zeros(s, crate::DType::F32).unwrap();
+        let msg = z(&[]).matmul(&z(&[3])).unwrap_err().to_string();
+        assert!(msg.contains("matmul") && msg.contains("[] · [3]"), "{msg}");
+        let msg = z(&[3]).matmul(&z(&[4])).unwrap_err().to_string();
+        assert!(msg.contains("inner dimensions differ: [3] · [4]"), "{msg}");
+        let msg = z(&[2, 2, 3]).matmul(&z(&[3, 3, 4])).unwrap_err().to_string();
+        assert!(msg.contains("batch axes [2] and [3]"), "{msg}");
+        assert!(z(&[4, 1, 2, 3]).matmul(&z(&[2, 5, 3, 4])).is_err(), "4 vs 2 on axis 0");
+        let i = Tensor::from_vec(vec![1i64, 2], &[2])?;
+        assert!(i.matmul(&i).is_err(), "integer matmul is unsupported");
         Ok(())
     }
 

@@ -1,13 +1,20 @@
 //! Primitive differentiable ops, one file per family; each op's forward
 //! kernel and its backward rule sit side by side.
 //!
+//! Every new shape goes through one check, `tensor::checked_len` (ndarray's
+//! rule: the product of the non-zero axis lengths fits in `isize`), and
+//! every output buffer through `tensor::alloc_vec` (buffers lux-core fills
+//! itself) or `tensor::check_alloc` (buffers an ndarray routine allocates),
+//! both capped by [`Tensor::MAX_BUFFER_BYTES`](crate::Tensor::MAX_BUFFER_BYTES)
+//! and reserved fallibly: absurd shapes are errors, never a panic or abort.
+//!
 //! | file | ops |
 //! |---|---|
 //! | `unary.rs` | neg, exp, log, log1p, expm1, sqrt, abs, sign, sin, cos, tanh, floor, ceil, round, erf, rsqrt, reciprocal, tan, atan, sinh, cosh |
 //! | `binary.rs` | add, sub, mul, div, pow, maximum, minimum, comparisons, `where_`, clamp |
 //! | `reduce.rs` | sum, mean, max, min, argmax |
 //! | `reduce_extra.rs` | prod, var, std (with `correction`), argmin, any, all (over axes and whole) |
-//! | `matmul.rs` | matmul (2-d, batched 3-d) |
+//! | `matmul.rs` | matmul (1-d, 2-d, and broadcast batches of any rank) |
 //! | `shape.rs` | reshape, permute, broadcast_to, narrow, index_select, gather, concat, stack, cast |
 //! | `structural.rs` | flip, cumsum, pad, repeat (tile), repeat_interleave, tril, triu |
 //! | `sort.rs` | sort (stable, NaN last), topk — values and i64 indices |
@@ -24,9 +31,9 @@ pub(crate) mod sort;
 pub(crate) mod structural;
 pub(crate) mod unary;
 
-use crate::Result;
 use crate::error::shape_err;
-use crate::tensor::PAR_THRESHOLD;
+use crate::tensor::{PAR_THRESHOLD, check_alloc, checked_len};
+use crate::{DType, Result};
 use ndarray::{ArcArray, IxDyn, Zip};
 use rayon::prelude::*;
 
@@ -134,22 +141,57 @@ where
 /// use lux_core::broadcast_shapes;
 /// assert_eq!(broadcast_shapes(&[8, 1, 6], &[7, 1])?, vec![8, 7, 6]);
 /// assert!(broadcast_shapes(&[3], &[4]).is_err());
+/// // The result must be a valid shape: [2^40, 2^40, 0] is empty, but the
+/// // product of its non-zero axes overflows isize.
+/// assert!(broadcast_shapes(&[1, 1 << 40, 0], &[1 << 40, 1, 0]).is_err());
 /// # Ok::<(), lux_core::LuxError>(())
 /// ```
+///
+/// # Errors
+/// The shapes do not broadcast, or the result is not a valid shape (the
+/// product of its non-zero axis lengths exceeds `isize::MAX`).
 pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
-    let n = a.len().max(b.len());
-    let mut out = vec![0; n];
-    for i in 0..n {
-        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
-        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
-        out[i] = match (da, db) {
-            (x, y) if x == y => x,
-            (1, y) => y,
-            (x, 1) => x,
-            _ => return Err(shape_err("broadcast", format!("shapes {a:?} and {b:?} do not broadcast"))),
+    broadcast_for("broadcast", &[a, b], None)
+}
+
+/// The NumPy broadcast of `shapes`, for `op`: the shapes must broadcast,
+/// the result must be a valid shape, and with `dtype` given, an output
+/// buffer of that shape and dtype must be allocatable ([`check_alloc`]).
+/// Every broadcasting op computes its output shape here.
+pub(crate) fn broadcast_for(op: &str, shapes: &[&[usize]], dtype: Option<DType>) -> Result<Vec<usize>> {
+    let out = broadcast_all(shapes).ok_or_else(|| {
+        let list: Vec<String> = shapes.iter().map(|s| format!("{s:?}")).collect();
+        let list = match list.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => list.join(""),
         };
+        shape_err(op, format!("shapes {list} do not broadcast"))
+    })?;
+    match dtype {
+        Some(dt) => check_alloc(op, &out, dt)?,
+        None => {
+            checked_len(op, &out)?;
+        }
     }
     Ok(out)
+}
+
+/// The NumPy broadcast of `shapes` (right-aligned; each axis equal or 1),
+/// without a check of the result's size; `None` if they do not broadcast.
+pub(crate) fn broadcast_all(shapes: &[&[usize]]) -> Option<Vec<usize>> {
+    let n = shapes.iter().map(|s| s.len()).max().unwrap_or(0);
+    let mut out = vec![1; n];
+    for s in shapes {
+        for (o, &d) in out[n - s.len()..].iter_mut().zip(s.iter()) {
+            *o = match (*o, d) {
+                (x, y) if x == y => x,
+                (1, y) => y,
+                (x, 1) => x,
+                _ => return None,
+            };
+        }
+    }
+    Some(out)
 }
 
 /// Normalises a signed axis (`-1` = last) of a tensor of `shape`.

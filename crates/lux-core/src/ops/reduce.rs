@@ -10,7 +10,7 @@ use crate::autodiff::Op;
 use crate::dtype::{Data, Real};
 use crate::error::{Result, arg_err, shape_err};
 use crate::tensor::FloatData;
-use crate::tensor::PAR_THRESHOLD;
+use crate::tensor::{PAR_THRESHOLD, float_dtype};
 use ndarray::{ArcArray, ArrayD, ArrayView1, Axis, IxDyn, Zip};
 use rayon::prelude::*;
 
@@ -127,8 +127,24 @@ impl Tensor {
         if matches!(kind, ReduceKind::Max | ReduceKind::Min) && axes.iter().any(|&a| self.shape()[a] == 0) {
             return Err(shape_err(kind.name(), format!("cannot reduce an empty axis of shape {:?}", self.shape())));
         }
-        let data = crate::map_float!(self.compute_data(kind.name())?, a => reduce_kernel(kind, &a, &axes, keepdim));
-        Tensor::from_op(data.into_data(self.dtype()), Op::Reduce(ReduceOp { kind, axes, keepdim }), &[self])
+        let data = if self.is_empty() {
+            // Nothing to fold: the output is the empty sum (0) or mean (NaN),
+            // built directly, since folding axis by axis could build
+            // intermediates larger than the output (and than memory).
+            float_dtype(kind.name(), self.dtype())?;
+            let out: Vec<usize> = (0..self.ndim())
+                .filter_map(|i| match axes.contains(&i) {
+                    false => Some(self.shape()[i]),
+                    true => keepdim.then_some(1),
+                })
+                .collect();
+            let fill = if kind == ReduceKind::Mean { f64::NAN } else { 0.0 };
+            Tensor::filled(kind.name(), &out, fill, self.dtype())?.data
+        } else {
+            let d = crate::map_float!(self.compute_data(kind.name())?, a => reduce_kernel(kind, &a, &axes, keepdim));
+            d.into_data(self.dtype())
+        };
+        Tensor::from_op(data, Op::Reduce(ReduceOp { kind, axes, keepdim }), &[self])
     }
 
     fn all_axes(&self) -> Vec<isize> {

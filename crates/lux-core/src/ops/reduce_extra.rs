@@ -9,7 +9,7 @@ use super::normalize_axis;
 use super::reduce::norm_axes;
 use crate::dtype::Data;
 use crate::error::{Result, shape_err};
-use crate::tensor::{checked_len, float_dtype};
+use crate::tensor::{check_alloc, float_dtype};
 use crate::{DType, LuxError, Tensor};
 use ndarray::Axis;
 
@@ -48,7 +48,7 @@ impl Tensor {
             return Err(LuxError::UnsupportedDType { op: "prod".into(), dtype: self.dtype() });
         }
         let out_shape = reduced_shape(self.shape(), &axes, keepdim);
-        checked_len(&out_shape)?;
+        check_alloc("prod", &out_shape, self.dtype())?;
         // Reduced axes go last and merge into one of length n.
         let kept: Vec<usize> = (0..self.ndim()).filter(|a| !axes.contains(a)).collect();
         let n: usize = axes.iter().map(|&a| self.shape()[a]).product();
@@ -197,7 +197,7 @@ impl Tensor {
 
     fn bool_reduce(&self, op: &str, axes: &[isize], keepdim: bool) -> Result<Tensor> {
         let axes = norm_axes(op, axes, self.shape())?;
-        checked_len(&reduced_shape(self.shape(), &axes, keepdim))?;
+        check_alloc(op, &reduced_shape(self.shape(), &axes, keepdim), DType::Bool)?;
         let every = op == "all";
         let b = self.detach().to_dtype(DType::Bool)?;
         let Data::Bool(mut r) = b.data else { unreachable!("cast to bool") };

@@ -4,10 +4,11 @@
 //!
 //! `permute`, `transpose` and `narrow` are zero-copy views.
 
-use super::{axis_index, broadcast_shapes, normalize_axis};
+use super::{axis_index, broadcast_all, normalize_axis};
 use crate::autodiff::Op;
 use crate::dtype::{Data, Element, Sealed, same_type, with_data};
 use crate::error::{LuxError, Result, arg_err, shape_err};
+use crate::tensor::{alloc_vec, check_alloc, checked_len};
 use crate::{DType, Tensor};
 use ndarray::{ArcArray, Axis, IxDyn, Slice};
 
@@ -98,9 +99,10 @@ impl Tensor {
     /// when the tensor is not contiguous.
     ///
     /// # Errors
-    /// The element counts differ.
+    /// `shape` is not a valid shape (see [`Tensor::zeros`]), or the element
+    /// counts differ.
     pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
-        if shape.iter().product::<usize>() != self.len() {
+        if checked_len("reshape", shape)? != self.len() {
             return Err(shape_err(
                 "reshape",
                 format!("cannot reshape {:?} ({} elements) to {:?}", self.shape(), self.len(), shape),
@@ -190,24 +192,36 @@ impl Tensor {
 
     /// Repeats the tensor to `shape` by NumPy broadcasting (materialised).
     ///
+    /// ```
+    /// let x = lux_core::Tensor::from_vec(vec![1i64, 2], &[2, 1])?;
+    /// assert_eq!(x.broadcast_to(&[2, 3])?.to_vec::<i64>()?, vec![1, 1, 1, 2, 2, 2]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
     /// # Errors
-    /// The tensor's shape does not broadcast to `shape`.
+    /// The tensor's shape does not broadcast to `shape`, or the result's
+    /// buffer is too large (see [`Tensor::zeros`]).
     pub fn broadcast_to(&self, shape: &[usize]) -> Result<Tensor> {
         if self.shape() == shape {
             return Ok(self.clone());
         }
-        if shape.len() < self.ndim() || broadcast_shapes(self.shape(), shape).ok().as_deref() != Some(shape) {
+        if broadcast_all(&[self.shape(), shape]).as_deref() != Some(shape) {
             return Err(shape_err(
                 "broadcast_to",
                 format!("shape {:?} does not broadcast to {:?}", self.shape(), shape),
             ));
         }
-        // A single value (e.g. the cotangent of a full reduction) is a plain
-        // fill, much faster than copying through a stride-0 view.
-        let data = with_data!(&self.data, a => Sealed::wrap(match a.iter().next() {
-            Some(&v) if a.len() == 1 => ArcArray::from_elem(IxDyn(shape), v),
-            _ => a.broadcast(IxDyn(shape)).expect("checked").to_owned().into_shared(),
-        }));
+        fn go<T: Element>(a: &ArcArray<T, IxDyn>, shape: &[usize]) -> Result<ArcArray<T, IxDyn>> {
+            let (mut v, n) = alloc_vec::<T>("broadcast_to", shape)?;
+            match a.iter().next() {
+                // A single value (e.g. the cotangent of a full reduction) is
+                // a plain fill, much faster than copying through a stride-0 view.
+                Some(&x) if a.len() == 1 => v.resize(n, x),
+                _ => v.extend(a.broadcast(IxDyn(shape)).expect("valid shape, checked broadcast").iter().copied()),
+            }
+            Ok(ArcArray::from_shape_vec(IxDyn(shape), v).expect("one value per element"))
+        }
+        let data = with_data!(&self.data, a => Sealed::wrap(go(a, shape)?));
         self.shape_op(data, ShapeOp::BroadcastTo { from: self.shape().to_vec() })
     }
 
@@ -269,6 +283,9 @@ impl Tensor {
             return Err(shape_err("index_select", format!("index must be 1-d, got shape {:?}", index.shape())));
         }
         let idx = index_vec("index_select", index, self.shape()[ax])?;
+        let mut out = self.shape().to_vec();
+        out[ax] = idx.len();
+        check_alloc("index_select", &out, self.dtype())?;
         let data = with_data!(&self.data, a => Sealed::wrap(a.select(Axis(ax), &idx).into_shared()));
         self.shape_op(data, ShapeOp::IndexSelect { axis: ax, index: index.detach() })
     }
@@ -396,6 +413,12 @@ impl Tensor {
                 return Err(shape_err("concat", format!("shapes {shapes:?} differ off axis {ax}")));
             }
         }
+        let mut out = first.shape().to_vec();
+        out[ax] = tensors.iter().try_fold(0usize, |n, t| n.checked_add(t.shape()[ax])).ok_or_else(|| {
+            let shapes: Vec<_> = tensors.iter().map(|t| t.shape().to_vec()).collect();
+            shape_err("concat", format!("shapes {shapes:?} give more than usize::MAX entries on axis {ax}"))
+        })?;
+        check_alloc("concat", &out, dt)?;
         let cast: Vec<Tensor> = tensors.iter().map(|t| t.to_dtype(dt)).collect::<Result<_>>()?;
         let data = with_data!(&cast[0].data, a => {
             let views: Vec<_> = cast.iter().map(|t| same_type(a, &t.data).map(|x| x.view()).ok_or_else(internal)).collect::<Result<_>>()?;

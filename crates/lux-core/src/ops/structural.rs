@@ -13,7 +13,7 @@ use super::normalize_axis;
 use super::reduce::norm_axes;
 use crate::dtype::{Data, Sealed, with_data};
 use crate::error::{Result, arg_err, shape_err};
-use crate::tensor::checked_len;
+use crate::tensor::{check_alloc, checked_len};
 use crate::{CustomOp, DType, LuxError, Tensor};
 use ndarray::{ArcArray, Axis, IxDyn};
 use std::sync::Arc;
@@ -147,7 +147,7 @@ impl Tensor {
                 .and_then(|d| d.checked_add(a))
                 .ok_or_else(|| shape_err("pad", format!("padding {pads:?} overflows shape {:?}", self.shape())))?;
         }
-        checked_len(&out)?;
+        check_alloc("pad", &out, self.dtype())?;
         let mut x = self.clone();
         for (ax, &(before, after)) in pads.iter().enumerate() {
             let mut parts = Vec::with_capacity(3);
@@ -199,7 +199,7 @@ impl Tensor {
             expanded.extend([r, d]);
             out.push(r.saturating_mul(d));
         }
-        checked_len(&out)
+        checked_len("repeat", &out)
             .map_err(|_| shape_err("repeat", format!("{reps:?} copies of {:?} is too large", self.shape())))?;
         self.reshape(&inner)?.broadcast_to(&expanded)?.reshape(&out)
     }
@@ -224,7 +224,7 @@ impl Tensor {
         expanded[ax + 1] = repeats;
         let mut out = self.shape().to_vec();
         out[ax] = out[ax].saturating_mul(repeats);
-        checked_len(&out).map_err(|_| {
+        checked_len("repeat_interleave", &out).map_err(|_| {
             shape_err(
                 "repeat_interleave",
                 format!("{repeats} copies along axis {ax} of {:?} is too large", self.shape()),

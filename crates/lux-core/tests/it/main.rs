@@ -1,6 +1,7 @@
 //! The integration-test binary of lux-core (one binary, one module per area).
 
 mod algebra;
+mod huge_shapes;
 mod layer;
 mod scalars;
 mod tensor_serde;
