@@ -30,7 +30,7 @@ pub use layer::{
     stateless_apply, test_mode, train_mode, update_state,
 };
 pub use ops::{broadcast_shapes, matmul::gemm, normalize_axis};
-pub use tensor::{FloatData, Tensor};
+pub use tensor::{FloatData, Tensor, alloc_buffer, buffer_len};
 pub use tree::algebra::Unravel;
 pub use tree::{ROOT, RngState, Tree};
 

@@ -482,17 +482,24 @@ pub(crate) fn checked_len(op: &str, shape: &[usize]) -> Result<usize> {
 /// (infallibly) are first reserved fallibly by [`check_alloc`].
 const PROBE_BYTES: usize = 1 << 30;
 
-/// Checks `shape` (see [`checked_len`]) and the byte size of its buffer of
-/// `elem_bytes`-byte elements against [`Tensor::MAX_BUFFER_BYTES`]; returns
-/// `(elements, bytes)`.
-fn buffer_size(op: &str, shape: &[usize], elem_bytes: usize, dtype: &str) -> Result<(usize, usize)> {
-    let n = checked_len(op, shape)?;
+fn too_large(op: &str, what: &str, shape: &[usize], why: std::fmt::Arguments<'_>) -> LuxError {
+    shape_err(op, format!("the {what} of shape {shape:?} is too large: {why}"))
+}
+
+/// The element count of a buffer of `shape` holding `elem_bytes`-byte
+/// elements, and its size in bytes: `shape` is valid (see [`checked_len`])
+/// and the bytes are within [`Tensor::MAX_BUFFER_BYTES`].
+fn buffer_size(op: &str, what: &str, shape: &[usize], elem_bytes: usize) -> Result<(usize, usize)> {
+    let n = checked_len(op, shape)
+        .map_err(|_| too_large(op, what, shape, format_args!("its non-zero axis lengths multiply past isize::MAX")))?;
     match n.checked_mul(elem_bytes) {
         Some(bytes) if bytes <= Tensor::MAX_BUFFER_BYTES => Ok((n, bytes)),
-        bytes => Err(shape_err(
+        bytes => Err(too_large(
             op,
-            format!(
-                "shape {shape:?} of {dtype} needs {} bytes, more than the {}-byte limit of one tensor buffer",
+            what,
+            shape,
+            format_args!(
+                "{} bytes, more than the {}-byte limit of one buffer (Tensor::MAX_BUFFER_BYTES)",
                 bytes.map_or_else(|| format!("{n}×{elem_bytes}"), |b| b.to_string()),
                 Tensor::MAX_BUFFER_BYTES
             ),
@@ -500,23 +507,53 @@ fn buffer_size(op: &str, shape: &[usize], elem_bytes: usize, dtype: &str) -> Res
     }
 }
 
-fn refused(op: &str, shape: &[usize], dtype: &str, bytes: usize) -> LuxError {
-    shape_err(op, format!("shape {shape:?} of {dtype} needs {bytes} bytes, which could not be allocated"))
-}
-
-/// An empty `Vec` with room for exactly the elements of `shape`, reserved
-/// fallibly, and that number of elements: the one allocation path of
-/// buffers that lux-core fills itself.
+/// An empty `Vec` with room for exactly the elements of a buffer of `shape`,
+/// reserved fallibly: the one allocation path for buffers sized from an op's
+/// arguments rather than from an existing tensor (op outputs, masks, column
+/// buffers, tables), in lux-core and in kernels built on it.
+///
+/// ```
+/// let v = lux_core::alloc_buffer::<f32>("my_op", "output", &[2, 3])?;
+/// assert!(v.is_empty() && v.capacity() >= 6);
+/// let e = lux_core::alloc_buffer::<f32>("my_op", "output", &[1 << 40, 1 << 20]).unwrap_err().to_string();
+/// assert!(e.starts_with("my_op: the output of shape [1099511627776, 1048576] is too large"), "{e}");
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
 ///
 /// # Errors
-/// `shape` is not valid, its buffer exceeds [`Tensor::MAX_BUFFER_BYTES`], or the
-/// allocator refuses it; the message names `op`, the shape and the bytes.
-pub(crate) fn alloc_vec<T: Element>(op: &str, shape: &[usize]) -> Result<(Vec<T>, usize)> {
-    let dtype = T::DTYPE.name();
-    let (n, bytes) = buffer_size(op, shape, std::mem::size_of::<T>(), dtype)?;
+/// `shape`'s non-zero axis lengths multiply past `isize::MAX`, the buffer
+/// exceeds [`Tensor::MAX_BUFFER_BYTES`], or the allocator refuses it; the
+/// message names `op`, `what`, the shape and the size.
+pub fn alloc_buffer<T>(op: &str, what: &str, shape: &[usize]) -> Result<Vec<T>> {
+    Ok(reserve(op, what, shape)?.0)
+}
+
+/// The element count of a buffer of `shape` holding `T`s, checked as
+/// [`alloc_buffer`] checks it but without allocating (for kernels that
+/// size several buffers before making any).
+///
+/// ```
+/// assert_eq!(lux_core::buffer_len::<f64>("my_op", "table", &[3, 0, 1 << 62])?, 0);
+/// assert!(lux_core::buffer_len::<f64>("my_op", "table", &[1 << 38]).is_err()); // 2 TiB
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+///
+/// # Errors
+/// As [`alloc_buffer`], but for the allocator's refusal.
+pub fn buffer_len<T>(op: &str, what: &str, shape: &[usize]) -> Result<usize> {
+    Ok(buffer_size(op, what, shape, std::mem::size_of::<T>())?.0)
+}
+
+fn reserve<T>(op: &str, what: &str, shape: &[usize]) -> Result<(Vec<T>, usize)> {
+    let (n, bytes) = buffer_size(op, what, shape, std::mem::size_of::<T>())?;
     let mut v = Vec::new();
-    v.try_reserve_exact(n).map_err(|_| refused(op, shape, dtype, bytes))?;
+    v.try_reserve_exact(n).map_err(|_| too_large(op, what, shape, format_args!("cannot allocate {bytes} bytes")))?;
     Ok((v, n))
+}
+
+/// [`alloc_buffer`] for a tensor of `T`, with its element count.
+pub(crate) fn alloc_vec<T: Element>(op: &str, shape: &[usize]) -> Result<(Vec<T>, usize)> {
+    reserve(op, &format!("{} tensor", T::DTYPE.name()), shape)
 }
 
 /// Checks that an output of `shape` and `dtype` that an ndarray routine is
@@ -525,9 +562,12 @@ pub(crate) fn alloc_vec<T: Element>(op: &str, shape: &[usize]) -> Result<(Vec<T>
 /// released) so that a buffer the machine cannot hold is an `Err`, not an
 /// abort.
 pub(crate) fn check_alloc(op: &str, shape: &[usize], dtype: DType) -> Result<()> {
-    let (_, bytes) = buffer_size(op, shape, dtype.size_in_bytes(), dtype.name())?;
+    let what = format!("{} tensor", dtype.name());
+    let (_, bytes) = buffer_size(op, &what, shape, dtype.size_in_bytes())?;
     if bytes >= PROBE_BYTES {
-        Vec::<u8>::new().try_reserve_exact(bytes).map_err(|_| refused(op, shape, dtype.name(), bytes))?;
+        Vec::<u8>::new()
+            .try_reserve_exact(bytes)
+            .map_err(|_| too_large(op, &what, shape, format_args!("cannot allocate {bytes} bytes")))?;
     }
     Ok(())
 }

@@ -30,7 +30,7 @@
 //! definition (flatten, gather the receptive fields with `index_select`,
 //! `matmul`), written beside the kernels below.
 
-use crate::util::{checked_len, filled, promote_floats};
+use crate::util::{filled, promote_floats};
 use lux_core::{CustomOp, FloatData, LuxError, Real, Result, Tensor};
 use ndarray::{ArcArray, ArrayView2, ArrayViewMut2, IxDyn};
 use rayon::prelude::*;
@@ -667,8 +667,9 @@ impl ConvGeom {
         }
         let win = Window::resolve(OP, "kernel", x, &w[2..], &opts.stride, &opts.dilation, &opts.padding)?;
         let geom = ConvGeom { n: x[0], c_in, c_out, groups: g, win };
-        checked_len::<f64>(OP, "output", &geom.out_shape())?;
-        checked_len::<f64>(OP, "column buffer", &[geom.rows(), geom.win.l()])?;
+        // Sized for f32, the narrowest compute type; the allocations check the real one.
+        lux_core::buffer_len::<f32>(OP, "output", &geom.out_shape())?;
+        lux_core::buffer_len::<f32>(OP, "column buffer", &[geom.rows(), geom.win.l()])?;
         Ok(geom)
     }
     fn cig(&self) -> usize {

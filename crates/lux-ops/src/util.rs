@@ -36,51 +36,14 @@ pub(crate) fn any_tracked(xs: &[Tensor]) -> bool {
     xs.iter().any(Tensor::is_tracked)
 }
 
-/// The element count of a buffer of `shape` holding `T`s, checked: the
-/// product of the non-zero axis lengths fits in `isize` (ndarray's rule for
-/// a shape) and the bytes fit in `isize` (Rust's rule for an allocation).
-/// Otherwise `Err(Shape)` naming `op`, `what` and the shape.
-pub(crate) fn checked_len<T>(op: &str, what: &str, shape: &[usize]) -> Result<usize> {
-    let nonzero = shape.iter().filter(|&&d| d != 0).try_fold(1usize, |n, &d| n.checked_mul(d));
-    let len = match nonzero {
-        Some(n) if n <= isize::MAX as usize => {
-            if shape.contains(&0) {
-                0
-            } else {
-                n
-            }
-        }
-        _ => return Err(too_large(op, what, shape, "more than isize::MAX elements".into())),
-    };
-    match len.checked_mul(size_of::<T>()) {
-        Some(bytes) if bytes <= isize::MAX as usize => Ok(len),
-        _ => Err(too_large(
-            op,
-            what,
-            shape,
-            format!("{len} elements of {} bytes exceed isize::MAX bytes", size_of::<T>()),
-        )),
-    }
-}
-
 /// A buffer of `shape`'s element count, every element `value`, allocated
-/// fallibly: the guard of every buffer an op sizes from its arguments rather
-/// than from an existing tensor's storage (conv and pool outputs and column
-/// buffers, one-hot outputs, dropout masks). An absurd size is an
-/// `Err(Shape)` naming `op`, `what`, the shape and the size
-/// ([`checked_len`], or the bytes the allocator refused), never a panic or
-/// an abort.
+/// fallibly through [`lux_core::alloc_buffer`]: the guard of every buffer an
+/// op sizes from its arguments rather than from an existing tensor's storage
+/// (conv and pool outputs and column buffers, one-hot outputs, dropout masks).
+/// An absurd size is an `Err(Shape)` naming `op`, `what`, the shape and the
+/// size, never a panic or an abort.
 pub(crate) fn filled<T: Clone>(op: &str, what: &str, shape: &[usize], value: T) -> Result<Vec<T>> {
-    let len = checked_len::<T>(op, what, shape)?;
-    let mut v = Vec::new();
-    v.try_reserve_exact(len).map_err(|_| {
-        let bytes = len * size_of::<T>();
-        too_large(op, what, shape, format!("cannot allocate {bytes} bytes ({len} elements)"))
-    })?;
-    v.resize(len, value);
+    let mut v = lux_core::alloc_buffer(op, what, shape)?;
+    v.resize(shape.iter().product(), value);
     Ok(v)
-}
-
-fn too_large(op: &str, what: &str, shape: &[usize], why: String) -> LuxError {
-    LuxError::shape(op, format!("the {what} of shape {shape:?} is too large: {why}"))
 }

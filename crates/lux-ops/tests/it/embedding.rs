@@ -123,14 +123,34 @@ fn huge_one_hot_outputs_are_errors_naming_the_size() {
     let one = idx(&[0], &[1]);
     let cases: [(&Tensor, usize, DType, &str); 6] = [
         // element counts past isize::MAX
-        (&two, 1 << 63, DType::F32, "[2, 9223372036854775808] is too large: more than isize::MAX elements"),
-        (&two, 1 << 62, DType::Bool, "[2, 4611686018427387904] is too large: more than isize::MAX elements"),
-        // bytes past isize::MAX
-        (&one, 1 << 62, DType::F32, "[1, 4611686018427387904] is too large: 4611686018427387904 elements of 4 bytes"),
-        // counts the allocator refuses (1, 4 and 8 TiB)
+        (
+            &two,
+            1 << 63,
+            DType::F32,
+            "[2, 9223372036854775808] is too large: its non-zero axis lengths multiply past isize::MAX",
+        ),
+        (
+            &two,
+            1 << 62,
+            DType::Bool,
+            "[2, 4611686018427387904] is too large: its non-zero axis lengths multiply past isize::MAX",
+        ),
+        // bytes past usize::MAX
+        (&one, 1 << 62, DType::F32, "[1, 4611686018427387904] is too large: 4611686018427387904×4 bytes, more than"),
+        // 1 TiB (the limit, which this allocator refuses), then 4 and 8 TiB (past the limit)
         (&one, 1 << 40, DType::Bool, "[1, 1099511627776] is too large: cannot allocate 1099511627776 bytes"),
-        (&one, 1 << 40, DType::F16, "[1, 1099511627776] is too large: cannot allocate 4398046511104 bytes"),
-        (&one, 1 << 40, DType::I64, "[1, 1099511627776] is too large: cannot allocate 8796093022208 bytes"),
+        (
+            &one,
+            1 << 40,
+            DType::F16,
+            "[1, 1099511627776] is too large: 4398046511104 bytes, more than the 1099511627776-byte limit",
+        ),
+        (
+            &one,
+            1 << 40,
+            DType::I64,
+            "[1, 1099511627776] is too large: 8796093022208 bytes, more than the 1099511627776-byte limit",
+        ),
     ];
     for (indices, n, dtype, want) in cases {
         let e = one_hot(indices, n, dtype).unwrap_err().to_string();
