@@ -491,7 +491,7 @@ fn too_large(op: &str, what: &str, shape: &[usize], why: std::fmt::Arguments<'_>
 /// and the bytes are within [`Tensor::MAX_BUFFER_BYTES`].
 fn buffer_size(op: &str, what: &str, shape: &[usize], elem_bytes: usize) -> Result<(usize, usize)> {
     let n = checked_len(op, shape)
-        .map_err(|_| too_large(op, what, shape, format_args!("its non-zero axis lengths multiply past isize::MAX")))?;
+        .map_err(|_| too_large(op, what, shape, format_args!("too many elements (its non-zero axis lengths multiply past isize::MAX)")))?;
     match n.checked_mul(elem_bytes) {
         Some(bytes) if bytes <= Tensor::MAX_BUFFER_BYTES => Ok((n, bytes)),
         bytes => Err(too_large(
@@ -533,7 +533,7 @@ pub fn alloc_buffer<T>(op: &str, what: &str, shape: &[usize]) -> Result<Vec<T>> 
 /// size several buffers before making any).
 ///
 /// ```
-/// assert_eq!(lux_core::buffer_len::<f64>("my_op", "table", &[3, 0, 1 << 62])?, 0);
+/// assert_eq!(lux_core::buffer_len::<f64>("my_op", "table", &[3, 0, 1 << 60])?, 0);
 /// assert!(lux_core::buffer_len::<f64>("my_op", "table", &[1 << 38]).is_err()); // 2 TiB
 /// # Ok::<(), lux_core::LuxError>(())
 /// ```

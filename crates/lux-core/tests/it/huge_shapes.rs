@@ -134,7 +134,7 @@ fn matmul_with_a_huge_output_is_an_error() {
     shape_error(zeros(&[1 << 20, 1]).matmul(&zeros(&[1, 1 << 20])), "matmul");
     // Broadcast batch axes that multiply out too far.
     let msg = shape_error(zeros(&[1 << 40, 1, 0, 1]).matmul(&zeros(&[1 << 40, 1, 0])), "matmul");
-    assert!(msg.contains("[1099511627776, 1099511627776, 0, 0] has too many elements"), "{msg}");
+    assert!(msg.contains("[1099511627776, 1099511627776, 0, 0]") && msg.contains("too many elements"), "{msg}");
     // The documented value for k = 0: zeros.
     assert_eq!(zeros(&[2, 0]).matmul(&zeros(&[0, 3])).unwrap().to_vec::<f32>().unwrap(), vec![0.0; 6]);
 }
