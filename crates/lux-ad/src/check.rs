@@ -132,6 +132,19 @@ where
 
 /// [`check_gradients`] for any backend.
 ///
+/// ```
+/// use lux_ad::{check_gradients_with, AutoFiniteDiff, AutoTape, Tolerances};
+/// use lux_core::{tree, LuxError, Tensor, Tree};
+/// let x = tree! { x: Tensor::from_vec(vec![1.0f64, -2.0], &[2])? };
+/// let cube = |t: &Tree| { let x = t.tensor("x")?; x.square()?.mul(x)?.sum_all() };
+/// assert_eq!(check_gradients_with(&AutoTape, cube, &x, Tolerances::default())?.checked, 2);
+/// // A coarse step h is off by h² for x³: 0.01 at x = 1, 0.04 at x = -2 (h = 0.2), the worst.
+/// let coarse = AutoFiniteDiff { step: Some(0.1) };
+/// let err = check_gradients_with(&coarse, cube, &x, Tolerances::default()).unwrap_err();
+/// assert!(matches!(err, LuxError::GradientMismatch { index: 1, .. }), "{err}");
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+///
 /// # Errors
 /// As for [`check_gradients`].
 pub fn check_gradients_with<F>(backend: &dyn AdBackend, f: F, x: &Tree, tol: Tolerances) -> Result<GradCheckReport>

@@ -234,6 +234,26 @@ impl Tensor {
     /// recorded with `op`'s backward rule when an input is tracked (any
     /// record `output` itself has is replaced).
     ///
+    /// ```
+    /// use lux_core::{CustomOp, GradCall, Result, Tensor};
+    /// use std::sync::Arc;
+    /// #[derive(Debug)]
+    /// struct Double; // y = 2x, backward written with differentiable ops
+    /// impl CustomOp for Double {
+    ///     fn name(&self) -> &str { "double" }
+    ///     fn backward(&self, g: &Tensor, _: &[Tensor], _: &Tensor, _: &[bool]) -> Result<Vec<Option<Tensor>>> {
+    ///         Ok(vec![Some(g.mul_scalar(2.0)?)])
+    ///     }
+    /// }
+    /// let mut call = GradCall::new();
+    /// let x = call.track(&Tensor::from_vec(vec![1.0f64, 2.0], &[2])?)?;
+    /// let y = Tensor::from_custom_op(x.detach().mul_scalar(2.0)?, Arc::new(Double), &[&x])?;
+    /// assert_eq!(call.backward(&y.sum_all()?, None)?[0].to_vec::<f64>()?, vec![2.0, 2.0]);
+    /// let c = Tensor::scalar(1.0f64);
+    /// assert!(!Tensor::from_custom_op(c.mul_scalar(2.0)?, Arc::new(Double), &[&c])?.is_tracked());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
     /// # Errors
     /// Nesting deeper than [`MAX_NESTING`].
     pub fn from_custom_op(output: Tensor, op: Arc<dyn CustomOp>, inputs: &[&Tensor]) -> Result<Tensor> {
@@ -241,11 +261,30 @@ impl Tensor {
     }
 
     /// `true` if this tensor is recorded for an ongoing gradient call.
+    ///
+    /// ```
+    /// use lux_core::{GradCall, Tensor};
+    /// let x = Tensor::scalar(2.0f64);
+    /// assert!(!x.mul(&x)?.is_tracked()); // plain inference records nothing
+    /// let mut call = GradCall::new();
+    /// let xt = call.track(&x)?;
+    /// assert!(xt.mul(&xt)?.is_tracked() && !x.is_tracked());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn is_tracked(&self) -> bool {
         self.node.is_some()
     }
 
     /// The same values, cut off from any gradient record (a constant).
+    ///
+    /// ```
+    /// use lux_core::{GradCall, Tensor};
+    /// let mut call = GradCall::new();
+    /// let x = call.track(&Tensor::from_vec(vec![3.0f64], &[1])?)?;
+    /// let y = x.mul(&x.detach())?.sum_all()?; // x · c with c = 3 held constant
+    /// assert_eq!(call.backward(&y, None)?[0].to_vec::<f64>()?, vec![3.0]); // not 2x = 6
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn detach(&self) -> Tensor {
         Tensor { data: self.data.clone(), node: None }
     }
@@ -298,12 +337,28 @@ impl PartialOrd for ById {
 
 impl GradCall {
     /// Starts a gradient call with a fresh id.
+    ///
+    /// ```
+    /// use lux_core::{GradCall, Tensor};
+    /// let call = GradCall::new(); // nothing tracked yet: no gradients to return
+    /// assert!(call.backward(&Tensor::scalar(1.0f64), None)?.is_empty());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn new() -> Self {
         GradCall { id: next_id(), leaves: Vec::new() }
     }
 
     /// Marks `x` as an input of this call and returns the tracked value to
     /// compute with. `x` may itself be tracked by an enclosing call.
+    ///
+    /// ```
+    /// use lux_core::{GradCall, Tensor};
+    /// let mut call = GradCall::new();
+    /// let x = call.track(&Tensor::from_vec(vec![1.0f32, 2.0], &[2])?)?;
+    /// assert!(x.is_tracked());
+    /// assert!(call.track(&Tensor::from_vec(vec![1i64], &[1])?).is_err()); // not a float tensor
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     ///
     /// # Errors
     /// `x` is not a float tensor, or nesting is deeper than [`MAX_NESTING`].
@@ -332,6 +387,17 @@ impl GradCall {
     /// which requires `output` to have exactly one element.
     ///
     /// The results carry records only for enclosing gradient calls.
+    ///
+    /// ```
+    /// use lux_core::{GradCall, Tensor};
+    /// let mut call = GradCall::new();
+    /// let x = call.track(&Tensor::from_vec(vec![1.0f64, 2.0], &[2])?)?;
+    /// let y = x.mul_scalar(3.0)?; // two elements: needs a seed
+    /// let u = Tensor::from_vec(vec![1.0f64, -1.0], &[2])?;
+    /// assert_eq!(call.backward(&y, Some(&u))?[0].to_vec::<f64>()?, vec![3.0, -3.0]);
+    /// assert!(call.backward(&y, None).is_err());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     ///
     /// # Errors
     /// `output` is not a float tensor (an `argmax`, a comparison: there is
@@ -473,6 +539,16 @@ impl GradCall {
 
     /// Removes this call from `t`'s record: the value stays tracked only for
     /// enclosing calls. Apply it to everything a gradient call returns.
+    ///
+    /// ```
+    /// use lux_core::{GradCall, Tensor};
+    /// let mut call = GradCall::new();
+    /// let x = call.track(&Tensor::scalar(2.0f64))?;
+    /// let y = call.release(&x.square()?)?;
+    /// assert!(!y.is_tracked()); // no enclosing call: a constant now
+    /// assert_eq!(y.to_scalar::<f64>()?, 4.0);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn release(&self, t: &Tensor) -> Result<Tensor> {
         match &t.node {
             Some(n) if n.calls.contains(self.id) => {

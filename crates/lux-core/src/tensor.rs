@@ -90,11 +90,27 @@ impl Tensor {
     }
 
     /// Like [`from_vec`](Tensor::from_vec), copying from a slice.
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let t = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0], &[2, 2])?;
+    /// assert_eq!(t.to_vec::<f32>()?, vec![1.0, 2.0, 3.0, 4.0]);
+    /// assert!(Tensor::from_slice(&[1i64, 2], &[3]).is_err());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn from_slice<T: Element>(values: &[T], shape: &[usize]) -> Result<Tensor> {
         Tensor::from_vec(values.to_vec(), shape)
     }
 
     /// Wraps an ndarray without copying.
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let t = Tensor::from_ndarray(ndarray::array![[1.0f64, 2.0], [3.0, 4.0]]);
+    /// assert_eq!(t.shape(), &[2, 2]);
+    /// assert_eq!(t.to_vec::<f64>()?, vec![1.0, 2.0, 3.0, 4.0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn from_ndarray<T: Element, D: ndarray::Dimension>(a: ndarray::Array<T, D>) -> Tensor {
         Tensor::from_data(T::wrap(a.into_dyn().into_shared()))
     }
@@ -184,11 +200,27 @@ impl Tensor {
     }
 
     /// Zeros with this tensor's shape and dtype (a constant).
+    ///
+    /// ```
+    /// use lux_core::{DType, Tensor};
+    /// let z = Tensor::from_vec(vec![1i64, 2, 3], &[3])?.zeros_like();
+    /// assert_eq!(z.dtype(), DType::I64);
+    /// assert_eq!(z.to_vec::<i64>()?, vec![0, 0, 0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn zeros_like(&self) -> Tensor {
         Tensor::full(self.shape(), 0.0, self.dtype()).expect("shape of an existing tensor is valid")
     }
 
     /// Ones with this tensor's shape and dtype (a constant).
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let o = Tensor::from_vec(vec![5.0f32, 6.0], &[2, 1])?.ones_like();
+    /// assert_eq!(o.shape(), &[2, 1]);
+    /// assert_eq!(o.to_vec::<f32>()?, vec![1.0, 1.0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn ones_like(&self) -> Tensor {
         Tensor::full(self.shape(), 1.0, self.dtype()).expect("shape of an existing tensor is valid")
     }
@@ -279,36 +311,89 @@ impl Tensor {
     // ----- inspection -----------------------------------------------------
 
     /// The extent of every axis.
+    ///
+    /// ```
+    /// use lux_core::{DType, Tensor};
+    /// assert_eq!(Tensor::zeros(&[2, 3], DType::F32)?.shape(), &[2, 3]);
+    /// assert_eq!(Tensor::scalar(1.0f32).shape(), &[] as &[usize]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn shape(&self) -> &[usize] {
         self.data.shape()
     }
 
     /// The element type.
+    ///
+    /// ```
+    /// use lux_core::{DType, Tensor};
+    /// assert_eq!(Tensor::scalar(1i64).dtype(), DType::I64);
+    /// assert_eq!(Tensor::from_vec(vec![1.0f32], &[1])?.dtype(), DType::F32);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn dtype(&self) -> DType {
         self.data.dtype()
     }
 
     /// The number of axes.
+    ///
+    /// ```
+    /// use lux_core::{DType, Tensor};
+    /// assert_eq!(Tensor::zeros(&[2, 3, 4], DType::F32)?.ndim(), 3);
+    /// assert_eq!(Tensor::scalar(1.0f32).ndim(), 0);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn ndim(&self) -> usize {
         self.shape().len()
     }
 
     /// The number of elements.
+    ///
+    /// ```
+    /// use lux_core::{DType, Tensor};
+    /// assert_eq!(Tensor::zeros(&[2, 3], DType::F32)?.len(), 6);
+    /// assert_eq!(Tensor::scalar(1.0f32).len(), 1); // a 0-d tensor has one element
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.shape().iter().product()
     }
 
     /// `true` if the tensor has no elements.
+    ///
+    /// ```
+    /// use lux_core::{DType, Tensor};
+    /// assert!(Tensor::zeros(&[2, 0], DType::F32)?.is_empty());
+    /// assert!(!Tensor::scalar(0.0f32).is_empty());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// `true` if the elements are stored contiguously in row-major order.
+    ///
+    /// ```
+    /// use lux_core::{DType, Tensor};
+    /// let x = Tensor::zeros(&[2, 3], DType::F32)?;
+    /// assert!(x.is_contiguous());
+    /// assert!(!x.transpose(0, 1)?.is_contiguous());
+    /// assert!(x.transpose(0, 1)?.contiguous()?.is_contiguous());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn is_contiguous(&self) -> bool {
         with_data!(&self.data, a => a.is_standard_layout())
     }
 
     /// `true` if `self` and `other` share their storage buffer.
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2])?;
+    /// assert!(x.shares_storage_with(&x.clone()));
+    /// assert!(x.shares_storage_with(&x.transpose(0, 1)?));
+    /// assert!(!x.shares_storage_with(&Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2])?));
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn shares_storage_with(&self, other: &Tensor) -> bool {
         with_data!(&self.data, a => same_type(a, &other.data).is_some_and(|b| a.as_ptr() == b.as_ptr()))
     }
@@ -317,6 +402,14 @@ impl Tensor {
 
     /// The elements in row-major order.
     ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let x = Tensor::from_vec(vec![1i64, 2, 3, 4], &[2, 2])?;
+    /// assert_eq!(x.transpose(0, 1)?.to_vec::<i64>()?, vec![1, 3, 2, 4]);
+    /// assert!(x.to_vec::<f32>().is_err());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
     /// # Errors
     /// `T` is not this tensor's dtype.
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
@@ -324,6 +417,13 @@ impl Tensor {
     }
 
     /// The elements converted to f64, in row-major order, whatever the dtype.
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// assert_eq!(Tensor::from_vec(vec![1i64, -2], &[2])?.to_f64_vec(), vec![1.0, -2.0]);
+    /// assert_eq!(Tensor::scalar(true).to_f64_vec(), vec![1.0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn to_f64_vec(&self) -> Vec<f64> {
         with_data!(&self.data, a => a.iter().map(|x| x.to_f64()).collect())
     }
@@ -409,6 +509,14 @@ impl Tensor {
 
     /// A copy as an ndarray.
     ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let t = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2])?;
+    /// assert_eq!(t.to_ndarray::<f32>()?, ndarray::array![[1.0f32, 2.0], [3.0, 4.0]].into_dyn());
+    /// assert!(t.to_ndarray::<f64>().is_err());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
     /// # Errors
     /// `T` is not this tensor's dtype.
     pub fn to_ndarray<T: Element>(&self) -> Result<ArrayD<T>> {
@@ -416,6 +524,14 @@ impl Tensor {
     }
 
     /// Converts into an ndarray, without copying when the storage is not shared.
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let t = Tensor::from_vec(vec![1i64, 2, 3], &[3])?;
+    /// assert_eq!(t.into_ndarray::<i64>()?, ndarray::array![1i64, 2, 3].into_dyn());
+    /// assert!(Tensor::scalar(1.0f32).into_ndarray::<i64>().is_err());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn into_ndarray<T: Element>(self) -> Result<ArrayD<T>> {
         let a = self.array::<T>("into_ndarray")?.clone();
         drop(self);
@@ -611,6 +727,16 @@ impl FloatData {
     /// An untracked tensor of `dtype` holding these values: f32 values are
     /// rounded once when `dtype` is f16 or bf16; otherwise the storage is
     /// moved, not copied, and `dtype` is ignored.
+    ///
+    /// ```
+    /// use lux_core::{DType, Tensor};
+    /// let half = Tensor::from_vec(vec![0.5f32, 1.5], &[2])?.to_dtype(DType::F16)?;
+    /// let t = half.compute_data("example")?.into_tensor(DType::F16); // f32 values back to f16
+    /// assert_eq!((t.dtype(), t.to_f64_vec()), (DType::F16, vec![0.5, 1.5]));
+    /// let d = Tensor::scalar(1.0f64).compute_data("example")?;
+    /// assert_eq!(d.into_tensor(DType::F32).dtype(), DType::F64); // f64 storage is moved as is
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn into_tensor(self, dtype: DType) -> Tensor {
         Tensor::from_data(self.into_data(dtype))
     }
@@ -629,6 +755,13 @@ impl FloatData {
     }
 
     /// The shape of the values.
+    ///
+    /// ```
+    /// use lux_core::{DType, Tensor};
+    /// let d = Tensor::zeros(&[2, 3], DType::F16)?.compute_data("example")?;
+    /// assert_eq!(d.shape(), &[2, 3]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn shape(&self) -> &[usize] {
         match self {
             FloatData::F32(a) => a.shape(),

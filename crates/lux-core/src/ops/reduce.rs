@@ -167,12 +167,27 @@ impl Tensor {
     }
     /// Mean over `axes`.
     ///
+    /// ```
+    /// let x = lux_core::Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3])?;
+    /// assert_eq!(x.mean(&[-1], false)?.to_vec::<f32>()?, vec![2.0, 5.0]);
+    /// assert_eq!(x.mean(&[0], false)?.to_vec::<f32>()?, vec![2.5, 3.5, 4.5]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
     /// # Errors
     /// As for [`sum`](Tensor::sum).
     pub fn mean(&self, axes: &[isize], keepdim: bool) -> Result<Tensor> {
         self.reduce(ReduceKind::Mean, axes, keepdim)
     }
     /// Maximum over `axes` (NaN propagates).
+    ///
+    /// ```
+    /// let x = lux_core::Tensor::from_vec(vec![1.0f32, 5.0, 2.0, 7.0, 0.0, 3.0], &[2, 3])?;
+    /// assert_eq!(x.max(&[1], false)?.to_vec::<f32>()?, vec![5.0, 7.0]);
+    /// let m = x.max(&[0], true)?;
+    /// assert_eq!((m.shape(), m.to_vec::<f32>()?), (&[1, 3][..], vec![7.0, 5.0, 3.0]));
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     ///
     /// # Errors
     /// As for [`sum`](Tensor::sum), or a reduced axis is empty.
@@ -181,24 +196,59 @@ impl Tensor {
     }
     /// Minimum over `axes` (NaN propagates).
     ///
+    /// ```
+    /// use lux_core::{DType, Tensor};
+    /// let x = Tensor::from_vec(vec![1.0f32, 5.0, 2.0, 7.0, 0.0, 3.0], &[2, 3])?;
+    /// assert_eq!(x.min(&[-1], false)?.to_vec::<f32>()?, vec![1.0, 0.0]);
+    /// assert!(Tensor::zeros(&[2, 0], DType::F32)?.min(&[1], false).is_err()); // empty axis
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
     /// # Errors
     /// As for [`max`](Tensor::max).
     pub fn min(&self, axes: &[isize], keepdim: bool) -> Result<Tensor> {
         self.reduce(ReduceKind::Min, axes, keepdim)
     }
     /// Sum of all elements, as a 0-d tensor.
+    ///
+    /// ```
+    /// let x = lux_core::Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2])?;
+    /// let s = x.sum_all()?;
+    /// assert_eq!((s.shape(), s.to_scalar::<f32>()?), (&[] as &[usize], 10.0));
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn sum_all(&self) -> Result<Tensor> {
         self.sum(&self.all_axes(), false)
     }
     /// Mean of all elements, as a 0-d tensor.
+    ///
+    /// ```
+    /// let x = lux_core::Tensor::from_vec(vec![1.0f64, 2.0, 3.0, 4.0], &[2, 2])?;
+    /// assert_eq!(x.mean_all()?.to_scalar::<f64>()?, 2.5);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn mean_all(&self) -> Result<Tensor> {
         self.mean(&self.all_axes(), false)
     }
     /// Maximum of all elements, as a 0-d tensor.
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0f32, 5.0, 2.0, 7.0, 0.0, 3.0], &[2, 3])?;
+    /// assert_eq!(x.max_all()?.to_scalar::<f32>()?, 7.0);
+    /// assert!(Tensor::from_vec(vec![1.0f32, f32::NAN], &[2])?.max_all()?.to_scalar::<f32>()?.is_nan());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn max_all(&self) -> Result<Tensor> {
         self.max(&self.all_axes(), false)
     }
     /// Minimum of all elements, as a 0-d tensor.
+    ///
+    /// ```
+    /// let x = lux_core::Tensor::from_vec(vec![1.0f32, 5.0, -2.0, 7.0], &[2, 2])?;
+    /// assert_eq!(x.min_all()?.to_scalar::<f32>()?, -2.0);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn min_all(&self) -> Result<Tensor> {
         self.min(&self.all_axes(), false)
     }
@@ -254,6 +304,14 @@ impl Tensor {
 
     /// Sums a broadcast result back to `shape` (the adjoint of
     /// [`broadcast_to`](Tensor::broadcast_to)).
+    ///
+    /// ```
+    /// let x = lux_core::Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3])?;
+    /// assert_eq!(x.sum_to(&[3])?.to_vec::<f32>()?, vec![5.0, 7.0, 9.0]);
+    /// assert_eq!(x.sum_to(&[2, 1])?.to_vec::<f32>()?, vec![6.0, 15.0]);
+    /// assert!(x.sum_to(&[2]).is_err()); // [2] does not broadcast to [2, 3]
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     ///
     /// # Errors
     /// `shape` does not broadcast to this tensor's shape.

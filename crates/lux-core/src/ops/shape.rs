@@ -98,6 +98,14 @@ impl Tensor {
     /// The same elements (in row-major order) in a new shape; copies only
     /// when the tensor is not contiguous.
     ///
+    /// ```
+    /// let x = lux_core::Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3])?;
+    /// let y = x.reshape(&[3, 2])?;
+    /// assert_eq!((y.shape(), y.to_vec::<f32>()?), (&[3, 2][..], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]));
+    /// assert!(x.reshape(&[4]).is_err());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
     /// # Errors
     /// `shape` is not a valid shape (see [`Tensor::zeros`]), or the element
     /// counts differ.
@@ -120,11 +128,28 @@ impl Tensor {
     }
 
     /// A row-major contiguous copy, or the tensor itself if it already is one.
+    ///
+    /// ```
+    /// let x = lux_core::Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3])?;
+    /// let c = x.transpose(0, 1)?.contiguous()?;
+    /// assert!(c.is_contiguous());
+    /// assert_eq!(c.to_vec::<f32>()?, vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+    /// assert!(x.contiguous()?.shares_storage_with(&x)); // already contiguous: no copy
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn contiguous(&self) -> Result<Tensor> {
         self.reshape(self.shape())
     }
 
     /// Inserts an axis of size 1 at `axis` (`-1` appends).
+    ///
+    /// ```
+    /// let x = lux_core::Tensor::from_vec(vec![1.0f32, 2.0, 3.0], &[3])?;
+    /// assert_eq!(x.unsqueeze(0)?.shape(), &[1, 3]);
+    /// assert_eq!(x.unsqueeze(-1)?.shape(), &[3, 1]);
+    /// assert!(x.unsqueeze(2).is_err());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     ///
     /// # Errors
     /// `axis` is out of range for the result's rank.
@@ -136,6 +161,14 @@ impl Tensor {
     }
 
     /// Removes the axis `axis`, which must have size 1.
+    ///
+    /// ```
+    /// use lux_core::{DType, Tensor};
+    /// let x = Tensor::zeros(&[2, 1, 3], DType::F32)?;
+    /// assert_eq!(x.squeeze(1)?.shape(), &[2, 3]);
+    /// assert!(x.squeeze(0).is_err()); // size 2, not 1
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     ///
     /// # Errors
     /// `axis` is out of range or its size is not 1.
@@ -154,6 +187,15 @@ impl Tensor {
 
     /// Reorders the axes (a zero-copy view): axis `i` of the result is axis
     /// `axes[i]` of `self`.
+    ///
+    /// ```
+    /// let x = lux_core::Tensor::from_vec(vec![1i64, 2, 3, 4, 5, 6], &[1, 2, 3])?;
+    /// let y = x.permute(&[2, 0, 1])?;
+    /// assert_eq!(y.shape(), &[3, 1, 2]);
+    /// assert_eq!(y.to_vec::<i64>()?, vec![1, 4, 2, 5, 3, 6]);
+    /// assert!(x.permute(&[0, 0, 1]).is_err());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     ///
     /// # Errors
     /// `axes` is not a permutation of `0..ndim`.
@@ -227,6 +269,14 @@ impl Tensor {
 
     /// Elements `start..start + len` along `axis` (a zero-copy view).
     ///
+    /// ```
+    /// let x = lux_core::Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3])?;
+    /// let y = x.narrow(1, 1, 2)?; // columns 1..3
+    /// assert_eq!((y.shape(), y.to_vec::<f32>()?), (&[2, 2][..], vec![2.0, 3.0, 5.0, 6.0]));
+    /// assert!(x.narrow(1, 2, 2).is_err());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
     /// # Errors
     /// The range does not fit in the axis.
     pub fn narrow(&self, axis: isize, start: usize, len: usize) -> Result<Tensor> {
@@ -247,6 +297,14 @@ impl Tensor {
     }
 
     /// Narrows the leading axes to the given ranges (`ranges[i]` for axis `i`).
+    ///
+    /// ```
+    /// let x = lux_core::Tensor::from_vec(vec![1i64, 2, 3, 4, 5, 6, 7, 8, 9], &[3, 3])?;
+    /// assert_eq!(x.slice(&[1..3, 0..2])?.to_vec::<i64>()?, vec![4, 5, 7, 8]);
+    /// assert_eq!(x.slice(&[2..3])?.to_vec::<i64>()?, vec![7, 8, 9]); // later axes whole
+    /// assert!(x.slice(&[0..1, 0..1, 0..1]).is_err());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     ///
     /// # Errors
     /// More ranges than axes, or a range does not fit.
@@ -292,6 +350,15 @@ impl Tensor {
 
     /// `self` with `source`'s slices added at positions `index` along `axis`
     /// (repeated indices accumulate).
+    ///
+    /// ```
+    /// use lux_core::{DType, Tensor};
+    /// let acc = Tensor::zeros(&[3, 2], DType::F32)?;
+    /// let src = Tensor::from_vec(vec![1.0f32, 2.0, 10.0, 20.0], &[2, 2])?;
+    /// let idx = Tensor::from_vec(vec![2i64, 2], &[2])?; // both rows into row 2
+    /// assert_eq!(acc.index_add(0, &idx, &src)?.to_vec::<f32>()?, vec![0.0, 0.0, 0.0, 0.0, 11.0, 22.0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     ///
     /// # Errors
     /// Dtypes differ, `index` is not 1-d i64 with one entry per slice of
@@ -357,6 +424,15 @@ impl Tensor {
     /// Adds `source[…, i, …]` into `self[…, index[…, i, …], …]` along `axis`
     /// (PyTorch's `scatter_add`; the adjoint of [`gather`](Tensor::gather)).
     ///
+    /// ```
+    /// use lux_core::{DType, Tensor};
+    /// let x = Tensor::zeros(&[1, 3], DType::F32)?;
+    /// let idx = Tensor::from_vec(vec![0i64, 2, 0], &[1, 3])?;
+    /// let src = Tensor::from_vec(vec![1.0f32, 2.0, 3.0], &[1, 3])?;
+    /// assert_eq!(x.scatter_add(-1, &idx, &src)?.to_vec::<f32>()?, vec![4.0, 0.0, 2.0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
     /// # Errors
     /// As for `gather`, or `source`'s shape differs from `index`'s.
     pub fn scatter_add(&self, axis: isize, index: &Tensor, source: &Tensor) -> Result<Tensor> {
@@ -399,6 +475,16 @@ impl Tensor {
 
     /// Joins tensors along an existing axis; dtypes are promoted.
     ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let a = Tensor::from_vec(vec![1.0f32, 2.0], &[1, 2])?;
+    /// let b = Tensor::from_vec(vec![3.0f32, 4.0, 5.0, 6.0], &[2, 2])?;
+    /// let c = Tensor::concat(&[a.clone(), b.clone()], 0)?;
+    /// assert_eq!((c.shape(), c.to_vec::<f32>()?), (&[3, 2][..], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]));
+    /// assert!(Tensor::concat(&[a, b], 1).is_err()); // 1 row vs 2 rows
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
     /// # Errors
     /// No tensors, ranks differ, or the other axes differ.
     pub fn concat(tensors: &[Tensor], axis: isize) -> Result<Tensor> {
@@ -430,6 +516,15 @@ impl Tensor {
     }
 
     /// Joins equally shaped tensors along a new axis.
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let a = Tensor::from_vec(vec![1i64, 2], &[2])?;
+    /// let b = Tensor::from_vec(vec![3i64, 4], &[2])?;
+    /// assert_eq!(Tensor::stack(&[a.clone(), b.clone()], 0)?.to_vec::<i64>()?, vec![1, 2, 3, 4]);
+    /// assert_eq!(Tensor::stack(&[a, b], -1)?.to_vec::<i64>()?, vec![1, 3, 2, 4]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     ///
     /// # Errors
     /// No tensors, or the shapes differ.

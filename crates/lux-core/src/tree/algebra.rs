@@ -228,16 +228,38 @@ pub struct Unravel {
 
 impl Unravel {
     /// The length of the vector this rebuilds from.
+    ///
+    /// ```
+    /// use lux_core::{tree, DType, Tensor};
+    /// let ps = tree! { w: Tensor::zeros(&[2, 3], DType::F32)?, b: Tensor::zeros(&[3], DType::F32)?, step: 1i64 };
+    /// assert_eq!(ps.ravel()?.1.len(), 9); // 6 + 3; the counter is not a coordinate
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// `true` when the tree has no float elements.
+    ///
+    /// ```
+    /// use lux_core::{tree, DType, Tensor};
+    /// assert!(tree! { step: 7i64, ids: Tensor::zeros(&[4], DType::I64)? }.ravel()?.1.is_empty());
+    /// assert!(!tree! { w: Tensor::scalar(1.0f32) }.ravel()?.1.is_empty());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// The dtype of the vector [`Tree::ravel`] made (the leaves' common float type).
+    ///
+    /// ```
+    /// use lux_core::{tree, DType, Tensor};
+    /// let ps = tree! { a: Tensor::zeros(&[2], DType::F16)?, b: Tensor::zeros(&[1], DType::F16)? };
+    /// assert_eq!(ps.ravel()?.1.dtype(), DType::F16);
+    /// assert_eq!(tree! { w: Tensor::scalar(1.0f64) }.ravel()?.1.dtype(), DType::F64);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn dtype(&self) -> DType {
         self.dtype
     }
@@ -245,6 +267,16 @@ impl Unravel {
     /// The tree whose float leaves are consecutive pieces of `v`, reshaped
     /// and cast to the original leaves' shapes and dtypes; see
     /// [`Tree::ravel`].
+    ///
+    /// ```
+    /// use lux_core::{tree, DType, Tensor};
+    /// let (_, unravel) = tree! { w: Tensor::zeros(&[2], DType::F32)? }.ravel()?;
+    /// assert_eq!(unravel.unravel(&Tensor::from_vec(vec![7.0f32, 8.0], &[2])?)?.tensor("w")?.to_vec::<f32>()?, vec![7.0, 8.0]);
+    /// let e = unravel.unravel(&Tensor::zeros(&[3], DType::F32)?).unwrap_err().to_string();
+    /// assert!(e.contains("expected a vector of shape [2], got [3]"), "{e}");
+    /// assert!(unravel.unravel(&Tensor::zeros(&[2], DType::I64)?).is_err());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     ///
     /// # Errors
     /// [`LuxError::Shape`] if `v` is not a vector of [`len`](Unravel::len)
