@@ -384,7 +384,10 @@ impl Tensor {
         with_data!(&self.data, a => a.is_standard_layout())
     }
 
-    /// `true` if `self` and `other` share their storage buffer.
+    /// `true` if some element of `self` and some element of `other` lie in
+    /// the same memory: one is a clone or a view (transpose, narrow, slice,
+    /// broadcast) of the other, or both are views of one buffer whose
+    /// address ranges overlap. Empty tensors share nothing.
     ///
     /// ```
     /// use lux_core::Tensor;
@@ -392,10 +395,30 @@ impl Tensor {
     /// assert!(x.shares_storage_with(&x.clone()));
     /// assert!(x.shares_storage_with(&x.transpose(0, 1)?));
     /// assert!(!x.shares_storage_with(&Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2])?));
+    /// assert!(x.narrow(0, 1, 1)?.shares_storage_with(&x)); // the second row, a view
+    /// assert!(!x.narrow(0, 0, 1)?.shares_storage_with(&x.narrow(0, 1, 1)?)); // disjoint rows
+    /// let empty = Tensor::zeros(&[0], lux_core::DType::F32)?;
+    /// assert!(!empty.shares_storage_with(&empty.clone()));
     /// # Ok::<(), lux_core::LuxError>(())
     /// ```
     pub fn shares_storage_with(&self, other: &Tensor) -> bool {
-        with_data!(&self.data, a => same_type(a, &other.data).is_some_and(|b| a.as_ptr() == b.as_ptr()))
+        /// The byte range `[lo, hi)` a non-empty view's elements occupy.
+        fn span<T>(a: &ArcArray<T, IxDyn>) -> Option<(usize, usize)> {
+            if a.is_empty() {
+                return None;
+            }
+            let (mut lo, mut hi) = (0isize, 0isize);
+            for (&d, &s) in a.shape().iter().zip(a.strides()) {
+                let reach = s * (d as isize - 1);
+                if reach < 0 { lo += reach } else { hi += reach }
+            }
+            let (base, size) = (a.as_ptr() as isize, std::mem::size_of::<T>() as isize);
+            Some(((base + lo * size) as usize, (base + (hi + 1) * size) as usize))
+        }
+        with_data!(&self.data, a => same_type(a, &other.data).is_some_and(|b| match (span(a), span(b)) {
+            (Some((a_lo, a_hi)), Some((b_lo, b_hi))) => a_lo < b_hi && b_lo < a_hi,
+            _ => false,
+        }))
     }
 
     // ----- read back ------------------------------------------------------
@@ -606,8 +629,14 @@ fn too_large(op: &str, what: &str, shape: &[usize], why: std::fmt::Arguments<'_>
 /// elements, and its size in bytes: `shape` is valid (see [`checked_len`])
 /// and the bytes are within [`Tensor::MAX_BUFFER_BYTES`].
 fn buffer_size(op: &str, what: &str, shape: &[usize], elem_bytes: usize) -> Result<(usize, usize)> {
-    let n = checked_len(op, shape)
-        .map_err(|_| too_large(op, what, shape, format_args!("too many elements (its non-zero axis lengths multiply past isize::MAX)")))?;
+    let n = checked_len(op, shape).map_err(|_| {
+        too_large(
+            op,
+            what,
+            shape,
+            format_args!("too many elements (its non-zero axis lengths multiply past isize::MAX)"),
+        )
+    })?;
     match n.checked_mul(elem_bytes) {
         Some(bytes) if bytes <= Tensor::MAX_BUFFER_BYTES => Ok((n, bytes)),
         bytes => Err(too_large(

@@ -123,18 +123,8 @@ fn huge_one_hot_outputs_are_errors_naming_the_size() {
     let one = idx(&[0], &[1]);
     let cases: [(&Tensor, usize, DType, &str); 6] = [
         // element counts past isize::MAX
-        (
-            &two,
-            1 << 63,
-            DType::F32,
-            "[2, 9223372036854775808] is too large: too many elements",
-        ),
-        (
-            &two,
-            1 << 62,
-            DType::Bool,
-            "[2, 4611686018427387904] is too large: too many elements",
-        ),
+        (&two, 1 << 63, DType::F32, "[2, 9223372036854775808] is too large: too many elements"),
+        (&two, 1 << 62, DType::Bool, "[2, 4611686018427387904] is too large: too many elements"),
         // bytes past usize::MAX
         (&one, 1 << 62, DType::F32, "[1, 4611686018427387904] is too large: 4611686018427387904×4 bytes, more than"),
         // 1 TiB (the limit, which this allocator refuses), then 4 and 8 TiB (past the limit)
