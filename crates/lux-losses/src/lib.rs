@@ -21,9 +21,11 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod agg;
+mod regression;
 mod util;
 
 pub use agg::Agg;
+pub use regression::{HuberLoss, MAELoss, MSELoss, MSLELoss, PoissonLoss};
 
 use lux_core::{Layer, Result, Tensor, Tree};
 
