@@ -21,10 +21,14 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod agg;
+mod margin;
 mod regression;
 mod util;
 
 pub use agg::Agg;
+pub use margin::{
+    DiceCoeffLoss, ElementwiseLoss, GenericLossFunction, HingeLoss, SiameseContrastiveLoss, SquaredHingeLoss,
+};
 pub use regression::{HuberLoss, MAELoss, MSELoss, MSLELoss, PoissonLoss};
 
 use lux_core::{Layer, Result, Tensor, Tree};

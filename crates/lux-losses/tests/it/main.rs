@@ -1,2 +1,3 @@
 //! The integration-test binary of lux-losses (one module per family).
+mod margin;
 mod regression;
