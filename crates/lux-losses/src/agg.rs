@@ -4,6 +4,9 @@ use lux_core::{Result, Tensor};
 use std::fmt;
 use std::sync::Arc;
 
+/// A user aggregation: a function of the unreduced loss tensor.
+pub type AggFn = Arc<dyn Fn(&Tensor) -> Result<Tensor> + Send + Sync>;
+
 /// The aggregation of a loss (Lux's `agg`): [`Mean`](Agg::Mean) (the
 /// default), [`Sum`](Agg::Sum), [`None`](Agg::None) (the unreduced tensor),
 /// or a user function of the unreduced tensor ([`Agg::custom`]).
@@ -29,7 +32,7 @@ pub enum Agg {
     /// No reduction: the per-element (or per-sample) loss tensor.
     None,
     /// A user function of the unreduced loss tensor.
-    Custom(Arc<dyn Fn(&Tensor) -> Result<Tensor> + Send + Sync>),
+    Custom(AggFn),
 }
 
 impl Agg {

@@ -25,7 +25,7 @@ mod margin;
 mod regression;
 mod util;
 
-pub use agg::Agg;
+pub use agg::{Agg, AggFn};
 pub use margin::{
     DiceCoeffLoss, ElementwiseLoss, GenericLossFunction, HingeLoss, SiameseContrastiveLoss, SquaredHingeLoss,
 };
@@ -97,7 +97,13 @@ pub trait LossFunction {
     /// # Errors
     /// The model fails, returns something other than a tensor, or
     /// [`call`](LossFunction::call) fails.
-    fn objective(&self, model: &dyn Layer, ps: &Tree, st: &Tree, data: (&Tree, &Tensor)) -> Result<(Tensor, Tree, Tree)> {
+    fn objective(
+        &self,
+        model: &dyn Layer,
+        ps: &Tree,
+        st: &Tree,
+        data: (&Tree, &Tensor),
+    ) -> Result<(Tensor, Tree, Tree)> {
         let (y_pred, st_new) = model.forward(data.0, ps, st)?;
         let y_pred = y_pred.into_tensor().map_err(|e| util::context(self.name(), "the model's output", e))?;
         Ok((self.call(&y_pred, data.1)?, st_new, Tree::new()))

@@ -17,7 +17,11 @@ pub(crate) fn prepare(loss: &str, y_pred: &Tensor, y: &Tensor) -> Result<Tensor>
     broadcast_shapes(y_pred.shape(), y.shape()).map_err(|_| {
         LuxError::shape(
             loss,
-            format!("predictions ŷ of shape {:?} and targets y of shape {:?} do not broadcast", y_pred.shape(), y.shape()),
+            format!(
+                "predictions ŷ of shape {:?} and targets y of shape {:?} do not broadcast",
+                y_pred.shape(),
+                y.shape()
+            ),
         )
     })?;
     let dtype = if y.dtype().is_float() { DType::promote(y_pred.dtype(), y.dtype()) } else { y_pred.dtype() };

@@ -9,6 +9,7 @@
 //! | [`core`] (`lux-core`) | `Tensor`, autodiff record, `Tree`, `Layer`, `setup`/`apply` |
 //! | [`ops`] (`lux-ops`) | activations, softmax, fused dense, conv, pooling, norms, dropout, embedding, LuxOps |
 //! | [`ad`] (`lux-ad`) | `gradient`, `value_and_gradient_aux`, `vjp`, `jvp`, `hvp`, `jacobian`, backends, `check_gradients` |
+//! | [`losses`] (`lux-losses`) | Lux's loss functions as values (`MSELoss`, `CrossEntropyLoss`, …), `Agg`, `LossFunction` |
 //! | [`rand`] | the `rand` crate, in the version the `Layer` trait uses |
 //!
 //! ```
@@ -32,6 +33,7 @@ pub use lux_core as core;
 #[doc(no_inline)]
 pub use lux_core::__private::rand;
 pub use lux_core::tree;
+pub use lux_losses as losses;
 pub use lux_ops as ops;
 
 /// The error type of every lux-rs crate.
@@ -74,5 +76,6 @@ pub mod prelude {
         Children, DType, Layer, LuxError, Result, RngState, Tensor, Tree, apply, apply_tensor, display_model,
         forward_child, setup, stateless_apply, test_mode, train_mode,
     };
+    pub use lux_losses::*;
     pub use lux_ops::Activation;
 }
