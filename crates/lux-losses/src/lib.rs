@@ -21,9 +21,11 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod agg;
+mod classification;
 mod util;
 
 pub use agg::Agg;
+pub use classification::CrossEntropyLoss;
 
 use lux_core::{Layer, Result, Tensor, Tree};
 

@@ -1,1 +1,2 @@
 //! The integration-test binary of lux-losses (one module per family).
+mod classification;

@@ -1,0 +1,172 @@
+//! The classification losses: cross-entropy (multi-class and binary),
+//! focal losses and the Kullback–Leibler divergence.
+
+use crate::util::{epsilon_for, prepare, unit_interval};
+use crate::{Agg, LossFunction};
+use lux_core::{DType, LuxError, Result, Tensor, normalize_axis};
+
+/// Class-index targets: an i64 `y` with one axis fewer than `y_pred`
+/// becomes the one-hot tensor of `y_pred`'s shape, the classes on `axis`.
+fn class_targets(loss: &str, y_pred: &Tensor, y: &Tensor, axis: usize) -> Result<Option<Tensor>> {
+    if y.dtype() != DType::I64 || y.ndim() + 1 != y_pred.ndim() {
+        return Ok(None);
+    }
+    let mut expected = y_pred.shape().to_vec();
+    let classes = expected.remove(axis);
+    if y.shape() != expected.as_slice() {
+        return Err(LuxError::shape(
+            loss,
+            format!(
+                "class-index targets y of shape {:?} do not match predictions ŷ of shape {:?} without the class axis {axis} (expected {expected:?})",
+                y.shape(),
+                y_pred.shape()
+            ),
+        ));
+    }
+    let labels = y.to_vec::<i64>()?;
+    if let Some(&bad) = labels.iter().find(|&&l| l < 0 || l as usize >= classes) {
+        return Err(LuxError::invalid_argument(
+            loss,
+            format!("label {bad} is out of range for {classes} classes (valid labels 0..{classes})"),
+        ));
+    }
+    let hot = lux_ops::one_hot(y, classes, y_pred.dtype())?;
+    let n = y_pred.ndim();
+    let axes: Vec<usize> = (0..n)
+        .map(|k| {
+            if k < axis {
+                k
+            } else if k == axis {
+                n - 1
+            } else {
+                k - 1
+            }
+        })
+        .collect();
+    Ok(Some(hot.permute(&axes)?))
+}
+
+/// Multi-class cross-entropy (Lux's `CrossEntropyLoss`), reduced along the
+/// class axis `dims` and then aggregated over the remaining elements:
+///
+/// * probabilities (`logits = false`, the default):
+///   `agg(−Σ_dims ỹ·log(ŷ + ε))`;
+/// * logits (`logits = true`): `agg(−Σ_dims ỹ·logsoftmax(ŷ, dims))`, with no
+///   ε, finite for logits as large as ±1e4;
+///
+/// where `ỹ = (1 − α)·y + α / size(ŷ, dims)` with `α = label_smoothing`
+/// (default 0; Lux documents the division by the size of the `dims` axis,
+/// see `DESIGN.md`). Defaults: `dims = -1` (the class axis is last in
+/// batch-first layout, Lux's `dims = 1`), `epsilon = None` (the machine
+/// epsilon of the promoted dtype of ŷ and y), `agg = mean`. With
+/// [`Agg::None`] the result is the per-sample loss, `ŷ`'s shape without
+/// the `dims` axis.
+///
+/// Targets are float, integer or bool tensors of ŷ's shape (or broadcasting
+/// to it), or **class indices**: an i64 tensor of ŷ's shape without the
+/// `dims` axis (any `dims`), equivalent to its one-hot encoding along
+/// `dims`. An out-of-range label is an `Err` naming the label and the class
+/// count.
+///
+/// Lux's example, transposed to batch-first (5 samples, 3 classes):
+/// ```
+/// use lux_core::{DType, Tensor};
+/// use lux_losses::{Agg, CrossEntropyLoss, LossFunction};
+/// use lux_ops::softmax;
+/// let y = Tensor::from_vec(vec![1.0f32, 0., 0., 0., 1., 0., 0., 0., 1., 0., 1., 0., 1., 0., 0.], &[5, 3])?;
+/// let y_model = softmax(&Tensor::arange(-7.0, 8.0, 1.0, DType::F32)?.reshape(&[5, 3])?, -1)?;
+/// let l = CrossEntropyLoss::new().call(&y_model, &y)?.to_scalar::<f32>()?;
+/// assert!((l - 1.6076053).abs() < 1e-5);
+/// let s = CrossEntropyLoss::new().agg(Agg::Sum).call(&y_model, &y)?.to_scalar::<f32>()?;
+/// assert!((s - 5.0 * 1.6076053).abs() < 1e-4);
+/// let ls = CrossEntropyLoss::new().label_smoothing(0.15).call(&y_model, &y)?.to_scalar::<f32>()?;
+/// assert!((ls - 1.5776052).abs() < 1e-5);
+/// // The same targets as class indices, and the logit form.
+/// let labels = Tensor::from_vec(vec![0i64, 1, 2, 1, 0], &[5])?;
+/// let li = CrossEntropyLoss::new().call(&y_model, &labels)?.to_scalar::<f32>()?;
+/// assert!((li - 1.6076053).abs() < 1e-5);
+/// let logits = Tensor::arange(-7.0, 8.0, 1.0, DType::F32)?.reshape(&[5, 3])?;
+/// let ll = CrossEntropyLoss::new().logits(true).call(&logits, &labels)?.to_scalar::<f32>()?;
+/// assert!((ll - 1.6076053).abs() < 1e-5);
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct CrossEntropyLoss {
+    agg: Agg,
+    dims: isize,
+    epsilon: Option<f64>,
+    logits: bool,
+    label_smoothing: f64,
+}
+
+impl Default for CrossEntropyLoss {
+    fn default() -> CrossEntropyLoss {
+        CrossEntropyLoss { agg: Agg::Mean, dims: -1, epsilon: None, logits: false, label_smoothing: 0.0 }
+    }
+}
+
+impl CrossEntropyLoss {
+    /// Lux's defaults: `dims = -1`, `epsilon = None`, `logits = false`,
+    /// `label_smoothing = 0`, `agg = mean`.
+    pub fn new() -> CrossEntropyLoss {
+        CrossEntropyLoss::default()
+    }
+    /// The aggregation over the per-sample losses (default mean).
+    pub fn agg(mut self, agg: Agg) -> CrossEntropyLoss {
+        self.agg = agg;
+        self
+    }
+    /// The class axis, signed (default −1, the last axis).
+    pub fn dims(mut self, dims: isize) -> CrossEntropyLoss {
+        self.dims = dims;
+        self
+    }
+    /// The ε added to ŷ in the probability form (default: the machine
+    /// epsilon); must be finite and ≥ 0, checked in `call`.
+    pub fn epsilon(mut self, epsilon: f64) -> CrossEntropyLoss {
+        self.epsilon = Some(epsilon);
+        self
+    }
+    /// Whether ŷ holds logits (default false: probabilities).
+    pub fn logits(mut self, logits: bool) -> CrossEntropyLoss {
+        self.logits = logits;
+        self
+    }
+    /// The label smoothing α in [0, 1] (default 0), checked in `call`.
+    pub fn label_smoothing(mut self, alpha: f64) -> CrossEntropyLoss {
+        self.label_smoothing = alpha;
+        self
+    }
+}
+
+impl LossFunction for CrossEntropyLoss {
+    fn name(&self) -> &'static str {
+        "CrossEntropyLoss"
+    }
+    fn call(&self, y_pred: &Tensor, y: &Tensor) -> Result<Tensor> {
+        let name = self.name();
+        let alpha = unit_interval(name, "label_smoothing", self.label_smoothing)?;
+        let eps = epsilon_for(name, self.epsilon, y_pred, y)?;
+        if !y_pred.dtype().is_float() {
+            return Err(LuxError::UnsupportedDType { op: format!("{name} (predictions ŷ)"), dtype: y_pred.dtype() });
+        }
+        let axis = normalize_axis(name, self.dims, y_pred.shape())?;
+        let y = match class_targets(name, y_pred, y, axis)? {
+            Some(hot) => hot,
+            None => prepare(name, y_pred, y)?,
+        };
+        let y = if alpha > 0.0 {
+            let classes = y_pred.shape()[axis] as f64;
+            y.mul_scalar(1.0 - alpha)?.add_scalar(alpha / classes)?
+        } else {
+            y
+        };
+        let ax = [axis as isize];
+        let per_sample = if self.logits {
+            y.mul(&lux_ops::logsoftmax(y_pred, axis as isize)?)?.sum(&ax, false)?.neg()?
+        } else {
+            lux_ops::xlogy(&y, &y_pred.add_scalar(eps)?)?.sum(&ax, false)?.neg()?
+        };
+        self.agg.apply(&per_sample)
+    }
+}

@@ -1,0 +1,183 @@
+//! The classification losses: values against independent f64 references,
+//! gradient checks, stability and bad input.
+
+use lux_ad::{Tolerances, check_gradients};
+use lux_core::{DType, Result, Tensor, Tree, tree};
+use lux_losses::{Agg, CrossEntropyLoss, LossFunction};
+
+/// Pseudo-random probabilities rows (each row of `cols` sums to 1), f64.
+fn probs(rows: usize, cols: usize, seed: u64) -> Vec<f64> {
+    let mut s = seed;
+    let mut v: Vec<f64> = (0..rows * cols)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            0.1 + ((s >> 33) as f64 / (1u64 << 31) as f64)
+        })
+        .collect();
+    for r in 0..rows {
+        let t: f64 = v[r * cols..(r + 1) * cols].iter().sum();
+        v[r * cols..(r + 1) * cols].iter_mut().for_each(|x| *x /= t);
+    }
+    v
+}
+
+fn one_hot_rows(labels: &[usize], cols: usize) -> Vec<f64> {
+    let mut v = vec![0.0; labels.len() * cols];
+    labels.iter().enumerate().for_each(|(r, &l)| v[r * cols + l] = 1.0);
+    v
+}
+
+/// The reference per-sample cross-entropy along the last axis.
+fn ce_ref(p: &[f64], y: &[f64], cols: usize, eps: f64, alpha: f64, logits: bool) -> Vec<f64> {
+    (0..p.len() / cols)
+        .map(|r| {
+            let (pr, yr) = (&p[r * cols..(r + 1) * cols], &y[r * cols..(r + 1) * cols]);
+            let lse = pr.iter().map(|x| x.exp()).sum::<f64>().ln();
+            (0..cols)
+                .map(|c| {
+                    let yt = (1.0 - alpha) * yr[c] + alpha / cols as f64;
+                    let lp = if logits { pr[c] - lse } else { (pr[c] + eps).ln() };
+                    if yt == 0.0 { 0.0 } else { -yt * lp }
+                })
+                .sum()
+        })
+        .collect()
+}
+
+fn t(v: &[f64], shape: &[usize], dtype: DType) -> Tensor {
+    Tensor::from_vec(v.to_vec(), shape).unwrap().to_dtype(dtype).unwrap()
+}
+
+fn close(got: &Tensor, want: &[f64], tol: f64) {
+    let g = got.to_dtype(DType::F64).unwrap().to_vec::<f64>().unwrap();
+    assert_eq!(g.len(), want.len(), "{g:?} vs {want:?}");
+    for (a, b) in g.iter().zip(want) {
+        assert!((a - b).abs() <= tol * (1.0 + b.abs()), "{g:?} vs {want:?}");
+    }
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+fn grad_check(f: impl Fn(&Tensor) -> Result<Tensor>, x: &Tensor) {
+    let ps = tree! { x: x.clone() };
+    let g = |t: &Tree| f(t.tensor("x")?);
+    if let Err(e) = check_gradients(g, &ps, Tolerances { atol: 1e-6, rtol: 1e-5 }) {
+        panic!("{e}");
+    }
+}
+
+#[test]
+fn cross_entropy_values_for_every_option() {
+    let (rows, cols) = (4, 3);
+    let p = probs(rows, cols, 7);
+    let labels = [2usize, 0, 1, 2];
+    let y = one_hot_rows(&labels, cols);
+    let soft = probs(rows, cols, 11);
+    for (dtype, tol) in [(DType::F32, 1e-5), (DType::F64, 1e-12)] {
+        let (pt, yt, st) = (t(&p, &[rows, cols], dtype), t(&y, &[rows, cols], dtype), t(&soft, &[rows, cols], dtype));
+        let eps = if dtype == DType::F32 { f32::EPSILON as f64 } else { f64::EPSILON };
+        let r = ce_ref(&p, &y, cols, eps, 0.0, false);
+        close(&CrossEntropyLoss::new().call(&pt, &yt).unwrap(), &[mean(&r)], tol);
+        close(&CrossEntropyLoss::new().agg(Agg::Sum).call(&pt, &yt).unwrap(), &[r.iter().sum()], tol);
+        close(&CrossEntropyLoss::new().agg(Agg::None).call(&pt, &yt).unwrap(), &r, tol);
+        let max = Agg::custom(|l| l.max_all());
+        close(
+            &CrossEntropyLoss::new().agg(max).call(&pt, &yt).unwrap(),
+            &[r.iter().cloned().fold(f64::MIN, f64::max)],
+            tol,
+        );
+        // soft targets, explicit epsilon, smoothing
+        let r = ce_ref(&p, &soft, cols, 0.01, 0.0, false);
+        close(&CrossEntropyLoss::new().epsilon(0.01).call(&pt, &st).unwrap(), &[mean(&r)], tol);
+        let r = ce_ref(&p, &y, cols, eps, 0.2, false);
+        close(&CrossEntropyLoss::new().label_smoothing(0.2).call(&pt, &yt).unwrap(), &[mean(&r)], tol);
+        // logits
+        let r = ce_ref(&p, &y, cols, 0.0, 0.1, true);
+        close(&CrossEntropyLoss::new().logits(true).label_smoothing(0.1).call(&pt, &yt).unwrap(), &[mean(&r)], tol);
+        // class indices equal one-hot
+        let idx = Tensor::from_vec(labels.iter().map(|&l| l as i64).collect(), &[rows]).unwrap();
+        let r = ce_ref(&p, &y, cols, eps, 0.0, false);
+        close(&CrossEntropyLoss::new().call(&pt, &idx).unwrap(), &[mean(&r)], tol);
+        let r = ce_ref(&p, &y, cols, 0.0, 0.0, true);
+        close(&CrossEntropyLoss::new().logits(true).call(&pt, &idx).unwrap(), &[mean(&r)], tol);
+        // bool one-hot targets
+        let yb = Tensor::from_vec(y.iter().map(|&v| v == 1.0).collect::<Vec<bool>>(), &[rows, cols]).unwrap();
+        let r = ce_ref(&p, &y, cols, eps, 0.0, false);
+        close(&CrossEntropyLoss::new().call(&pt, &yb).unwrap(), &[mean(&r)], tol);
+    }
+}
+
+#[test]
+fn cross_entropy_on_another_axis() {
+    // classes on axis 0 ([3, 4]): the transpose of the last-axis case.
+    let (rows, cols) = (4, 3);
+    let p = probs(rows, cols, 3);
+    let labels = [1usize, 0, 2, 2];
+    let y = one_hot_rows(&labels, cols);
+    let r = ce_ref(&p, &y, cols, f64::EPSILON, 0.3, false);
+    let pt = t(&p, &[rows, cols], DType::F64).transpose(0, 1).unwrap();
+    let yt = t(&y, &[rows, cols], DType::F64).transpose(0, 1).unwrap();
+    let l = CrossEntropyLoss::new().dims(0).label_smoothing(0.3);
+    close(&l.clone().agg(Agg::None).call(&pt, &yt).unwrap(), &r, 1e-12);
+    let idx = Tensor::from_vec(labels.iter().map(|&l| l as i64).collect(), &[rows]).unwrap();
+    close(&l.agg(Agg::None).call(&pt, &idx).unwrap(), &r, 1e-12);
+}
+
+#[test]
+fn cross_entropy_of_identical_targets_with_epsilon_zero_is_the_entropy() {
+    // Lux: CrossEntropyLoss(epsilon = 0) of one-hot ŷ = y is exactly zero.
+    let y = t(&one_hot_rows(&[0, 2], 3), &[2, 3], DType::F64);
+    assert_eq!(CrossEntropyLoss::new().epsilon(0.0).call(&y, &y).unwrap().to_scalar::<f64>().unwrap(), 0.0);
+}
+
+#[test]
+fn cross_entropy_gradients() {
+    let p = t(&probs(3, 4, 5), &[3, 4], DType::F64);
+    let soft = t(&probs(3, 4, 9), &[3, 4], DType::F64);
+    let idx = Tensor::from_vec(vec![3i64, 0, 1], &[3]).unwrap();
+    grad_check(|x| CrossEntropyLoss::new().call(x, &soft), &p);
+    grad_check(|x| CrossEntropyLoss::new().label_smoothing(0.2).agg(Agg::Sum).call(x, &idx), &p);
+    grad_check(|x| CrossEntropyLoss::new().logits(true).call(x, &idx), &p);
+    grad_check(|x| CrossEntropyLoss::new().logits(true).dims(0).label_smoothing(0.1).call(x, &soft), &p);
+}
+
+#[test]
+fn cross_entropy_is_stable_at_large_logits() {
+    let x = Tensor::from_vec(vec![1e4f64, -1e4, 0.0, -1e4, 1e4, 5.0], &[2, 3]).unwrap();
+    let idx = Tensor::from_vec(vec![1i64, 1], &[2]).unwrap();
+    let loss = CrossEntropyLoss::new().logits(true);
+    let v = loss.call(&x, &idx).unwrap().to_scalar::<f64>().unwrap();
+    assert!((v - 1e4).abs() < 1e-6, "{v}"); // row 0 costs 2e4, row 1 costs 0
+    let ps = tree! { x: x.clone() };
+    let (_, g) = lux_ad::value_and_gradient(|t: &Tree| loss.call(t.tensor("x")?, &idx), &ps).unwrap();
+    let g = g.tensor("x").unwrap().to_vec::<f64>().unwrap();
+    assert!(g.iter().all(|v| v.is_finite()), "{g:?}");
+    close(&Tensor::from_vec(g, &[6]).unwrap(), &[0.5, -0.5, 0.0, 0.0, 0.0, 0.0], 1e-12);
+}
+
+#[test]
+fn cross_entropy_bad_input() {
+    let p = t(&probs(2, 3, 1), &[2, 3], DType::F32);
+    let e = CrossEntropyLoss::new().call(&p, &Tensor::zeros(&[2, 4], DType::F32).unwrap()).unwrap_err().to_string();
+    assert!(e.contains("CrossEntropyLoss") && e.contains("[2, 3]") && e.contains("[2, 4]"), "{e}");
+    let e = CrossEntropyLoss::new().call(&p, &Tensor::from_vec(vec![0i64, 3], &[2]).unwrap()).unwrap_err().to_string();
+    assert!(e.contains("label 3") && e.contains("3 classes"), "{e}");
+    let e = CrossEntropyLoss::new().call(&p, &Tensor::from_vec(vec![0i64, -1], &[2]).unwrap()).unwrap_err().to_string();
+    assert!(e.contains("label -1"), "{e}");
+    let e =
+        CrossEntropyLoss::new().call(&p, &Tensor::from_vec(vec![0i64, 1, 2], &[3]).unwrap()).unwrap_err().to_string();
+    assert!(e.contains("[3]") && e.contains("[2, 3]"), "{e}");
+    for (l, what) in [
+        (CrossEntropyLoss::new().label_smoothing(1.5), "1.5"),
+        (CrossEntropyLoss::new().label_smoothing(f64::NAN), "NaN"),
+        (CrossEntropyLoss::new().epsilon(-1.0), "-1"),
+        (CrossEntropyLoss::new().dims(2), "axis 2"),
+    ] {
+        let e = l.call(&p, &p).unwrap_err().to_string();
+        assert!(e.contains("CrossEntropyLoss") && e.contains(what), "{e}");
+    }
+    let e = CrossEntropyLoss::new().call(&Tensor::zeros(&[2, 3], DType::I64).unwrap(), &p).unwrap_err().to_string();
+    assert!(e.contains("CrossEntropyLoss"), "{e}");
+}
