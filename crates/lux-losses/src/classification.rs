@@ -1,7 +1,7 @@
 //! The classification losses: cross-entropy (multi-class and binary),
 //! focal losses and the Kullback–Leibler divergence.
 
-use crate::util::{epsilon_for, prepare, unit_interval};
+use crate::util::{epsilon_for, non_negative, prepare, unit_interval};
 use crate::{Agg, LossFunction};
 use lux_core::{DType, LuxError, Result, Tensor, normalize_axis};
 
@@ -168,5 +168,160 @@ impl LossFunction for CrossEntropyLoss {
             lux_ops::xlogy(&y, &y_pred.add_scalar(eps)?)?.sum(&ax, false)?.neg()?
         };
         self.agg.apply(&per_sample)
+    }
+}
+
+/// Binary cross-entropy (Lux's `BinaryCrossEntropyLoss`), elementwise and
+/// then aggregated, with `ỹ = (1 − α)·y + α·0.5` (`α = label_smoothing`,
+/// default 0):
+///
+/// * probabilities (`logits = false`, the default):
+///   `−ỹ·log(ŷ + ε) − (1 − ỹ)·log(1 − ŷ + ε)` (each term exactly 0 where its
+///   weight is 0, as Lux's `xlogy`);
+/// * logits (`logits = true`): `(1 − ỹ)·ŷ − logσ(ŷ)`, no ε, finite for
+///   logits of ±1e4.
+///
+/// Defaults: `epsilon = None` (the machine epsilon of the promoted dtype),
+/// `agg = mean`. Targets may be float, integer or bool, of ŷ's shape or
+/// broadcasting to it.
+///
+/// Lux's example:
+/// ```
+/// use lux_core::Tensor;
+/// use lux_losses::{BinaryCrossEntropyLoss, LossFunction};
+/// use lux_ops::sigmoid;
+/// let y_bin = Tensor::from_vec(vec![true, false, true], &[3])?;
+/// let y_model = Tensor::from_vec(vec![2.0f32, -1.0, std::f32::consts::PI], &[3])?;
+/// let l = BinaryCrossEntropyLoss::new().logits(true).call(&y_model, &y_bin)?.to_scalar::<f32>()?;
+/// assert!((l - 0.160832).abs() < 1e-5);
+/// let p = BinaryCrossEntropyLoss::new().call(&sigmoid(&y_model)?, &y_bin)?.to_scalar::<f32>()?;
+/// assert!((p - 0.16083185).abs() < 1e-5);
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct BinaryCrossEntropyLoss {
+    agg: Agg,
+    epsilon: Option<f64>,
+    logits: bool,
+    label_smoothing: f64,
+}
+
+impl BinaryCrossEntropyLoss {
+    /// Lux's defaults: `epsilon = None`, `logits = false`,
+    /// `label_smoothing = 0`, `agg = mean`.
+    pub fn new() -> BinaryCrossEntropyLoss {
+        BinaryCrossEntropyLoss::default()
+    }
+    /// The aggregation (default mean).
+    pub fn agg(mut self, agg: Agg) -> BinaryCrossEntropyLoss {
+        self.agg = agg;
+        self
+    }
+    /// The ε of the probability form (default: the machine epsilon); must
+    /// be finite and ≥ 0, checked in `call`.
+    pub fn epsilon(mut self, epsilon: f64) -> BinaryCrossEntropyLoss {
+        self.epsilon = Some(epsilon);
+        self
+    }
+    /// Whether ŷ holds logits (default false: probabilities).
+    pub fn logits(mut self, logits: bool) -> BinaryCrossEntropyLoss {
+        self.logits = logits;
+        self
+    }
+    /// The label smoothing α in [0, 1] (default 0), checked in `call`.
+    pub fn label_smoothing(mut self, alpha: f64) -> BinaryCrossEntropyLoss {
+        self.label_smoothing = alpha;
+        self
+    }
+}
+
+impl LossFunction for BinaryCrossEntropyLoss {
+    fn name(&self) -> &'static str {
+        "BinaryCrossEntropyLoss"
+    }
+    fn call(&self, y_pred: &Tensor, y: &Tensor) -> Result<Tensor> {
+        let name = self.name();
+        let alpha = unit_interval(name, "label_smoothing", self.label_smoothing)?;
+        let eps = epsilon_for(name, self.epsilon, y_pred, y)?;
+        let y = prepare(name, y_pred, y)?;
+        let y = if alpha > 0.0 { y.mul_scalar(1.0 - alpha)?.add_scalar(alpha * 0.5)? } else { y };
+        let one_minus_y = y.neg()?.add_scalar(1.0)?;
+        let loss = if self.logits {
+            one_minus_y.mul(y_pred)?.sub(&lux_ops::logsigmoid(y_pred)?)?
+        } else {
+            let pos = lux_ops::xlogy(&y, &y_pred.add_scalar(eps)?)?;
+            let neg = lux_ops::xlogy(&one_minus_y, &y_pred.neg()?.add_scalar(1.0 + eps)?)?;
+            pos.add(&neg)?.neg()?
+        };
+        self.agg.apply(&loss)
+    }
+}
+
+/// Binary focal loss (Lux's `BinaryFocalLoss`), elementwise and then
+/// aggregated: with `ŷε = ŷ + ε` and `p_t = y·ŷε + (1 − y)·(1 − ŷε)`,
+/// `−(1 − p_t)^γ · log(p_t)`. Defaults: `gamma = 2` (finite and ≥ 0,
+/// checked in `call`), `epsilon = None` (the machine epsilon of the
+/// promoted dtype), `agg = mean`. With `gamma = 0` it is the binary
+/// cross-entropy of the two-class one-hot targets.
+///
+/// Lux's example, transposed to batch-first:
+/// ```
+/// use lux_core::Tensor;
+/// use lux_losses::{BinaryFocalLoss, LossFunction};
+/// let y = Tensor::from_vec(vec![0i64, 1, 1, 0, 0, 1], &[3, 2])?;
+/// let y_hat = Tensor::from_vec(vec![0.268941f64, 0.731059, 0.5, 0.5, 0.268941, 0.731059], &[3, 2])?;
+/// let l = BinaryFocalLoss::new().call(&y_hat, &y)?.to_scalar::<f64>()?;
+/// assert!((l - 0.0728675615927385).abs() < 1e-9);
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct BinaryFocalLoss {
+    agg: Agg,
+    gamma: f64,
+    epsilon: Option<f64>,
+}
+
+impl Default for BinaryFocalLoss {
+    fn default() -> BinaryFocalLoss {
+        BinaryFocalLoss { agg: Agg::Mean, gamma: 2.0, epsilon: None }
+    }
+}
+
+impl BinaryFocalLoss {
+    /// Lux's defaults: `gamma = 2`, `epsilon = None`, `agg = mean`.
+    pub fn new() -> BinaryFocalLoss {
+        BinaryFocalLoss::default()
+    }
+    /// The aggregation (default mean).
+    pub fn agg(mut self, agg: Agg) -> BinaryFocalLoss {
+        self.agg = agg;
+        self
+    }
+    /// The focusing exponent γ (default 2); finite and ≥ 0, checked in `call`.
+    pub fn gamma(mut self, gamma: f64) -> BinaryFocalLoss {
+        self.gamma = gamma;
+        self
+    }
+    /// The ε added to ŷ (default: the machine epsilon); finite and ≥ 0,
+    /// checked in `call`.
+    pub fn epsilon(mut self, epsilon: f64) -> BinaryFocalLoss {
+        self.epsilon = Some(epsilon);
+        self
+    }
+}
+
+impl LossFunction for BinaryFocalLoss {
+    fn name(&self) -> &'static str {
+        "BinaryFocalLoss"
+    }
+    fn call(&self, y_pred: &Tensor, y: &Tensor) -> Result<Tensor> {
+        let name = self.name();
+        let gamma = non_negative(name, "gamma", self.gamma)?;
+        let eps = epsilon_for(name, self.epsilon, y_pred, y)?;
+        let y = prepare(name, y_pred, y)?;
+        let p_eps = y_pred.add_scalar(eps)?;
+        let p_t = y.mul(&p_eps)?.add(&y.neg()?.add_scalar(1.0)?.mul(&p_eps.neg()?.add_scalar(1.0)?)?)?;
+        let loss = p_t.neg()?.add_scalar(1.0)?.powf(gamma)?.mul(&p_t.log()?)?.neg()?;
+        self.agg.apply(&loss)
     }
 }

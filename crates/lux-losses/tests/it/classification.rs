@@ -3,7 +3,7 @@
 
 use lux_ad::{Tolerances, check_gradients};
 use lux_core::{DType, Result, Tensor, Tree, tree};
-use lux_losses::{Agg, CrossEntropyLoss, LossFunction};
+use lux_losses::{Agg, BinaryCrossEntropyLoss, BinaryFocalLoss, CrossEntropyLoss, LossFunction};
 
 /// Pseudo-random probabilities rows (each row of `cols` sums to 1), f64.
 fn probs(rows: usize, cols: usize, seed: u64) -> Vec<f64> {
@@ -180,4 +180,164 @@ fn cross_entropy_bad_input() {
     }
     let e = CrossEntropyLoss::new().call(&Tensor::zeros(&[2, 3], DType::I64).unwrap(), &p).unwrap_err().to_string();
     assert!(e.contains("CrossEntropyLoss"), "{e}");
+}
+
+fn xlogy(x: f64, y: f64) -> f64 {
+    if x == 0.0 { 0.0 } else { x * y.ln() }
+}
+
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// The reference elementwise binary cross-entropy.
+fn bce_ref(p: &[f64], y: &[f64], eps: f64, alpha: f64, logits: bool) -> Vec<f64> {
+    p.iter()
+        .zip(y)
+        .map(|(&p, &y)| {
+            let y = (1.0 - alpha) * y + alpha * 0.5;
+            if logits {
+                -y * sigmoid(p).ln() - (1.0 - y) * (1.0 - sigmoid(p)).ln()
+            } else {
+                -xlogy(y, p + eps) - xlogy(1.0 - y, 1.0 - p + eps)
+            }
+        })
+        .collect()
+}
+
+const P: [f64; 6] = [0.1, 0.8, 0.35, 0.6, 0.9, 0.25];
+const Y: [f64; 6] = [0.0, 1.0, 1.0, 0.0, 1.0, 0.0];
+const SOFT: [f64; 6] = [0.2, 0.7, 0.5, 0.1, 0.9, 0.4];
+const X: [f64; 6] = [-1.5, 0.7, 2.2, -0.3, 1.1, -2.4];
+
+#[test]
+fn binary_cross_entropy_values_for_every_option() {
+    for (dtype, tol) in [(DType::F32, 1e-5), (DType::F64, 1e-12)] {
+        let (pt, yt, st, xt) =
+            (t(&P, &[3, 2], dtype), t(&Y, &[3, 2], dtype), t(&SOFT, &[3, 2], dtype), t(&X, &[3, 2], dtype));
+        let eps = if dtype == DType::F32 { f32::EPSILON as f64 } else { f64::EPSILON };
+        let r = bce_ref(&P, &Y, eps, 0.0, false);
+        close(&BinaryCrossEntropyLoss::new().call(&pt, &yt).unwrap(), &[mean(&r)], tol);
+        close(&BinaryCrossEntropyLoss::new().agg(Agg::Sum).call(&pt, &yt).unwrap(), &[r.iter().sum()], tol);
+        close(&BinaryCrossEntropyLoss::new().agg(Agg::None).call(&pt, &yt).unwrap(), &r, tol);
+        let first = Agg::custom(|l| l.sum(&[0], false));
+        let cols: Vec<f64> = (0..2).map(|c| r[c] + r[2 + c] + r[4 + c]).collect();
+        close(&BinaryCrossEntropyLoss::new().agg(first).call(&pt, &yt).unwrap(), &cols, tol);
+        let r = bce_ref(&P, &SOFT, 0.0, 0.0, false);
+        close(&BinaryCrossEntropyLoss::new().epsilon(0.0).call(&pt, &st).unwrap(), &[mean(&r)], tol);
+        let r = bce_ref(&P, &Y, 0.0, 0.2, false);
+        close(
+            &BinaryCrossEntropyLoss::new().epsilon(0.0).label_smoothing(0.2).call(&pt, &yt).unwrap(),
+            &[mean(&r)],
+            tol,
+        );
+        let r = bce_ref(&X, &Y, 0.0, 0.0, true);
+        close(&BinaryCrossEntropyLoss::new().logits(true).call(&xt, &yt).unwrap(), &[mean(&r)], tol);
+        let r = bce_ref(&X, &SOFT, 0.0, 0.3, true);
+        close(
+            &BinaryCrossEntropyLoss::new().logits(true).label_smoothing(0.3).call(&xt, &st).unwrap(),
+            &[mean(&r)],
+            tol,
+        );
+        // bool targets; a scalar target broadcasts (Lux: bce(ŷ, 1))
+        let yb = Tensor::from_vec(Y.iter().map(|&v| v == 1.0).collect::<Vec<bool>>(), &[3, 2]).unwrap();
+        let r = bce_ref(&P, &Y, eps, 0.0, false);
+        close(&BinaryCrossEntropyLoss::new().call(&pt, &yb).unwrap(), &[mean(&r)], tol);
+        let r = bce_ref(&P, &[1.0; 6], eps, 0.0, false);
+        close(&BinaryCrossEntropyLoss::new().call(&pt, &Tensor::scalar(1.0f64)).unwrap(), &[mean(&r)], tol);
+    }
+}
+
+#[test]
+fn binary_cross_entropy_logits_match_probabilities_and_are_stable() {
+    let x = t(&X, &[6], DType::F64);
+    let y = t(&SOFT, &[6], DType::F64);
+    let a = BinaryCrossEntropyLoss::new().logits(true).label_smoothing(0.1).call(&x, &y).unwrap();
+    let b = BinaryCrossEntropyLoss::new()
+        .epsilon(0.0)
+        .label_smoothing(0.1)
+        .call(&lux_ops::sigmoid(&x).unwrap(), &y)
+        .unwrap();
+    close(&a, &[b.to_scalar::<f64>().unwrap()], 1e-12);
+    let x = Tensor::from_vec(vec![1e4f64, -1e4, 1e4, -1e4], &[4]).unwrap();
+    let y = Tensor::from_vec(vec![1.0f64, 0.0, 0.0, 1.0], &[4]).unwrap();
+    let loss = BinaryCrossEntropyLoss::new().logits(true).agg(Agg::None);
+    close(&loss.call(&x, &y).unwrap(), &[0.0, 0.0, 1e4, 1e4], 1e-12);
+    let ps = tree! { x: x.clone() };
+    let (_, g) =
+        lux_ad::value_and_gradient(|t: &Tree| loss.clone().agg(Agg::Sum).call(t.tensor("x")?, &y), &ps).unwrap();
+    close(g.tensor("x").unwrap(), &[0.0, 0.0, 1.0, -1.0], 1e-12);
+}
+
+#[test]
+fn binary_cross_entropy_gradients() {
+    let p = t(&P, &[3, 2], DType::F64);
+    let x = t(&X, &[3, 2], DType::F64);
+    let y = t(&SOFT, &[3, 2], DType::F64);
+    grad_check(|v| BinaryCrossEntropyLoss::new().call(v, &y), &p);
+    grad_check(|v| BinaryCrossEntropyLoss::new().label_smoothing(0.2).agg(Agg::Sum).call(v, &y), &p);
+    grad_check(|v| BinaryCrossEntropyLoss::new().logits(true).label_smoothing(0.1).call(v, &y), &x);
+}
+
+/// The reference elementwise binary focal loss.
+fn bfocal_ref(p: &[f64], y: &[f64], gamma: f64, eps: f64) -> Vec<f64> {
+    p.iter()
+        .zip(y)
+        .map(|(&p, &y)| {
+            let pe = p + eps;
+            let pt = y * pe + (1.0 - y) * (1.0 - pe);
+            -(1.0 - pt).powf(gamma) * pt.ln()
+        })
+        .collect()
+}
+
+#[test]
+fn binary_focal_values_for_every_option() {
+    for (dtype, tol) in [(DType::F32, 1e-5), (DType::F64, 1e-12)] {
+        let (pt, yt) = (t(&P, &[3, 2], dtype), t(&Y, &[3, 2], dtype));
+        let eps = if dtype == DType::F32 { f32::EPSILON as f64 } else { f64::EPSILON };
+        let r = bfocal_ref(&P, &Y, 2.0, eps);
+        close(&BinaryFocalLoss::new().call(&pt, &yt).unwrap(), &[mean(&r)], tol);
+        close(&BinaryFocalLoss::new().agg(Agg::Sum).call(&pt, &yt).unwrap(), &[r.iter().sum()], tol);
+        close(&BinaryFocalLoss::new().agg(Agg::None).call(&pt, &yt).unwrap(), &r, tol);
+        let r = bfocal_ref(&P, &Y, 1.5, 0.01);
+        close(&BinaryFocalLoss::new().gamma(1.5).epsilon(0.01).call(&pt, &yt).unwrap(), &[mean(&r)], tol);
+        // γ = 0 is the binary cross-entropy
+        let bce = BinaryCrossEntropyLoss::new().epsilon(0.0).call(&pt, &yt).unwrap();
+        let bce = bce.to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap();
+        close(&BinaryFocalLoss::new().gamma(0.0).epsilon(0.0).call(&pt, &yt).unwrap(), &[bce], tol);
+    }
+}
+
+#[test]
+fn binary_focal_gradients_and_bad_input() {
+    let p = t(&P, &[3, 2], DType::F64);
+    let y = t(&Y, &[3, 2], DType::F64);
+    grad_check(|v| BinaryFocalLoss::new().call(v, &y), &p);
+    grad_check(|v| BinaryFocalLoss::new().gamma(0.5).agg(Agg::Sum).call(v, &y), &p);
+    for (l, what) in [(BinaryFocalLoss::new().gamma(-1.0), "-1"), (BinaryFocalLoss::new().gamma(f64::NAN), "NaN")] {
+        let e = l.call(&p, &y).unwrap_err().to_string();
+        assert!(e.contains("BinaryFocalLoss") && e.contains("gamma") && e.contains(what), "{e}");
+    }
+    let e = BinaryFocalLoss::new().call(&p, &Tensor::zeros(&[2, 3], DType::F64).unwrap()).unwrap_err().to_string();
+    assert!(e.contains("[3, 2]") && e.contains("[2, 3]"), "{e}");
+}
+
+#[test]
+fn binary_cross_entropy_bad_input() {
+    let p = t(&P, &[3, 2], DType::F32);
+    let e =
+        BinaryCrossEntropyLoss::new().call(&p, &Tensor::zeros(&[3, 3], DType::F32).unwrap()).unwrap_err().to_string();
+    assert!(e.contains("BinaryCrossEntropyLoss") && e.contains("[3, 2]") && e.contains("[3, 3]"), "{e}");
+    for (l, what) in [
+        (BinaryCrossEntropyLoss::new().label_smoothing(-0.1), "-0.1"),
+        (BinaryCrossEntropyLoss::new().label_smoothing(f64::NAN), "NaN"),
+        (BinaryCrossEntropyLoss::new().epsilon(f64::INFINITY), "inf"),
+    ] {
+        let e = l.call(&p, &p).unwrap_err().to_string();
+        assert!(e.contains("BinaryCrossEntropyLoss") && e.contains(what), "{e}");
+    }
+    let e =
+        BinaryCrossEntropyLoss::new().call(&Tensor::zeros(&[3, 2], DType::I64).unwrap(), &p).unwrap_err().to_string();
+    assert!(e.contains("BinaryCrossEntropyLoss"), "{e}");
 }
