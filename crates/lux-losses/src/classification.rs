@@ -325,3 +325,173 @@ impl LossFunction for BinaryFocalLoss {
         self.agg.apply(&loss)
     }
 }
+
+/// Multi-class focal loss (Lux's `FocalLoss`): with `ŷε = ŷ + ε`,
+/// `agg(Σ_dims −y·(1 − ŷε)^γ·log(ŷε))`, reduced along the class axis `dims`
+/// and then aggregated over the remaining elements. Defaults: `gamma = 2`
+/// (finite and ≥ 0, checked in `call`), `dims = -1` (the class axis is last
+/// in batch-first layout, Lux's `dims = 1`), `epsilon = None` (the machine
+/// epsilon of the promoted dtype), `agg = mean`. With `gamma = 0` it is the
+/// cross-entropy. ŷ holds probabilities.
+///
+/// Lux's example, transposed to batch-first (5 samples, 3 classes):
+/// ```
+/// use lux_core::{DType, Tensor};
+/// use lux_losses::{FocalLoss, LossFunction};
+/// use lux_ops::softmax;
+/// let y = Tensor::from_vec(vec![1.0f32, 0., 0., 0., 1., 0., 0., 0., 1., 0., 1., 0., 1., 0., 0.], &[5, 3])?;
+/// let y_hat = softmax(&Tensor::arange(-7.0, 8.0, 1.0, DType::F32)?.reshape(&[5, 3])?, -1)?;
+/// let l = FocalLoss::new().call(&y_hat, &y)?.to_scalar::<f32>()?;
+/// assert!((l - 1.1277556).abs() < 1e-5);
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct FocalLoss {
+    agg: Agg,
+    gamma: f64,
+    dims: isize,
+    epsilon: Option<f64>,
+}
+
+impl Default for FocalLoss {
+    fn default() -> FocalLoss {
+        FocalLoss { agg: Agg::Mean, gamma: 2.0, dims: -1, epsilon: None }
+    }
+}
+
+impl FocalLoss {
+    /// Lux's defaults: `gamma = 2`, `dims = -1`, `epsilon = None`,
+    /// `agg = mean`.
+    pub fn new() -> FocalLoss {
+        FocalLoss::default()
+    }
+    /// The aggregation over the per-sample losses (default mean).
+    pub fn agg(mut self, agg: Agg) -> FocalLoss {
+        self.agg = agg;
+        self
+    }
+    /// The focusing exponent γ (default 2); finite and ≥ 0, checked in `call`.
+    pub fn gamma(mut self, gamma: f64) -> FocalLoss {
+        self.gamma = gamma;
+        self
+    }
+    /// The class axis, signed (default −1, the last axis).
+    pub fn dims(mut self, dims: isize) -> FocalLoss {
+        self.dims = dims;
+        self
+    }
+    /// The ε added to ŷ (default: the machine epsilon); finite and ≥ 0,
+    /// checked in `call`.
+    pub fn epsilon(mut self, epsilon: f64) -> FocalLoss {
+        self.epsilon = Some(epsilon);
+        self
+    }
+}
+
+impl LossFunction for FocalLoss {
+    fn name(&self) -> &'static str {
+        "FocalLoss"
+    }
+    fn call(&self, y_pred: &Tensor, y: &Tensor) -> Result<Tensor> {
+        let name = self.name();
+        let gamma = non_negative(name, "gamma", self.gamma)?;
+        let eps = epsilon_for(name, self.epsilon, y_pred, y)?;
+        let y = prepare(name, y_pred, y)?;
+        let axis = normalize_axis(name, self.dims, y_pred.shape())? as isize;
+        let p_eps = y_pred.add_scalar(eps)?;
+        let weight = p_eps.neg()?.add_scalar(1.0)?.powf(gamma)?;
+        let per_sample = y.mul(&weight)?.mul(&p_eps.log()?)?.sum(&[axis], false)?.neg()?;
+        self.agg.apply(&per_sample)
+    }
+}
+
+/// Kullback–Leibler divergence (Lux's `KLDivergenceLoss`) of the target
+/// distribution `y` from the prediction `ŷ`, both along the class axis
+/// `dims`: `agg(Σ_dims y·log y) + CE(ŷ, y)`, where `CE` is
+/// [`CrossEntropyLoss`] with the same `dims`, `epsilon`, `label_smoothing`
+/// and `agg` (as in Lux, the smoothing applies to the cross-entropy term
+/// only, and `0·log 0 = 0`). Defaults: `dims = -1`, `epsilon = None` (the
+/// machine epsilon of the promoted dtype), `label_smoothing = 0`,
+/// `agg = mean`. Targets are distributions (float, integer or bool, of ŷ's
+/// shape or broadcasting to it), not class indices.
+///
+/// Lux's examples:
+/// ```
+/// use lux_core::Tensor;
+/// use lux_losses::{Agg, KLDivergenceLoss, LossFunction};
+/// let p1 = Tensor::from_vec(vec![1.0f64, 0.0, 0.0, 1.0], &[2, 2])?;
+/// let p2 = Tensor::full(&[2, 2], 0.5, lux_core::DType::F64)?;
+/// let l = KLDivergenceLoss::new().call(&p2, &p1)?.to_scalar::<f64>()?;
+/// assert!((l - 2f64.ln()).abs() < 1e-12);
+/// let s = KLDivergenceLoss::new().agg(Agg::Sum).call(&p2, &p1)?.to_scalar::<f64>()?;
+/// assert!((s - 2.0 * 2f64.ln()).abs() < 1e-12);
+/// assert_eq!(KLDivergenceLoss::new().epsilon(0.0).call(&p2, &p2)?.to_scalar::<f64>()?, 0.0);
+/// assert_eq!(KLDivergenceLoss::new().epsilon(0.0).call(&p1, &p2)?.to_scalar::<f64>()?, f64::INFINITY);
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct KLDivergenceLoss {
+    agg: Agg,
+    dims: isize,
+    epsilon: Option<f64>,
+    label_smoothing: f64,
+}
+
+impl Default for KLDivergenceLoss {
+    fn default() -> KLDivergenceLoss {
+        KLDivergenceLoss { agg: Agg::Mean, dims: -1, epsilon: None, label_smoothing: 0.0 }
+    }
+}
+
+impl KLDivergenceLoss {
+    /// Lux's defaults: `dims = -1`, `epsilon = None`, `label_smoothing = 0`,
+    /// `agg = mean`.
+    pub fn new() -> KLDivergenceLoss {
+        KLDivergenceLoss::default()
+    }
+    /// The aggregation over the per-sample values (default mean), applied
+    /// to each of the two terms.
+    pub fn agg(mut self, agg: Agg) -> KLDivergenceLoss {
+        self.agg = agg;
+        self
+    }
+    /// The class axis, signed (default −1, the last axis).
+    pub fn dims(mut self, dims: isize) -> KLDivergenceLoss {
+        self.dims = dims;
+        self
+    }
+    /// The ε of the cross-entropy term (default: the machine epsilon);
+    /// finite and ≥ 0, checked in `call`.
+    pub fn epsilon(mut self, epsilon: f64) -> KLDivergenceLoss {
+        self.epsilon = Some(epsilon);
+        self
+    }
+    /// The label smoothing α in [0, 1] of the cross-entropy term (default
+    /// 0), checked in `call`.
+    pub fn label_smoothing(mut self, alpha: f64) -> KLDivergenceLoss {
+        self.label_smoothing = alpha;
+        self
+    }
+}
+
+impl LossFunction for KLDivergenceLoss {
+    fn name(&self) -> &'static str {
+        "KLDivergenceLoss"
+    }
+    fn call(&self, y_pred: &Tensor, y: &Tensor) -> Result<Tensor> {
+        let name = self.name();
+        unit_interval(name, "label_smoothing", self.label_smoothing)?;
+        let eps = epsilon_for(name, self.epsilon, y_pred, y)?;
+        let y = prepare(name, y_pred, y)?;
+        let axis = normalize_axis(name, self.dims, y_pred.shape())? as isize;
+        let entropy = self.agg.apply(&lux_ops::xlogx(&y)?.sum(&[axis], false)?)?;
+        let ce = CrossEntropyLoss {
+            agg: self.agg.clone(),
+            dims: axis,
+            epsilon: Some(eps),
+            logits: false,
+            label_smoothing: self.label_smoothing,
+        };
+        entropy.add(&ce.call(y_pred, &y)?)
+    }
+}

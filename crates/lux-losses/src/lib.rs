@@ -25,7 +25,7 @@ mod classification;
 mod util;
 
 pub use agg::Agg;
-pub use classification::{BinaryCrossEntropyLoss, BinaryFocalLoss, CrossEntropyLoss};
+pub use classification::{BinaryCrossEntropyLoss, BinaryFocalLoss, CrossEntropyLoss, FocalLoss, KLDivergenceLoss};
 
 use lux_core::{Layer, Result, Tensor, Tree};
 

@@ -3,7 +3,9 @@
 
 use lux_ad::{Tolerances, check_gradients};
 use lux_core::{DType, Result, Tensor, Tree, tree};
-use lux_losses::{Agg, BinaryCrossEntropyLoss, BinaryFocalLoss, CrossEntropyLoss, LossFunction};
+use lux_losses::{
+    Agg, BinaryCrossEntropyLoss, BinaryFocalLoss, CrossEntropyLoss, FocalLoss, KLDivergenceLoss, LossFunction,
+};
 
 /// Pseudo-random probabilities rows (each row of `cols` sums to 1), f64.
 fn probs(rows: usize, cols: usize, seed: u64) -> Vec<f64> {
@@ -340,4 +342,107 @@ fn binary_cross_entropy_bad_input() {
     let e =
         BinaryCrossEntropyLoss::new().call(&Tensor::zeros(&[3, 2], DType::I64).unwrap(), &p).unwrap_err().to_string();
     assert!(e.contains("BinaryCrossEntropyLoss"), "{e}");
+}
+
+/// The reference per-sample focal loss along the last axis.
+fn focal_ref(p: &[f64], y: &[f64], cols: usize, gamma: f64, eps: f64) -> Vec<f64> {
+    (0..p.len() / cols)
+        .map(|r| (r * cols..(r + 1) * cols).map(|i| -y[i] * (1.0 - p[i] - eps).powf(gamma) * (p[i] + eps).ln()).sum())
+        .collect()
+}
+
+#[test]
+fn focal_values_for_every_option() {
+    let (rows, cols) = (4, 3);
+    let p = probs(rows, cols, 21);
+    let y = one_hot_rows(&[0, 2, 1, 1], cols);
+    let soft = probs(rows, cols, 22);
+    for (dtype, tol) in [(DType::F32, 1e-5), (DType::F64, 1e-12)] {
+        let (pt, yt, st) = (t(&p, &[rows, cols], dtype), t(&y, &[rows, cols], dtype), t(&soft, &[rows, cols], dtype));
+        let eps = if dtype == DType::F32 { f32::EPSILON as f64 } else { f64::EPSILON };
+        let r = focal_ref(&p, &y, cols, 2.0, eps);
+        close(&FocalLoss::new().call(&pt, &yt).unwrap(), &[mean(&r)], tol);
+        close(&FocalLoss::new().agg(Agg::Sum).call(&pt, &yt).unwrap(), &[r.iter().sum()], tol);
+        close(&FocalLoss::new().agg(Agg::None).call(&pt, &yt).unwrap(), &r, tol);
+        let r = focal_ref(&p, &soft, cols, 0.7, 0.01);
+        close(&FocalLoss::new().gamma(0.7).epsilon(0.01).call(&pt, &st).unwrap(), &[mean(&r)], tol);
+        // γ = 0 is the cross-entropy
+        let ce =
+            CrossEntropyLoss::new().call(&pt, &st).unwrap().to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap();
+        close(&FocalLoss::new().gamma(0.0).call(&pt, &st).unwrap(), &[ce], tol);
+    }
+    // classes on axis 0
+    let r = focal_ref(&p, &soft, cols, 2.0, f64::EPSILON);
+    let pt = t(&p, &[rows, cols], DType::F64).transpose(0, 1).unwrap();
+    let st = t(&soft, &[rows, cols], DType::F64).transpose(0, 1).unwrap();
+    close(&FocalLoss::new().dims(0).agg(Agg::None).call(&pt, &st).unwrap(), &r, 1e-12);
+}
+
+#[test]
+fn focal_gradients_and_bad_input() {
+    let p = t(&probs(3, 4, 31), &[3, 4], DType::F64);
+    let y = t(&probs(3, 4, 32), &[3, 4], DType::F64);
+    grad_check(|v| FocalLoss::new().call(v, &y), &p);
+    grad_check(|v| FocalLoss::new().gamma(1.5).dims(0).agg(Agg::Sum).call(v, &y), &p);
+    for (l, what) in [
+        (FocalLoss::new().gamma(-2.0), "-2"),
+        (FocalLoss::new().gamma(f64::NAN), "NaN"),
+        (FocalLoss::new().epsilon(-0.5), "-0.5"),
+        (FocalLoss::new().dims(-3), "axis -3"),
+    ] {
+        let e = l.call(&p, &y).unwrap_err().to_string();
+        assert!(e.contains("FocalLoss") && e.contains(what), "{e}");
+    }
+    let e = FocalLoss::new().call(&p, &Tensor::zeros(&[4, 3], DType::F64).unwrap()).unwrap_err().to_string();
+    assert!(e.contains("[3, 4]") && e.contains("[4, 3]"), "{e}");
+}
+
+/// The reference per-sample KL divergence along the last axis (α smooths
+/// the cross-entropy term only).
+fn kl_ref(p: &[f64], y: &[f64], cols: usize, eps: f64, alpha: f64) -> Vec<f64> {
+    let ce = ce_ref(p, y, cols, eps, alpha, false);
+    (0..p.len() / cols).map(|r| (r * cols..(r + 1) * cols).map(|i| xlogy(y[i], y[i])).sum::<f64>() + ce[r]).collect()
+}
+
+#[test]
+fn kl_divergence_values_for_every_option() {
+    let (rows, cols) = (3, 4);
+    let p = probs(rows, cols, 41);
+    let y = probs(rows, cols, 42);
+    for (dtype, tol) in [(DType::F32, 1e-5), (DType::F64, 1e-12)] {
+        let (pt, yt) = (t(&p, &[rows, cols], dtype), t(&y, &[rows, cols], dtype));
+        let eps = if dtype == DType::F32 { f32::EPSILON as f64 } else { f64::EPSILON };
+        let r = kl_ref(&p, &y, cols, eps, 0.0);
+        close(&KLDivergenceLoss::new().call(&pt, &yt).unwrap(), &[mean(&r)], tol);
+        close(&KLDivergenceLoss::new().agg(Agg::Sum).call(&pt, &yt).unwrap(), &[r.iter().sum()], tol);
+        close(&KLDivergenceLoss::new().agg(Agg::None).call(&pt, &yt).unwrap(), &r, tol);
+        let r = kl_ref(&p, &y, cols, 0.02, 0.25);
+        close(&KLDivergenceLoss::new().epsilon(0.02).label_smoothing(0.25).call(&pt, &yt).unwrap(), &[mean(&r)], tol);
+        // KL(y, y) = 0 with ε = 0
+        close(&KLDivergenceLoss::new().epsilon(0.0).call(&yt, &yt).unwrap(), &[0.0], tol);
+    }
+    let r = kl_ref(&p, &y, cols, f64::EPSILON, 0.0);
+    let pt = t(&p, &[rows, cols], DType::F64).transpose(0, 1).unwrap();
+    let yt = t(&y, &[rows, cols], DType::F64).transpose(0, 1).unwrap();
+    close(&KLDivergenceLoss::new().dims(0).agg(Agg::None).call(&pt, &yt).unwrap(), &r, 1e-12);
+}
+
+#[test]
+fn kl_divergence_gradients_and_bad_input() {
+    let p = t(&probs(3, 4, 51), &[3, 4], DType::F64);
+    let y = t(&one_hot_rows(&[1, 3, 0], 4), &[3, 4], DType::F64);
+    grad_check(|v| KLDivergenceLoss::new().call(v, &y), &p);
+    grad_check(|v| KLDivergenceLoss::new().label_smoothing(0.1).dims(0).agg(Agg::Sum).call(v, &y), &p);
+    for (l, what) in [
+        (KLDivergenceLoss::new().label_smoothing(2.0), "2"),
+        (KLDivergenceLoss::new().epsilon(f64::NAN), "NaN"),
+        (KLDivergenceLoss::new().dims(5), "axis 5"),
+    ] {
+        let e = l.call(&p, &y).unwrap_err().to_string();
+        assert!(e.contains("KLDivergenceLoss") && e.contains(what), "{e}");
+    }
+    let e = KLDivergenceLoss::new().call(&p, &Tensor::zeros(&[3, 5], DType::F64).unwrap()).unwrap_err().to_string();
+    assert!(e.contains("KLDivergenceLoss") && e.contains("[3, 4]") && e.contains("[3, 5]"), "{e}");
+    let e = KLDivergenceLoss::new().call(&Tensor::zeros(&[3, 4], DType::I64).unwrap(), &p).unwrap_err().to_string();
+    assert!(e.contains("KLDivergenceLoss"), "{e}");
 }
