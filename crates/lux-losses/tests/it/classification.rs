@@ -446,3 +446,93 @@ fn kl_divergence_gradients_and_bad_input() {
     let e = KLDivergenceLoss::new().call(&Tensor::zeros(&[3, 4], DType::I64).unwrap(), &p).unwrap_err().to_string();
     assert!(e.contains("KLDivergenceLoss"), "{e}");
 }
+
+fn f64s(v: &[f64], shape: &[usize]) -> Tensor {
+    Tensor::from_vec(v.to_vec(), shape).unwrap()
+}
+
+fn val(l: &dyn LossFunction, p: &Tensor, y: &Tensor) -> f64 {
+    l.call(p, y).unwrap().to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap()
+}
+
+fn approx(a: f64, b: f64) {
+    assert!((a - b).abs() <= 1e-8 * (1.0 + b.abs()), "{a} vs {b}");
+}
+
+/// Lux's test/misc/helpers/loss_tests.jl, the classification cases, batch-first.
+#[test]
+fn lux_classification_suite() {
+    let ce = CrossEntropyLoss::new();
+    approx(
+        val(&ce, &f64s(&[0.1, 0.0, 0.9], &[3]), &f64s(&[0.1, 0.0, 0.9], &[3])),
+        val(&ce, &f64s(&[0.1, 0.9], &[2]), &f64s(&[0.1, 0.9], &[2])),
+    );
+    // y = onehotbatch([1, 1, 0, 0], 0:1); ŷ and logŷ as in Lux
+    let y = f64s(&[0., 1., 0., 1., 1., 0., 1., 0.], &[4, 2]);
+    let y_smoothed = y.mul_scalar(0.9).unwrap().add_scalar(0.05).unwrap();
+    let p = f64s(&[0.1, 0.9, 0.9, 0.1, 0.9, 0.1, 0.1, 0.9], &[4, 2]);
+    let v = (0.1f64 / 0.9).ln();
+    let logp = f64s(&[v, 0., 0., v, 0., v, v, 0.], &[4, 2]);
+    let (lossvalue, lossvalue_smoothed) = (1.203972804325936, 1.2039728043259348);
+    approx(val(&ce, &p, &y), lossvalue);
+    approx(val(&ce, &p, &y_smoothed), lossvalue_smoothed);
+    approx(val(&CrossEntropyLoss::new().label_smoothing(0.1), &p, &y), lossvalue_smoothed);
+    let (yl, ylp, logylp) = (f64s(&[0., 1.], &[1, 2]), f64s(&[0.9, 0.1], &[1, 2]), f64s(&[0., v], &[1, 2]));
+    approx(val(&CrossEntropyLoss::new().label_smoothing(0.2), &ylp, &yl), -0.1 * 0.9f64.ln() - 0.9 * 0.1f64.ln());
+    approx(val(&ce, &ylp, &yl), -(0.1f64.ln()));
+    let ya = f64s(&[0., 1., 0., 1., 0., 1., 1., 0., 1., 0.], &[5, 2]);
+    assert_eq!(val(&CrossEntropyLoss::new().epsilon(0.0), &ya, &ya), 0.0);
+    let y_sim = ya.mul_scalar(0.8).unwrap().add_scalar(0.1).unwrap();
+    let y_dis = y_sim.neg().unwrap().add_scalar(1.0).unwrap(); // the two classes swapped
+    let smooth = CrossEntropyLoss::new().label_smoothing(0.1);
+    assert!(val(&ce, &y_sim, &ya) < val(&smooth, &y_sim, &ya));
+    assert!(val(&ce, &y_dis, &ya) > val(&smooth, &y_dis, &ya));
+    // logit cross-entropy
+    let logit = CrossEntropyLoss::new().logits(true);
+    approx(val(&logit, &logp, &y), lossvalue);
+    approx(val(&logit, &logylp, &yl), -(0.1f64.ln()));
+    approx(val(&logit, &logp, &y_smoothed), lossvalue_smoothed);
+    approx(val(&CrossEntropyLoss::new().logits(true).label_smoothing(0.1), &logp, &y), lossvalue_smoothed);
+    approx(
+        val(&CrossEntropyLoss::new().logits(true).label_smoothing(0.2), &logylp, &yl),
+        -0.1 * 0.9f64.ln() - 0.9 * 0.1f64.ln(),
+    );
+    // BCE with a constant label
+    approx(
+        val(&BinaryCrossEntropyLoss::new(), &f64s(&[0.1, 0.2, 0.9], &[3]), &Tensor::scalar(1i64)),
+        -(0.1f64.ln() + 0.2f64.ln() + 0.9f64.ln()) / 3.0,
+    );
+    // binary focal
+    let y = f64s(&[0., 1., 1., 0., 0., 1.], &[3, 2]);
+    let p = f64s(&[0.268941, 0.731059, 0.5, 0.5, 0.268941, 0.731059], &[3, 2]);
+    approx(val(&BinaryFocalLoss::new(), &p, &y), 0.0728675615927385);
+    approx(
+        val(&BinaryFocalLoss::new(), &f64s(&[0.6, 0.4, 0.3, 0.7], &[2, 2]), &f64s(&[1., 0., 0., 1.], &[2, 2])),
+        0.05691642237852222,
+    );
+    approx(val(&BinaryFocalLoss::new().gamma(0.0), &p, &y), val(&ce, &p, &y));
+    // focal
+    let y = f64s(&[1., 0., 0., 0., 1., 0., 0., 0., 1., 0., 1., 0., 1., 0., 0.], &[5, 3]);
+    let p =
+        lux_ops::softmax(&Tensor::arange(-7.0, 8.0, 1.0, DType::F64).unwrap().reshape(&[5, 3]).unwrap(), -1).unwrap();
+    // Lux computes this one on Float32 data (its ≈ has rtol √eps(f32)); f64 gives 1.12775650…
+    assert!((val(&FocalLoss::new(), &p, &y) - 1.1277571935622628).abs() < 1e-5);
+    approx(
+        val(
+            &FocalLoss::new(),
+            &f64s(&[0.4, 0.5, 0.1, 0.2, 0.5, 0.3], &[2, 3]),
+            &f64s(&[1., 0., 0., 0., 0., 1.], &[2, 3]),
+        ),
+        0.45990566879720157,
+    );
+    approx(val(&FocalLoss::new().gamma(0.0), &p, &y), val(&ce, &p, &y));
+    // KL: Lux's [1 2 3] vs [4. 5. 6.] is three one-class columns, [3, 1] batch-first
+    let kl = KLDivergenceLoss::new();
+    approx(
+        val(&kl, &f64s(&[0.1, 0.0, 0.9], &[3]), &f64s(&[0.1, 0.0, 0.9], &[3])),
+        val(&kl, &f64s(&[0.1, 0.9], &[2]), &f64s(&[0.1, 0.9], &[2])),
+    );
+    let yk = Tensor::from_vec(vec![1i64, 2, 3], &[3, 1]).unwrap();
+    approx(val(&kl, &f64s(&[4., 5., 6.], &[3, 1]), &yk), -1.7661057888493457);
+    assert!(val(&kl, &f64s(&[1., 2., 3.], &[3, 1]), &yk).abs() < 1e-12);
+}
