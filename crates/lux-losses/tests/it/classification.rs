@@ -536,3 +536,60 @@ fn lux_classification_suite() {
     approx(val(&kl, &f64s(&[4., 5., 6.], &[3, 1]), &yk), -1.7661057888493457);
     assert!(val(&kl, &f64s(&[1., 2., 3.], &[3, 1]), &yk).abs() < 1e-12);
 }
+
+#[test]
+fn half_precision_agrees_with_f32() {
+    let (rows, cols) = (4, 3);
+    let p = probs(rows, cols, 61);
+    let y = one_hot_rows(&[0, 1, 2, 1], cols);
+    let x: Vec<f64> = p.iter().map(|v| v.ln() * 2.0).collect();
+    let losses: Vec<(Box<dyn LossFunction>, &[f64])> = vec![
+        (Box::new(CrossEntropyLoss::new()), &p),
+        (Box::new(CrossEntropyLoss::new().logits(true).label_smoothing(0.1)), &x),
+        (Box::new(BinaryCrossEntropyLoss::new()), &p),
+        (Box::new(BinaryCrossEntropyLoss::new().logits(true)), &x),
+        (Box::new(BinaryFocalLoss::new()), &p),
+        (Box::new(FocalLoss::new()), &p),
+        (Box::new(KLDivergenceLoss::new()), &p),
+    ];
+    for (l, input) in &losses {
+        let want = val(l.as_ref(), &t(input, &[rows, cols], DType::F32), &t(&y, &[rows, cols], DType::F32));
+        for dtype in [DType::F16, DType::BF16] {
+            let got = val(l.as_ref(), &t(input, &[rows, cols], dtype), &t(&y, &[rows, cols], dtype));
+            let tol = if dtype == DType::F16 { 1e-2 } else { 5e-2 };
+            assert!((got - want).abs() <= tol * (1.0 + want.abs()), "{} {dtype:?}: {got} vs {want}", l.name());
+        }
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn random_shapes_and_options_never_panic(
+        a in proptest::collection::vec(1usize..4, 0..4),
+        b in proptest::collection::vec(1usize..4, 0..4),
+        dims in -4isize..4,
+        alpha in -0.5f64..1.5,
+        eps in -0.1f64..0.1,
+        logits: bool,
+        labels: bool,
+    ) {
+        let n: usize = a.iter().product();
+        let p = Tensor::from_vec((0..n).map(|i| 0.1 + 0.8 * ((i * 7919) % 97) as f64 / 97.0).collect::<Vec<f64>>(), &a).unwrap();
+        let m: usize = b.iter().product();
+        let y = if labels {
+            Tensor::from_vec((0..m).map(|i| (i % 4) as i64 - 1).collect::<Vec<i64>>(), &b).unwrap()
+        } else {
+            Tensor::from_vec((0..m).map(|i| (i % 3) as f64 / 2.0).collect::<Vec<f64>>(), &b).unwrap()
+        };
+        let losses: Vec<Box<dyn LossFunction>> = vec![
+            Box::new(CrossEntropyLoss::new().dims(dims).label_smoothing(alpha).epsilon(eps).logits(logits)),
+            Box::new(BinaryCrossEntropyLoss::new().label_smoothing(alpha).epsilon(eps).logits(logits)),
+            Box::new(BinaryFocalLoss::new().gamma(alpha * 4.0).epsilon(eps)),
+            Box::new(FocalLoss::new().gamma(alpha * 4.0).dims(dims).epsilon(eps)),
+            Box::new(KLDivergenceLoss::new().dims(dims).label_smoothing(alpha).epsilon(eps)),
+        ];
+        for l in &losses {
+            let _ = l.call(&p, &y);
+        }
+    }
+}
