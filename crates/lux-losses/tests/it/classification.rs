@@ -593,3 +593,18 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn cross_entropy_logits_equal_probabilities() {
+    let x = f64s(&X, &[2, 3]);
+    let soft = f64s(&SOFT, &[2, 3]);
+    let idx = Tensor::from_vec(vec![2i64, 0], &[2]).unwrap();
+    let sm = lux_ops::softmax(&x, -1).unwrap();
+    for y in [&soft, &idx] {
+        for alpha in [0.0, 0.3] {
+            let a = val(&CrossEntropyLoss::new().logits(true).label_smoothing(alpha), &x, y);
+            let b = val(&CrossEntropyLoss::new().epsilon(0.0).label_smoothing(alpha), &sm, y);
+            approx(a, b);
+        }
+    }
+}
