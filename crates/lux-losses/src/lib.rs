@@ -15,17 +15,25 @@
 //! flow to `ŷ` only (targets are constants); bad input is an `Err` naming
 //! the loss and the shapes.
 //!
-//! **Status:** the crate's protocol ([`LossFunction`], [`Agg`], the option
-//! checks) is in place; the fifteen losses are being added family by family
-//! (see the crate's README section in `docs/ops.md`).
+//! | family | losses |
+//! |---|---|
+//! | regression | [`MSELoss`], [`MAELoss`], [`MSLELoss`], [`HuberLoss`], [`PoissonLoss`] |
+//! | margin, segmentation, generic | [`HingeLoss`], [`SquaredHingeLoss`], [`SiameseContrastiveLoss`], [`DiceCoeffLoss`], [`GenericLossFunction`] |
+//! | classification | [`CrossEntropyLoss`] (also class-index targets), [`BinaryCrossEntropyLoss`], [`BinaryFocalLoss`], [`FocalLoss`], [`KLDivergenceLoss`] |
+//!
+//! All are composites of differentiable tensor ops (the logit forms use
+//! `logsoftmax`/`logsigmoid`), so every loss nests under AD; fused
+//! cross-entropy and MSE kernels are still to come.
 #![doc(test(attr(deny(warnings))))]
 
 mod agg;
+mod classification;
 mod margin;
 mod regression;
 mod util;
 
 pub use agg::{Agg, AggFn};
+pub use classification::{BinaryCrossEntropyLoss, BinaryFocalLoss, CrossEntropyLoss, FocalLoss, KLDivergenceLoss};
 pub use margin::{
     DiceCoeffLoss, ElementwiseLoss, GenericLossFunction, HingeLoss, SiameseContrastiveLoss, SquaredHingeLoss,
 };

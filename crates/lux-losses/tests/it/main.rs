@@ -1,3 +1,4 @@
 //! The integration-test binary of lux-losses (one module per family).
+mod classification;
 mod margin;
 mod regression;
