@@ -20,8 +20,11 @@ pub(crate) fn t(v: &[f64], shape: &[usize], dtype: DType) -> Tensor {
     Tensor::from_vec(v.to_vec(), shape).unwrap().to_dtype(dtype).unwrap()
 }
 
+/// An f64 reference of an aggregation, on the unreduced values.
+pub(crate) type AggRef = fn(&[f64]) -> Vec<f64>;
+
 /// The four aggregations and their f64 reference on the unreduced values.
-pub(crate) fn aggs() -> Vec<(&'static str, Agg, fn(&[f64]) -> Vec<f64>)> {
+pub(crate) fn aggs() -> Vec<(&'static str, Agg, AggRef)> {
     vec![
         ("mean", Agg::Mean, |l| vec![l.iter().sum::<f64>() / l.len() as f64]),
         ("sum", Agg::Sum, |l| vec![l.iter().sum::<f64>()]),
