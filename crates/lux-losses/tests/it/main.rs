@@ -1,4 +1,5 @@
 //! The integration-test binary of lux-losses (one module per family).
 mod classification;
 mod margin;
+mod props;
 mod regression;
