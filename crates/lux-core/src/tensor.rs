@@ -1023,8 +1023,7 @@ impl<'de> serde::Deserialize<'de> for Tensor {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         use serde::de::Error;
         let TensorRepr { shape, payload } = TensorRepr::deserialize(d)?;
-        // A shape may claim more elements than any data could hold.
-        checked_len("Tensor::deserialize", &shape).map_err(D::Error::custom)?;
+        // `from_vec` checks the shape (it may claim more elements than any data could hold).
         let floats = |v: Vec<Float>, dt: DType| {
             Tensor::from_vec(v.into_iter().map(|x| x.0).collect::<Vec<f64>>(), &shape).and_then(|t| t.to_dtype(dt))
         };

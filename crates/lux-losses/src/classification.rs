@@ -1,7 +1,7 @@
 //! The classification losses: cross-entropy (multi-class and binary),
 //! focal losses and the Kullback–Leibler divergence.
 
-use crate::util::{epsilon_for, non_negative, prepare, unit_interval};
+use crate::util::{epsilon_for, float_predictions, non_negative, prepare, unit_interval};
 use crate::{Agg, LossFunction};
 use lux_core::{DType, LuxError, Result, Tensor, normalize_axis};
 
@@ -147,9 +147,7 @@ impl LossFunction for CrossEntropyLoss {
         let name = self.name();
         let alpha = unit_interval(name, "label_smoothing", self.label_smoothing)?;
         let eps = epsilon_for(name, self.epsilon, y_pred, y)?;
-        if !y_pred.dtype().is_float() {
-            return Err(LuxError::UnsupportedDType { op: format!("{name} (predictions ŷ)"), dtype: y_pred.dtype() });
-        }
+        float_predictions(name, y_pred)?;
         let axis = normalize_axis(name, self.dims, y_pred.shape())?;
         let y = match class_targets(name, y_pred, y, axis)? {
             Some(hot) => hot,

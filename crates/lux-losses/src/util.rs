@@ -7,13 +7,20 @@ pub(crate) fn context(loss: &str, what: &str, e: LuxError) -> LuxError {
     LuxError::invalid_argument(loss, format!("{what}: {e}"))
 }
 
+/// `Err(UnsupportedDType)` naming `loss` unless the predictions are floats.
+pub(crate) fn float_predictions(loss: &str, y_pred: &Tensor) -> Result<()> {
+    if y_pred.dtype().is_float() {
+        Ok(())
+    } else {
+        Err(LuxError::UnsupportedDType { op: format!("{loss} (predictions ŷ)"), dtype: y_pred.dtype() })
+    }
+}
+
 /// Checks that `y_pred` is a float tensor and that the targets `y` broadcast
 /// against it, and returns `y` as a constant of `y_pred`'s compute dtype
 /// (bool and integer targets become 0/1 or their values, as in Lux).
 pub(crate) fn prepare(loss: &str, y_pred: &Tensor, y: &Tensor) -> Result<Tensor> {
-    if !y_pred.dtype().is_float() {
-        return Err(LuxError::UnsupportedDType { op: format!("{loss} (predictions ŷ)"), dtype: y_pred.dtype() });
-    }
+    float_predictions(loss, y_pred)?;
     broadcast_shapes(y_pred.shape(), y.shape()).map_err(|_| {
         LuxError::shape(
             loss,
