@@ -621,14 +621,24 @@ pub(crate) fn checked_len(op: &str, shape: &[usize]) -> Result<usize> {
 /// (infallibly) are first reserved fallibly by [`check_alloc`].
 const PROBE_BYTES: usize = 1 << 30;
 
-fn too_large(op: &str, what: &str, shape: &[usize], why: std::fmt::Arguments<'_>) -> LuxError {
+/// Names a tensor buffer in allocation errors ("f32 tensor") without
+/// formatting a string on every op that allocates.
+struct TensorOf(DType);
+
+impl fmt::Display for TensorOf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} tensor", self.0)
+    }
+}
+
+fn too_large(op: &str, what: &dyn fmt::Display, shape: &[usize], why: std::fmt::Arguments<'_>) -> LuxError {
     shape_err(op, format!("the {what} of shape {shape:?} is too large: {why}"))
 }
 
 /// The element count of a buffer of `shape` holding `elem_bytes`-byte
 /// elements, and its size in bytes: `shape` is valid (see [`checked_len`])
 /// and the bytes are within [`Tensor::MAX_BUFFER_BYTES`].
-fn buffer_size(op: &str, what: &str, shape: &[usize], elem_bytes: usize) -> Result<(usize, usize)> {
+fn buffer_size(op: &str, what: &dyn fmt::Display, shape: &[usize], elem_bytes: usize) -> Result<(usize, usize)> {
     let n = checked_len(op, shape).map_err(|_| {
         too_large(
             op,
@@ -670,7 +680,7 @@ fn buffer_size(op: &str, what: &str, shape: &[usize], elem_bytes: usize) -> Resu
 /// exceeds [`Tensor::MAX_BUFFER_BYTES`], or the allocator refuses it; the
 /// message names `op`, `what`, the shape and the size.
 pub fn alloc_buffer<T>(op: &str, what: &str, shape: &[usize]) -> Result<Vec<T>> {
-    Ok(reserve(op, what, shape)?.0)
+    Ok(reserve(op, &what, shape)?.0)
 }
 
 /// The element count of a buffer of `shape` holding `T`s, checked as
@@ -686,10 +696,10 @@ pub fn alloc_buffer<T>(op: &str, what: &str, shape: &[usize]) -> Result<Vec<T>> 
 /// # Errors
 /// As [`alloc_buffer`], but for the allocator's refusal.
 pub fn buffer_len<T>(op: &str, what: &str, shape: &[usize]) -> Result<usize> {
-    Ok(buffer_size(op, what, shape, std::mem::size_of::<T>())?.0)
+    Ok(buffer_size(op, &what, shape, std::mem::size_of::<T>())?.0)
 }
 
-fn reserve<T>(op: &str, what: &str, shape: &[usize]) -> Result<(Vec<T>, usize)> {
+fn reserve<T>(op: &str, what: &dyn fmt::Display, shape: &[usize]) -> Result<(Vec<T>, usize)> {
     let (n, bytes) = buffer_size(op, what, shape, std::mem::size_of::<T>())?;
     let mut v = Vec::new();
     v.try_reserve_exact(n).map_err(|_| too_large(op, what, shape, format_args!("cannot allocate {bytes} bytes")))?;
@@ -698,7 +708,7 @@ fn reserve<T>(op: &str, what: &str, shape: &[usize]) -> Result<(Vec<T>, usize)> 
 
 /// [`alloc_buffer`] for a tensor of `T`, with its element count.
 pub(crate) fn alloc_vec<T: Element>(op: &str, shape: &[usize]) -> Result<(Vec<T>, usize)> {
-    reserve(op, &format!("{} tensor", T::DTYPE.name()), shape)
+    reserve(op, &TensorOf(T::DTYPE), shape)
 }
 
 /// Checks that an output of `shape` and `dtype` that an ndarray routine is
@@ -707,7 +717,7 @@ pub(crate) fn alloc_vec<T: Element>(op: &str, shape: &[usize]) -> Result<(Vec<T>
 /// released) so that a buffer the machine cannot hold is an `Err`, not an
 /// abort.
 pub(crate) fn check_alloc(op: &str, shape: &[usize], dtype: DType) -> Result<()> {
-    let what = format!("{} tensor", dtype.name());
+    let what = TensorOf(dtype);
     let (_, bytes) = buffer_size(op, &what, shape, dtype.size_in_bytes())?;
     if bytes >= PROBE_BYTES {
         Vec::<u8>::new()
