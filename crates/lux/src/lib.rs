@@ -9,6 +9,7 @@
 //! | [`core`] (`lux-core`) | `Tensor`, autodiff record, `Tree`, `Layer`, `setup`/`apply` |
 //! | [`ops`] (`lux-ops`) | activations, softmax, fused dense, conv, pooling, norms, dropout, embedding, LuxOps |
 //! | [`ad`] (`lux-ad`) | `gradient`, `value_and_gradient_aux`, `vjp`, `jvp`, `hvp`, `jacobian`, backends, `check_gradients` |
+//! | [`layers`] (`lux-layers`) | Lux's standard layers (`Dense`, `Chain`, `Conv`, `BatchNorm`, `LSTMCell`, …) and weight initialisers |
 //! | [`losses`] (`lux-losses`) | Lux's loss functions as values (`MSELoss`, `CrossEntropyLoss`, …), `Agg`, `LossFunction` |
 //! | [`rand`] | the `rand` crate, in the version the `Layer` trait uses |
 //!
@@ -33,6 +34,7 @@ pub use lux_core as core;
 #[doc(no_inline)]
 pub use lux_core::__private::rand;
 pub use lux_core::tree;
+pub use lux_layers as layers;
 pub use lux_losses as losses;
 pub use lux_ops as ops;
 
@@ -76,6 +78,7 @@ pub mod prelude {
         Children, DType, Layer, LuxError, Result, RngState, Tensor, Tree, apply, apply_tensor, display_model,
         forward_child, setup, stateless_apply, test_mode, train_mode,
     };
+    pub use lux_layers::*;
     pub use lux_losses::*;
     pub use lux_ops::Activation;
 }

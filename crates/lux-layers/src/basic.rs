@@ -1,0 +1,1 @@
+//! WrappedFunction, NoOpLayer, FlattenLayer, ReshapeLayer, SelectDim and activation functions as layers.

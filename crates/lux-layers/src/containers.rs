@@ -1,0 +1,1 @@
+//! Containers: Chain, SkipConnection, Parallel, BranchLayer, PairwiseFusion, RepeatedLayer.

@@ -1,0 +1,1 @@
+//! Convolution layers: Conv and ConvTranspose.

@@ -1,0 +1,1 @@
+//! Dense-family layers: Dense, Bilinear, Scale, Maxout.

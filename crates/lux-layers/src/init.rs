@@ -1,0 +1,1 @@
+//! Weight initialisers (Lux's WeightInitializers), with an explicit rng.

@@ -1,0 +1,1 @@
+//! Normalisation layers: BatchNorm, LayerNorm, GroupNorm, InstanceNorm, WeightNorm.

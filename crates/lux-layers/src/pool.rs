@@ -1,0 +1,1 @@
+//! Pooling layers: max, mean and LP pooling, global and adaptive pools.

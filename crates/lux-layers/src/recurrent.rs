@@ -1,0 +1,1 @@
+//! Recurrent layers: RNNCell, LSTMCell, GRUCell, Recurrence, StatefulRecurrentCell, BidirectionalRNN.

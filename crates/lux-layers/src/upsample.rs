@@ -1,0 +1,1 @@
+//! Upsample and PixelShuffle.
