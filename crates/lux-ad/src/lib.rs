@@ -18,12 +18,15 @@
 //! penalties, Hessian-vector products), and [`jvp`] is computed as the
 //! derivative of a VJP (the "double-VJP" trick) rather than with a second
 //! engine. Gradients always come back as a [`Tree`] shaped like the input.
+//!
+//! [`testing::check_layer`] is the conformance check every layer passes.
 #![doc(test(attr(deny(warnings))))]
 
 mod backend;
 mod check;
 mod drivers;
 mod output;
+pub mod testing;
 
 pub use backend::{AdBackend, AutoCompiledTape, AutoFiniteDiff, AutoForward, AutoTape};
 pub use check::{GradCheckReport, Tolerances, check_gradients, check_gradients_with};

@@ -83,6 +83,15 @@ pub enum LuxError {
         /// Relative tolerance used.
         rtol: f64,
     },
+    /// A conformance check (such as `lux_ad::testing::check_layer`) found
+    /// a broken contract.
+    #[error("{check} failed: {msg}")]
+    CheckFailed {
+        /// The check and what it checked, e.g. `check_layer(Dense(2 => 3))`.
+        check: String,
+        /// What was wrong.
+        msg: String,
+    },
     /// Reading or writing files.
     #[error("I/O error: {0}")]
     Io(String),

@@ -6,6 +6,7 @@ mod matmul_nd;
 mod nested;
 mod ops;
 mod ops_extra;
+mod testing;
 
 use lux_core::{DType, Result, Tensor};
 use rand::SeedableRng;

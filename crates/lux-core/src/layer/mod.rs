@@ -333,6 +333,42 @@ pub trait Layer: Send + Sync {
         None
     }
 
+    /// Whether a call returns a state of the same structure, leaf kinds,
+    /// dtypes and shapes as the one it was given (LuxCore's
+    /// `preserves_state_type`). Default: `true` for a leaf layer; for a
+    /// container or wrapper, whether all its children do. A layer whose
+    /// state changes type (e.g. a carry that starts empty and becomes a
+    /// tensor) returns `false`; `StatefulLayer` and `check_layer` read it.
+    ///
+    /// ```
+    /// use lux_core::{Children, Layer, Result, Tree};
+    /// struct Fixed;
+    /// impl Layer for Fixed {
+    ///     fn forward(&self, x: &Tree, _: &Tree, st: &Tree) -> Result<(Tree, Tree)> { Ok((x.clone(), st.clone())) }
+    /// }
+    /// struct Growing;
+    /// impl Layer for Growing {
+    ///     fn forward(&self, x: &Tree, _: &Tree, _: &Tree) -> Result<(Tree, Tree)> { Ok((x.clone(), x.clone())) }
+    ///     fn preserves_state_type(&self) -> bool { false }
+    /// }
+    /// struct Pair(Fixed, Growing);
+    /// impl Layer for Pair {
+    ///     fn forward(&self, x: &Tree, _: &Tree, st: &Tree) -> Result<(Tree, Tree)> { Ok((x.clone(), st.clone())) }
+    ///     fn children(&self) -> Children<'_> {
+    ///         Children::Named(vec![("a".into(), &self.0 as &dyn Layer), ("b".into(), &self.1)])
+    ///     }
+    /// }
+    /// assert!(Fixed.preserves_state_type());
+    /// assert!(!Pair(Fixed, Growing).preserves_state_type());
+    /// ```
+    fn preserves_state_type(&self) -> bool {
+        match self.children() {
+            Children::None => true,
+            Children::Named(children) => children.iter().all(|(_, c)| c.preserves_state_type()),
+            Children::Wrapped(inner) => inner.preserves_state_type(),
+        }
+    }
+
     /// The name shown when printing a container (`Chain(` …): default, the
     /// type's name without module path or generic arguments.
     fn display_name(&self) -> String {
@@ -380,6 +416,9 @@ macro_rules! forward_layer_impl {
             }
             fn state_shapes(&self) -> Option<Vec<Vec<usize>>> {
                 (**self).state_shapes()
+            }
+            fn preserves_state_type(&self) -> bool {
+                (**self).preserves_state_type()
             }
             fn display_name(&self) -> String {
                 (**self).display_name()
