@@ -8,11 +8,9 @@ use lux_core::{LuxError, Result, Tensor, Tree};
 pub(crate) fn float_input<'a>(x: &'a Tree, describe: impl FnOnce() -> String) -> Result<&'a Tensor> {
     match x {
         Tree::Tensor(t) if t.dtype().is_float() => Ok(t),
-        Tree::Tensor(t) => Err(LuxError::DType {
-            op: describe(),
-            expected: "a float input tensor".into(),
-            got: t.dtype(),
-        }),
+        Tree::Tensor(t) => {
+            Err(LuxError::DType { op: describe(), expected: "a float input tensor".into(), got: t.dtype() })
+        }
         other => Err(LuxError::Structure {
             path: lux_core::ROOT.into(),
             msg: format!("{}: expects a tensor input, got a {}", describe(), other.kind_name()),
