@@ -522,7 +522,7 @@ impl Init {
         .erf()?
         .to_vec::<f64>()?;
         let (l, u) = (0.5 * (1.0 + z[0]), 0.5 * (1.0 + z[1]));
-        if !(u > l) {
+        if u <= l {
             return Err(LuxError::invalid_argument(
                 &self.to_string(),
                 format!(
