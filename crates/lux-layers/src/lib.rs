@@ -4,19 +4,13 @@
 //! implementing [`lux_core::Layer`]: its parameters and state come from
 //! [`lux_core::setup`] and are passed to every call.
 //!
-//! | module | layers |
+//! | module | contents |
 //! |---|---|
 //! | [`init`] | weight initialisers (Lux's WeightInitializers) |
-//! | [`dense`](mod@dense) | `Dense`, `Bilinear`, `Scale`, `Maxout` |
-//! | [`embedding`](mod@embedding) | `Embedding` |
-//! | [`containers`] | `Chain`, `SkipConnection`, `Parallel`, `BranchLayer`, `PairwiseFusion`, `RepeatedLayer` |
-//! | [`basic`] | `WrappedFunction`, `NoOpLayer`, `FlattenLayer`, `ReshapeLayer`, `SelectDim`, activations as layers |
 //! | [`dropout`](mod@dropout) | `Dropout`, `AlphaDropout`, `VariationalHiddenDropout` |
-//! | [`norm`] | `BatchNorm`, `LayerNorm`, `GroupNorm`, `InstanceNorm`, `WeightNorm` |
-//! | [`conv`](mod@conv) | `Conv`, `ConvTranspose` |
-//! | [`pool`] | max/mean/LP pooling, global and adaptive pools |
-//! | [`upsample`] | `Upsample`, `PixelShuffle` |
-//! | [`recurrent`] | `RNNCell`, `LSTMCell`, `GRUCell`, `Recurrence`, `StatefulRecurrentCell`, `BidirectionalRNN` |
+//!
+//! The other standard layers of Lux (dense family, containers, norms,
+//! convolution, pooling, recurrent cells) are being added (issue 14).
 //!
 //! Every layer type is also re-exported at the crate root.
 //!
@@ -27,26 +21,8 @@
 //! model it happened (`Dense(784 => 256) at layer_2: …`).
 #![doc(test(attr(deny(warnings))))]
 
-pub mod basic;
-pub mod containers;
-pub mod conv;
-pub mod dense;
 pub mod dropout;
-pub mod embedding;
 pub mod init;
-pub mod norm;
-pub mod pool;
-pub mod recurrent;
-pub mod upsample;
 mod util;
 
-pub use basic::*;
-pub use containers::*;
-pub use conv::*;
-pub use dense::*;
 pub use dropout::*;
-pub use embedding::*;
-pub use norm::*;
-pub use pool::*;
-pub use recurrent::*;
-pub use upsample::*;

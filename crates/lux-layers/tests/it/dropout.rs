@@ -1,7 +1,7 @@
 //! Tests of the dropout layers (translating Lux's `test/core_layers/dropout_tests.jl`
 //! plus value checks against the definitions).
 
-use crate::norm::{InTestMode, randn};
+use crate::common::{InTestMode, randn};
 use lux_ad::testing::{LayerCheck, check_layer};
 use lux_core::{DType, Layer, LuxError, RngState, Tensor, Tree, apply_tensor, setup, test_mode, update_state};
 use lux_layers::{AlphaDropout, Dropout, VariationalHiddenDropout};

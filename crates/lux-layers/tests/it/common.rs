@@ -1,5 +1,4 @@
-//! Tests of the norm layers (translating Lux's `test/core_layers/normalize_tests.jl`
-//! plus value checks against naive f64 normalisations written here).
+//! Helpers shared by the layer tests.
 
 use lux_core::{Children, DType, Layer, Result, RngState, Tensor, Tree, test_mode};
 

@@ -1,1 +1,0 @@
-//! WrappedFunction, NoOpLayer, FlattenLayer, ReshapeLayer, SelectDim and activation functions as layers.

@@ -1,1 +1,0 @@
-//! Containers: Chain, SkipConnection, Parallel, BranchLayer, PairwiseFusion, RepeatedLayer.

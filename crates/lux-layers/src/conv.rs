@@ -1,1 +1,0 @@
-//! Convolution layers: Conv and ConvTranspose.

@@ -1,1 +1,0 @@
-//! Dense-family layers: Dense, Bilinear, Scale, Maxout.

@@ -1,1 +1,0 @@
-//! Normalisation layers: BatchNorm, LayerNorm, GroupNorm, InstanceNorm, WeightNorm.

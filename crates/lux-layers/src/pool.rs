@@ -1,1 +1,0 @@
-//! Pooling layers: max, mean and LP pooling, global and adaptive pools.

@@ -1,1 +1,0 @@
-//! Recurrent layers: RNNCell, LSTMCell, GRUCell, Recurrence, StatefulRecurrentCell, BidirectionalRNN.

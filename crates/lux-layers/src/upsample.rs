@@ -1,1 +1,0 @@
-//! Upsample and PixelShuffle.
