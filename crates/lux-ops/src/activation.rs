@@ -162,6 +162,35 @@ impl Activation {
         }
     }
 
+    /// The name Lux prints for the function (Julia's name of the NNlib
+    /// function): as [`name`](Activation::name) except `σ` (sigmoid),
+    /// `hardσ`, `logσ` and `gelu_tanh` (NNlib's `gelu`), and the
+    /// parameterised activations with their parameter when it is not
+    /// NNlib's default (`leakyrelu(x, 0.2)` prints as `leakyrelu(0.2)`).
+    ///
+    /// ```
+    /// use lux_ops::Activation;
+    /// assert_eq!(Activation::Sigmoid.julia_name(), "σ");
+    /// assert_eq!(Activation::Gelu.julia_name(), "gelu_tanh");
+    /// assert_eq!(Activation::LeakyRelu(0.01).julia_name(), "leakyrelu");
+    /// assert_eq!(Activation::LeakyRelu(0.2).julia_name(), "leakyrelu(0.2)");
+    /// ```
+    pub fn julia_name(self) -> String {
+        let with_param = |name: &str, a: f64, default: f64| {
+            if a == default { name.to_string() } else { format!("{name}({a:?})") }
+        };
+        match self {
+            Activation::Sigmoid => "σ".into(),
+            Activation::HardSigmoid => "hardσ".into(),
+            Activation::LogSigmoid => "logσ".into(),
+            Activation::Gelu => "gelu_tanh".into(),
+            Activation::LeakyRelu(a) => with_param("leakyrelu", a, 0.01),
+            Activation::Elu(a) => with_param("elu", a, 1.0),
+            Activation::Celu(a) => with_param("celu", a, 1.0),
+            other => other.name().into(),
+        }
+    }
+
     /// Checks the parameter of a parameterised activation.
     pub(crate) fn validate(self) -> Result<()> {
         let (a, ok) = match self {
@@ -1132,5 +1161,49 @@ mod tests {
         assert_eq!(erfc(40.0, 1e-17), 0.0);
         assert_eq!(erfc(-40.0, 1e-17), 2.0);
         assert!(erfc(f64::NAN, 1e-17).is_nan());
+    }
+}
+
+/// An activation is a layer (Lux wraps a bare function in a container as
+/// `WrappedFunction(f)`): no parameters or state, `y = f(x)` on a float
+/// tensor input.
+///
+/// ```
+/// use lux_core::{apply_tensor, setup, Layer, RngState, Tensor};
+/// use lux_ops::Activation;
+/// let (ps, st) = setup(&mut RngState::seed_from_u64(0), &Activation::Relu)?;
+/// let x = Tensor::from_vec(vec![-1.0f32, 2.0], &[2])?;
+/// let (y, _) = apply_tensor(&Activation::Relu, &x, &ps, &st)?;
+/// assert_eq!(y.to_vec::<f32>()?, vec![0.0, 2.0]);
+/// assert_eq!(Activation::Sigmoid.describe(), "WrappedFunction(σ)");
+/// assert_eq!(Activation::Relu.param_count(), 0);
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+impl lux_core::Layer for Activation {
+    fn forward(
+        &self,
+        x: &lux_core::Tree,
+        _ps: &lux_core::Tree,
+        st: &lux_core::Tree,
+    ) -> Result<(lux_core::Tree, lux_core::Tree)> {
+        let t = x.as_tensor().map_err(|e| match e {
+            LuxError::Structure { path, msg } => {
+                LuxError::Structure { path, msg: format!("{}: {msg}", lux_core::Layer::describe(self)) }
+            }
+            other => other,
+        })?;
+        Ok((self.apply(t)?.into(), st.clone()))
+    }
+    fn param_shapes(&self) -> Option<Vec<Vec<usize>>> {
+        Some(Vec::new())
+    }
+    fn state_shapes(&self) -> Option<Vec<Vec<usize>>> {
+        Some(Vec::new())
+    }
+    fn display_name(&self) -> String {
+        "WrappedFunction".into()
+    }
+    fn describe(&self) -> String {
+        format!("WrappedFunction({})", self.julia_name())
     }
 }
