@@ -1,7 +1,7 @@
 //! AD backend types: the Rust reading of Lux's ADTypes table.
 
 use crate::check::finite_difference_gradient;
-use crate::drivers::value_and_gradient;
+use crate::drivers::{value_and_gradient, value_and_gradient_aux};
 use lux_core::{LuxError, Result, Tensor, Tree};
 
 /// A way of computing `f(x)` and `∇f(x)` for a scalar `f` over a [`Tree`].
@@ -20,6 +20,47 @@ pub trait AdBackend: Send + Sync {
     /// `f` fails, its output is not a single value, or the backend does not
     /// support the request.
     fn value_and_gradient(&self, f: &dyn Fn(&Tree) -> Result<Tensor>, x: &Tree) -> Result<(Tensor, Tree)>;
+
+    /// As [`value_and_gradient`](AdBackend::value_and_gradient) for an
+    /// objective that also returns an auxiliary tree (a training
+    /// objective's new state and statistics): `((f(x), aux), ∇f(x))`, with
+    /// `aux` holding plain (untracked) tensors.
+    ///
+    /// ```
+    /// use lux_ad::{AdBackend, AutoFiniteDiff, AutoTape};
+    /// use lux_core::{tree, Result, Tensor, Tree};
+    /// let ps = tree! { w: Tensor::from_vec(vec![3.0f64], &[1])? };
+    /// let f = |p: &Tree| -> Result<(Tensor, Tree)> {
+    ///     let w2 = p.tensor("w")?.square()?;
+    ///     Ok((w2.sum_all()?, tree! { w2: w2 }))
+    /// };
+    /// for backend in [&AutoTape as &dyn AdBackend, &AutoFiniteDiff::default()] {
+    ///     let ((loss, aux), g) = backend.value_and_gradient_aux(&f, &ps)?;
+    ///     assert_eq!(loss.to_scalar::<f64>()?, 9.0);
+    ///     assert_eq!(aux.tensor("w2")?.to_vec::<f64>()?, vec![9.0]);
+    ///     assert!(!aux.tensor("w2")?.is_tracked());
+    ///     assert!((g.tensor("w")?.to_vec::<f64>()?[0] - 6.0).abs() < 1e-6);
+    /// }
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
+    /// The default takes `aux` from one plain evaluation of `f` at `x` and
+    /// differentiates the loss alone with
+    /// [`value_and_gradient`](AdBackend::value_and_gradient) (so a
+    /// user's backend gets it for free); reverse mode overrides it with a
+    /// single pass.
+    ///
+    /// # Errors
+    /// As [`value_and_gradient`](AdBackend::value_and_gradient).
+    fn value_and_gradient_aux(
+        &self,
+        f: &dyn Fn(&Tree) -> Result<(Tensor, Tree)>,
+        x: &Tree,
+    ) -> Result<((Tensor, Tree), Tree)> {
+        let (_, aux) = f(x)?;
+        let (value, grads) = self.value_and_gradient(&|t: &Tree| Ok(f(t)?.0), x)?;
+        Ok(((value, aux), grads))
+    }
 }
 
 /// Reverse mode, graph recorded afresh on every call (Lux's `AutoZygote`).
@@ -33,6 +74,13 @@ impl AdBackend for AutoTape {
     }
     fn value_and_gradient(&self, f: &dyn Fn(&Tree) -> Result<Tensor>, x: &Tree) -> Result<(Tensor, Tree)> {
         value_and_gradient(f, x)
+    }
+    fn value_and_gradient_aux(
+        &self,
+        f: &dyn Fn(&Tree) -> Result<(Tensor, Tree)>,
+        x: &Tree,
+    ) -> Result<((Tensor, Tree), Tree)> {
+        value_and_gradient_aux(f, x)
     }
 }
 
@@ -49,6 +97,13 @@ impl AdBackend for AutoCompiledTape {
     fn value_and_gradient(&self, _: &dyn Fn(&Tree) -> Result<Tensor>, _: &Tree) -> Result<(Tensor, Tree)> {
         Err(LuxError::Unsupported("AutoCompiledTape is not implemented yet; use AutoTape".into()))
     }
+    fn value_and_gradient_aux(
+        &self,
+        _: &dyn Fn(&Tree) -> Result<(Tensor, Tree)>,
+        _: &Tree,
+    ) -> Result<((Tensor, Tree), Tree)> {
+        Err(LuxError::Unsupported("AutoCompiledTape is not implemented yet; use AutoTape".into()))
+    }
 }
 
 /// Forward mode (Lux's `AutoForwardDiff`). Not implemented yet as a
@@ -62,6 +117,13 @@ impl AdBackend for AutoForward {
         "AutoForward"
     }
     fn value_and_gradient(&self, _: &dyn Fn(&Tree) -> Result<Tensor>, _: &Tree) -> Result<(Tensor, Tree)> {
+        Err(LuxError::Unsupported("AutoForward is not implemented yet; use AutoTape".into()))
+    }
+    fn value_and_gradient_aux(
+        &self,
+        _: &dyn Fn(&Tree) -> Result<(Tensor, Tree)>,
+        _: &Tree,
+    ) -> Result<((Tensor, Tree), Tree)> {
         Err(LuxError::Unsupported("AutoForward is not implemented yet; use AutoTape".into()))
     }
 }

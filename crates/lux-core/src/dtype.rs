@@ -197,6 +197,7 @@ pub(crate) mod sealed {
     pub trait Sealed: Sized {
         fn wrap(a: ArcArray<Self, IxDyn>) -> Data;
         fn unwrap(d: &Data) -> Option<&ArcArray<Self, IxDyn>>;
+        fn unwrap_mut(d: &mut Data) -> Option<&mut ArcArray<Self, IxDyn>>;
     }
 }
 pub(crate) use sealed::Sealed;
@@ -221,6 +222,12 @@ macro_rules! element {
                 Data::$variant(a)
             }
             fn unwrap(d: &Data) -> Option<&ArcArray<Self, IxDyn>> {
+                match d {
+                    Data::$variant(a) => Some(a),
+                    _ => None,
+                }
+            }
+            fn unwrap_mut(d: &mut Data) -> Option<&mut ArcArray<Self, IxDyn>> {
                 match d {
                     Data::$variant(a) => Some(a),
                     _ => None,

@@ -421,6 +421,80 @@ impl Tensor {
         }))
     }
 
+    /// The elements in row-major order as one slice: borrowed when the
+    /// tensor is contiguous, copied otherwise.
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2])?;
+    /// assert!(matches!(x.contiguous_slice::<f32>()?, std::borrow::Cow::Borrowed(&[1.0, 2.0, 3.0, 4.0])));
+    /// assert_eq!(&*x.transpose(0, 1)?.contiguous_slice::<f32>()?, &[1.0, 3.0, 2.0, 4.0]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `T` is not this tensor's dtype.
+    pub fn contiguous_slice<T: Element>(&self) -> Result<std::borrow::Cow<'_, [T]>> {
+        let a = self.array::<T>("contiguous_slice")?;
+        Ok(match a.as_slice() {
+            Some(s) => std::borrow::Cow::Borrowed(s),
+            None => std::borrow::Cow::Owned(a.iter().copied().collect()),
+        })
+    }
+
+    /// Copy-on-write mutable access to the elements, in row-major order:
+    /// the buffer is written in place when this tensor is its only holder
+    /// and it is contiguous; otherwise it is first copied into a fresh
+    /// contiguous buffer that only this tensor holds (other holders never
+    /// see a change). The flag says whether that copy happened, so that
+    /// in-place code (optimiser updates) can check it reuses its buffers.
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// let mut x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0], &[3])?;
+    /// let (values, copied) = x.make_mut::<f32>()?;
+    /// values[0] = 10.0;
+    /// assert!(!copied); // the only holder: written in place
+    /// let snapshot = x.clone(); // now the buffer is shared
+    /// let (values, copied) = x.make_mut::<f32>()?;
+    /// values[1] = 20.0;
+    /// assert!(copied);
+    /// assert_eq!(x.to_vec::<f32>()?, vec![10.0, 20.0, 3.0]);
+    /// assert_eq!(snapshot.to_vec::<f32>()?, vec![10.0, 2.0, 3.0]);
+    /// assert!(x.make_mut::<f64>().is_err()); // wrong element type
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `T` is not this tensor's dtype; the tensor is recorded for a gradient
+    /// call (writing into it would corrupt the record).
+    pub fn make_mut<T: Element>(&mut self) -> Result<(&mut [T], bool)> {
+        if self.is_tracked() {
+            return Err(LuxError::invalid_argument(
+                "Tensor::make_mut",
+                "the tensor is recorded for a gradient call; detach it before writing into it",
+            ));
+        }
+        let got = self.dtype();
+        let a = T::unwrap_mut(&mut self.data).ok_or_else(|| LuxError::DType {
+            op: "Tensor::make_mut".into(),
+            expected: T::DTYPE.name().into(),
+            got,
+        })?;
+        let copied = !(a.is_unique() && a.is_standard_layout());
+        if copied {
+            *a = a.as_standard_layout().into_owned().into_shared();
+        }
+        let len = a.len();
+        match a.as_slice_mut() {
+            Some(values) => Ok((values, copied)),
+            // Unreachable: the array is unique and in standard layout here.
+            None => {
+                Err(LuxError::invalid_argument("Tensor::make_mut", format!("cannot view {len} elements as a slice")))
+            }
+        }
+    }
+
     // ----- read back ------------------------------------------------------
 
     /// The elements in row-major order.

@@ -191,6 +191,29 @@ fn parse_name(name: &str) -> (&str, bool, Option<u64>) {
     }
 }
 
+/// A float as Julia prints it, which is how Lux and Optimisers.jl show
+/// hyper-parameters: the shortest round-trip digits, with a `.0` before an
+/// exponent (`0.5`, `1.0`, `0.001`, `1.0e-8`).
+///
+/// ```
+/// use lux_core::julia_float;
+/// assert_eq!(julia_float(0.5), "0.5");
+/// assert_eq!(julia_float(1.0), "1.0");
+/// assert_eq!(julia_float(1e-8), "1.0e-8");
+/// assert_eq!(julia_float(2.5e-5), "2.5e-5");
+/// assert_eq!(julia_float(f64::INFINITY), "Inf");
+/// ```
+pub fn julia_float(v: f64) -> String {
+    if v.is_infinite() {
+        return if v > 0.0 { "Inf".into() } else { "-Inf".into() };
+    }
+    let s = format!("{v:?}");
+    match s.split_once('e') {
+        Some((m, e)) if !m.contains('.') => format!("{m}.0e{e}"),
+        _ => s,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{parse_name, underscorise};

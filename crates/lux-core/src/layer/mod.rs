@@ -5,7 +5,7 @@
 
 mod display;
 
-pub use display::{ModelDisplay, display_model};
+pub use display::{ModelDisplay, display_model, julia_float};
 
 use crate::Tensor;
 use crate::error::{LuxError, Result};

@@ -1,0 +1,3 @@
+//! Integration tests of lux-train.
+
+mod rules;
