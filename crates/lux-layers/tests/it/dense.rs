@@ -1,0 +1,725 @@
+//! Tests of `Dense`, `Bilinear` and `Scale` (Lux's `test/core_layers/basic_tests.jl`
+//! translated batch-first, plus values against naive f64 loops written here).
+
+use crate::common::randn;
+use lux_ad::testing::{LayerCheck, check_layer};
+use lux_core::{
+    Children, DType, Layer, LuxError, Result, RngState, Tensor, Tree, apply_tensor, forward_child, setup, tree,
+};
+use lux_layers::init::Init;
+use lux_layers::{Bilinear, Dense, Scale};
+use lux_ops::Activation;
+
+pub(crate) fn vals(t: &Tensor) -> Vec<f64> {
+    t.to_dtype(DType::F64).unwrap().to_vec::<f64>().unwrap()
+}
+
+/// The activations used below, written out from their definitions.
+pub(crate) fn act_ref(a: Activation, z: f64) -> f64 {
+    match a {
+        Activation::Identity => z,
+        Activation::Relu => z.max(0.0),
+        Activation::Tanh => z.tanh(),
+        Activation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
+        Activation::Softplus => (1.0 + z.exp()).ln(),
+        other => panic!("no reference for {other:?}"),
+    }
+}
+
+pub(crate) fn assert_close(got: &[f64], want: &[f64], tol: f64) {
+    assert_eq!(got.len(), want.len(), "lengths differ");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!((g - w).abs() <= tol * w.abs().max(1.0), "element {i}: got {g}, want {w}");
+    }
+}
+
+/// `act(x·Wᵀ + b)` by loops over a row-major `[m, in]` input.
+fn dense_ref(x: &[f64], m: usize, w: &[f64], b: Option<&[f64]>, out: usize, inp: usize, a: Activation) -> Vec<f64> {
+    let mut y = vec![0.0; m * out];
+    for r in 0..m {
+        for o in 0..out {
+            let mut z = b.map_or(0.0, |b| b[o]);
+            for i in 0..inp {
+                z += x[r * inp + i] * w[o * inp + i];
+            }
+            y[r * out + o] = act_ref(a, z);
+        }
+    }
+    y
+}
+
+fn opts(shape: &[usize]) -> LayerCheck {
+    LayerCheck { output_shape: Some(shape.to_vec()), ..Default::default() }
+}
+
+// ----- Dense ---------------------------------------------------------------------------
+
+#[test]
+fn dense_passes_check_layer_in_f32_and_f64() {
+    let cases: Vec<(Dense, Vec<usize>, Vec<usize>)> = vec![
+        (Dense::new(3, 4, Activation::Identity).unwrap(), vec![5, 3], vec![5, 4]),
+        (Dense::new(3, 4, Activation::Tanh).unwrap(), vec![3], vec![4]),
+        (
+            Dense::builder(3, 2).activation(Activation::Sigmoid).use_bias(false).build().unwrap(),
+            vec![2, 4, 3],
+            vec![2, 4, 2],
+        ),
+        (Dense::new(4, 3, Activation::Gelu).unwrap(), vec![6, 4], vec![6, 3]),
+        (Dense::new(4, 3, Activation::Relu).unwrap(), vec![6, 4], vec![6, 3]),
+    ];
+    for (layer, xs, ys) in cases {
+        for dtype in [DType::F32, DType::F64] {
+            let layer = Dense::builder(layer.in_dims(), layer.out_dims())
+                .activation(layer.activation())
+                .use_bias(layer.use_bias())
+                .dtype(dtype)
+                .build()
+                .unwrap();
+            let x: Tree = randn(11, &xs, dtype).into();
+            let report = check_layer(&layer, &x, &opts(&ys)).unwrap_or_else(|e| panic!("{}: {e}", layer.describe()));
+            let n_x: usize = xs.iter().product();
+            assert_eq!(report.input_grad.unwrap().checked, n_x);
+            assert_eq!(report.param_grad.unwrap().checked, layer.param_count());
+        }
+    }
+}
+
+#[test]
+fn dense_matches_naive_loops() {
+    let (inp, out, m) = (5, 3, 4);
+    for act in [Activation::Identity, Activation::Relu, Activation::Tanh, Activation::Sigmoid, Activation::Softplus] {
+        for use_bias in [true, false] {
+            let layer = Dense::builder(inp, out).activation(act).use_bias(use_bias).dtype(DType::F64).build().unwrap();
+            let w = randn(1, &[out, inp], DType::F64);
+            let b = randn(2, &[out], DType::F64);
+            let ps = if use_bias {
+                tree! { weight: w.clone(), bias: b.clone() }
+            } else {
+                tree! { weight: w.clone() }
+            };
+            let x = randn(3, &[m, inp], DType::F64);
+            let (y, st) = apply_tensor(&layer, &x, &ps, &Tree::new()).unwrap();
+            assert_eq!(st, Tree::new());
+            assert_eq!(y.shape(), &[m, out]);
+            let bv = vals(&b);
+            let want = dense_ref(&vals(&x), m, &vals(&w), use_bias.then_some(&bv[..]), out, inp, act);
+            assert_close(&vals(&y), &want, 1e-12);
+            // the same parameters in f32 give the f32 rounding of the same values
+            let layer32 = Dense::builder(inp, out).activation(act).use_bias(use_bias).build().unwrap();
+            let ps32 = ps.try_map(|_, t| t.to_dtype(DType::F32)).unwrap();
+            let (y32, _) = apply_tensor(&layer32, x.to_dtype(DType::F32).unwrap(), &ps32, &Tree::new()).unwrap();
+            assert_eq!(y32.dtype(), DType::F32);
+            assert_close(&vals(&y32), &want, 1e-5);
+        }
+    }
+}
+
+#[test]
+fn dense_applies_to_the_last_axis_of_any_rank() {
+    let layer = Dense::new(3, 2, Activation::Tanh).unwrap();
+    let (ps, st) = setup(&mut RngState::seed_from_u64(4), &layer).unwrap();
+    let x = randn(5, &[2, 4, 3], DType::F32);
+    let (y, _) = apply_tensor(&layer, &x, &ps, &st).unwrap();
+    assert_eq!(y.shape(), &[2, 4, 2]);
+    let want = dense_ref(
+        &vals(&x),
+        8,
+        &vals(ps.tensor("weight").unwrap()),
+        Some(&vals(ps.tensor("bias").unwrap())),
+        2,
+        3,
+        Activation::Tanh,
+    );
+    assert_close(&vals(&y), &want, 1e-6);
+    // a single sample [in] gives [out], equal to the row of a batch of one
+    let x1 = randn(6, &[3], DType::F32);
+    let (y1, _) = apply_tensor(&layer, &x1, &ps, &st).unwrap();
+    assert_eq!(y1.shape(), &[2]);
+    let (yb, _) = apply_tensor(&layer, x1.reshape(&[1, 3]).unwrap(), &ps, &st).unwrap();
+    assert_eq!(y1.to_vec::<f32>().unwrap(), yb.to_vec::<f32>().unwrap());
+}
+
+/// Lux's "constructors" testset.
+#[test]
+fn dense_lux_constructors() {
+    let mut rng = RngState::seed_from_u64(12345);
+    let layer = Dense::new(10, 100, Activation::Identity).unwrap();
+    let (ps, st) = setup(&mut rng, &layer).unwrap();
+    assert_eq!(ps.tensor("weight").unwrap().shape(), &[100, 10]);
+    assert_eq!(ps.tensor("bias").unwrap().shape(), &[100]);
+    assert_eq!(layer.activation(), Activation::Identity);
+    assert_eq!(st, Tree::new());
+
+    let layer = Dense::builder(10, 100).activation(Activation::Relu).use_bias(false).build().unwrap();
+    let (ps, _) = setup(&mut rng, &layer).unwrap();
+    assert!(!ps.contains_key("bias"));
+    assert_eq!(ps.keys().collect::<Vec<_>>(), vec!["weight"]);
+    assert_eq!(layer.activation(), Activation::Relu);
+    assert_eq!((layer.param_count(), layer.state_count()), (1000, 0));
+    assert_eq!(Dense::new(10, 100, Activation::Identity).unwrap().param_count(), 1100);
+}
+
+/// Lux's "dimensions" and "outputsize" testsets (Lux's `(10, 3, 2)` is `[2, 3, 10]` here).
+#[test]
+fn dense_lux_dimensions() {
+    let layer = Dense::new(10, 5, Activation::Identity).unwrap();
+    let (ps, st) = setup(&mut RngState::seed_from_u64(0), &layer).unwrap();
+    for (xs, ys) in [(vec![10], vec![5]), (vec![2, 10], vec![2, 5]), (vec![2, 3, 10], vec![2, 3, 5])] {
+        let (y, _) = apply_tensor(&layer, randn(1, &xs, DType::F64), &ps, &st).unwrap();
+        assert_eq!(y.shape(), &ys[..]);
+    }
+}
+
+/// Lux's "zeros" testset: ones weight, zeros bias.
+#[test]
+fn dense_lux_zeros() {
+    let run = |inp: usize, out: usize, use_bias: bool, x: Tensor| -> Vec<f32> {
+        let mut b = Dense::builder(inp, out).init_weight(Init::ones()).use_bias(use_bias);
+        if use_bias {
+            b = b.init_bias(Init::zeros());
+        }
+        let layer = b.build().unwrap();
+        let (ps, st) = setup(&mut RngState::seed_from_u64(12345), &layer).unwrap();
+        apply_tensor(&layer, &x, &ps, &st).unwrap().0.to_vec::<f32>().unwrap()
+    };
+    let ones = |s: &[usize]| Tensor::ones(s, DType::F32).unwrap();
+    assert_eq!(run(10, 1, true, ones(&[1, 10])), vec![10.0]);
+    assert_eq!(run(10, 1, true, ones(&[2, 10])), vec![10.0, 10.0]);
+    assert_eq!(run(10, 2, true, ones(&[1, 10])), vec![10.0, 10.0]);
+    // Lux's `[ones(10, 1) 2 * ones(10, 1)]` → `[10 20; 10 20]`: two samples.
+    let two = Tensor::from_vec([vec![1.0f32; 10], vec![2.0f32; 10]].concat(), &[2, 10]).unwrap();
+    assert_eq!(run(10, 2, true, two.clone()), vec![10.0, 10.0, 20.0, 20.0]);
+    assert_eq!(run(10, 2, false, two), vec![10.0, 10.0, 20.0, 20.0]);
+}
+
+#[test]
+fn dense_default_init_is_pytorch_style() {
+    let (inp, out) = (400, 300);
+    for act in [Activation::Identity, Activation::Relu, Activation::Tanh] {
+        let layer = Dense::new(inp, out, act).unwrap();
+        let (ps, _) = setup(&mut RngState::seed_from_u64(9), &layer).unwrap();
+        let w = ps.tensor("weight").unwrap();
+        assert_eq!(w.dtype(), DType::F32);
+        // Lux: kaiming_uniform(gain = calculate_gain(act, √5)): 1, 2 and 5/3.
+        let gain = match act {
+            Activation::Relu => 2.0,
+            Activation::Tanh => 5.0 / 3.0,
+            _ => 1.0,
+        };
+        let bound = gain * (3.0 / inp as f64).sqrt();
+        check_uniform(&vals(w), bound);
+        check_uniform(&vals(ps.tensor("bias").unwrap()), 1.0 / (inp as f64).sqrt());
+    }
+}
+
+/// Values in `[-a, a]`, mean 0 and variance `a²/3` within 5 standard errors,
+/// and reaching close to both ends.
+fn check_uniform(v: &[f64], a: f64) {
+    let n = v.len() as f64;
+    assert!(v.iter().all(|x| x.abs() <= a * (1.0 + 1e-6)), "a value outside ±{a}");
+    let mean = v.iter().sum::<f64>() / n;
+    let var = v.iter().map(|x| x * x).sum::<f64>() / n;
+    // U(−a, a): sd of x is a/√3; x² has variance 4a⁴/45.
+    assert!(mean.abs() <= 5.0 * a / 3f64.sqrt() / n.sqrt(), "mean {mean} for ±{a}");
+    assert!((var - a * a / 3.0).abs() <= 5.0 * (4.0 * a.powi(4) / 45.0).sqrt() / n.sqrt(), "variance {var} for ±{a}");
+    let max = v.iter().cloned().fold(f64::MIN, f64::max);
+    let min = v.iter().cloned().fold(f64::MAX, f64::min);
+    assert!(max > a * (1.0 - 30.0 / n) && min < -a * (1.0 - 30.0 / n), "range [{min}, {max}] for ±{a}");
+}
+
+#[test]
+fn dense_describe_prints_as_lux() {
+    let d = |i, o, a| Dense::new(i, o, a).unwrap().describe();
+    assert_eq!(d(2, 16, Activation::Identity), "Dense(2 => 16)");
+    assert_eq!(d(2, 16, Activation::Relu), "Dense(2 => 16, relu)");
+    assert_eq!(d(2, 16, Activation::Sigmoid), "Dense(2 => 16, σ)");
+    assert_eq!(d(784, 256, Activation::Gelu), "Dense(784 => 256, gelu_tanh)");
+    assert_eq!(d(3, 1, Activation::LeakyRelu(0.2)), "Dense(3 => 1, leakyrelu(0.2))");
+    let nb = |a| Dense::builder(2, 16).activation(a).use_bias(false).build().unwrap().describe();
+    // Lux's show: `print(io, ", use_bias=false")`.
+    assert_eq!(nb(Activation::Identity), "Dense(2 => 16, use_bias=false)");
+    assert_eq!(nb(Activation::Sigmoid), "Dense(2 => 16, σ, use_bias=false)");
+}
+
+#[test]
+fn dense_converts_input_to_parameter_dtype() {
+    let layer = Dense::new(3, 2, Activation::Identity).unwrap();
+    let (ps, st) = setup(&mut RngState::seed_from_u64(1), &layer).unwrap();
+    let x64 = randn(2, &[4, 3], DType::F64);
+    let (y, _) = apply_tensor(&layer, &x64, &ps, &st).unwrap();
+    assert_eq!(y.dtype(), DType::F32);
+    let (y32, _) = apply_tensor(&layer, x64.to_dtype(DType::F32).unwrap(), &ps, &st).unwrap();
+    assert_eq!(y, y32);
+    let layer64 = Dense::builder(3, 2).dtype(DType::F64).build().unwrap();
+    let (ps64, _) = setup(&mut RngState::seed_from_u64(1), &layer64).unwrap();
+    assert_eq!(ps64.tensor("bias").unwrap().dtype(), DType::F64);
+    let (y, _) = apply_tensor(&layer64, x64.to_dtype(DType::F32).unwrap(), &ps64, &st).unwrap();
+    assert_eq!(y.dtype(), DType::F64);
+    let (yh, _) = apply_tensor(
+        &layer,
+        x64.to_dtype(DType::F16).unwrap(),
+        &ps.try_map(|_, t| t.to_dtype(DType::F16)).unwrap(),
+        &st,
+    )
+    .unwrap();
+    assert_eq!(yh.dtype(), DType::F16);
+}
+
+#[test]
+fn dense_bad_input_errors_name_the_layer_and_shapes() {
+    let layer = Dense::new(784, 256, Activation::Identity).unwrap();
+    let (ps, st) = setup(&mut RngState::seed_from_u64(0), &layer).unwrap();
+    let err = |x: Tree| layer.forward(&x, &ps, &st).unwrap_err();
+
+    let e = err(Tensor::zeros(&[32, 783], DType::F32).unwrap().into());
+    assert!(matches!(e, LuxError::Shape { .. }));
+    assert_eq!(e.to_string(), "Dense(784 => 256): input has 783 features, expected 784 (input shape [32, 783])");
+    let e = err(Tensor::zeros(&[], DType::F32).unwrap().into());
+    assert_eq!(e.to_string(), "Dense(784 => 256): input is 0-d (a scalar), expected [.., 784] or [784]");
+    let e = err(Tensor::zeros(&[2, 784], DType::I64).unwrap().into());
+    assert_eq!(e.to_string(), "Dense(784 => 256): expected dtype a float input tensor, got i64");
+    let e = err(Tree::seq([Tensor::zeros(&[784], DType::F32).unwrap()]));
+    assert_eq!(
+        e.to_string(),
+        "structure mismatch at <root>: Dense(784 => 256): expects a tensor input, got a sequence"
+    );
+}
+
+#[test]
+fn dense_parameters_that_do_not_belong_are_errors() {
+    let layer = Dense::new(3, 2, Activation::Relu).unwrap();
+    let x: Tree = Tensor::ones(&[1, 3], DType::F32).unwrap().into();
+    let w = Tensor::ones(&[2, 3], DType::F32).unwrap();
+    let b = Tensor::ones(&[2], DType::F32).unwrap();
+    let run = |ps: Tree| layer.forward(&x, &ps, &Tree::new()).unwrap_err().to_string();
+
+    assert_eq!(
+        run(tree! { weight: w.clone() }),
+        "structure mismatch at <root>: Dense(3 => 2, relu): the parameters must hold [\"weight\", \"bias\"], got [\"weight\"]"
+    );
+    assert_eq!(
+        run(tree! { weight: Tensor::ones(&[3, 2], DType::F32).unwrap(), bias: b.clone() }),
+        "Dense(3 => 2, relu): the parameter `weight` has shape [3, 2], expected [2, 3]"
+    );
+    assert_eq!(
+        run(tree! { weight: w.clone(), bias: Tensor::ones(&[3], DType::F32).unwrap() }),
+        "Dense(3 => 2, relu): the parameter `bias` has shape [3], expected [2]"
+    );
+    assert_eq!(
+        run(tree! { weight: w.clone(), bias: 1.0 }),
+        "structure mismatch at bias: Dense(3 => 2, relu): the parameter `bias` must be a tensor, got a float"
+    );
+    assert_eq!(
+        run(tree! { weight: Tensor::ones(&[2, 3], DType::I64).unwrap(), bias: b.clone() }),
+        "Dense(3 => 2, relu): expected dtype a float `weight`, got i64"
+    );
+    // a layer without bias given a bias
+    let nb = Dense::builder(3, 2).use_bias(false).build().unwrap();
+    let e = nb.forward(&x, &tree! { weight: w, bias: b }, &Tree::new()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "structure mismatch at <root>: Dense(3 => 2, use_bias=false): the parameters must hold [\"weight\"], got [\"weight\", \"bias\"]"
+    );
+}
+
+/// A container that runs two layers in sequence, to check the path in errors.
+struct Two(Dense, Dense);
+impl Layer for Two {
+    fn forward(&self, x: &Tree, ps: &Tree, st: &Tree) -> Result<(Tree, Tree)> {
+        let (h, s1) = forward_child("layer_1", &self.0, x, ps, st)?;
+        let (y, s2) = forward_child("layer_2", &self.1, &h, ps, st)?;
+        Ok((y, tree! { layer_1: s1, layer_2: s2 }))
+    }
+    fn children(&self) -> Children<'_> {
+        Children::Named(vec![("layer_1".into(), &self.0 as &dyn Layer), ("layer_2".into(), &self.1)])
+    }
+}
+
+#[test]
+fn dense_error_in_a_container_names_the_path() {
+    let model =
+        Two(Dense::new(10, 783, Activation::Relu).unwrap(), Dense::new(784, 256, Activation::Identity).unwrap());
+    let (ps, st) = setup(&mut RngState::seed_from_u64(0), &model).unwrap();
+    let e = model.forward(&Tensor::ones(&[32, 10], DType::F32).unwrap().into(), &ps, &st).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Dense(784 => 256) at layer_2: input has 783 features, expected 784 (input shape [32, 783])"
+    );
+}
+
+#[test]
+fn dense_constructor_errors() {
+    assert_eq!(
+        Dense::new(0, 3, Activation::Identity).unwrap_err().to_string(),
+        "Dense(0 => 3): invalid argument: the input size must be positive, got 0"
+    );
+    assert_eq!(
+        Dense::new(3, 0, Activation::Identity).unwrap_err().to_string(),
+        "Dense(3 => 0): invalid argument: the output size must be positive, got 0"
+    );
+    let e = Dense::new(3, 2, Activation::Celu(0.0)).unwrap_err();
+    assert!(matches!(e, LuxError::InvalidArgument { .. }), "{e}");
+    assert!(e.to_string().starts_with("Dense(3 => 2, celu(0.0)): invalid argument:"), "{e}");
+    let e = Dense::builder(3, 2).dtype(DType::I64).build().unwrap_err();
+    assert_eq!(e.to_string(), "Dense(3 => 2): not supported for dtype i64");
+    let e = Dense::builder(3, 2).init_weight(Init::normal(0.0, -1.0)).build().unwrap_err();
+    assert!(e.to_string().starts_with("Dense(3 => 2): invalid argument:"), "{e}");
+}
+
+#[test]
+fn dense_setup_is_deterministic_and_seed_dependent() {
+    let layer = Dense::new(4, 3, Activation::Relu).unwrap();
+    let a = setup(&mut RngState::seed_from_u64(5), &layer).unwrap();
+    assert_eq!(a, setup(&mut RngState::seed_from_u64(5), &layer).unwrap());
+    assert_ne!(a.0, setup(&mut RngState::seed_from_u64(6), &layer).unwrap().0);
+}
+
+// ----- Scale ---------------------------------------------------------------------------
+
+/// `act(x ⊙ w + b)` by loops: `x` is `[m, dims…]` (flattened `[m, n]`), `w`, `b` are `[n]`.
+fn scale_ref(x: &[f64], w: &[f64], b: Option<&[f64]>, a: Activation) -> Vec<f64> {
+    let n = w.len();
+    x.iter().enumerate().map(|(k, &xv)| act_ref(a, xv * w[k % n] + b.map_or(0.0, |b| b[k % n]))).collect()
+}
+
+#[test]
+fn scale_passes_check_layer_in_f32_and_f64() {
+    for dtype in [DType::F32, DType::F64] {
+        let cases: Vec<(Scale, Vec<usize>, Vec<usize>)> = vec![
+            (Scale::builder(&[3]).dtype(dtype).build().unwrap(), vec![4, 3], vec![4, 3]),
+            (
+                Scale::builder(&[2, 3]).activation(Activation::Tanh).dtype(dtype).build().unwrap(),
+                vec![5, 2, 3],
+                vec![5, 2, 3],
+            ),
+            (Scale::builder(&[3]).use_bias(false).dtype(dtype).build().unwrap(), vec![3], vec![3]),
+        ];
+        for (layer, xs, ys) in cases {
+            let x: Tree = randn(2, &xs, dtype).into();
+            let r = check_layer(&layer, &x, &opts(&ys)).unwrap_or_else(|e| panic!("{}: {e}", layer.describe()));
+            assert_eq!(r.param_grad.unwrap().checked, layer.param_count());
+        }
+    }
+}
+
+#[test]
+fn scale_matches_naive_loops() {
+    for act in [Activation::Identity, Activation::Sigmoid, Activation::Tanh] {
+        for use_bias in [true, false] {
+            let layer = Scale::builder(&[2, 3]).activation(act).use_bias(use_bias).dtype(DType::F64).build().unwrap();
+            let w = randn(1, &[2, 3], DType::F64);
+            let b = randn(2, &[2, 3], DType::F64);
+            let ps = if use_bias {
+                tree! { weight: w.clone(), bias: b.clone() }
+            } else {
+                tree! { weight: w.clone() }
+            };
+            let x = randn(3, &[4, 2, 3], DType::F64);
+            let (y, _) = apply_tensor(&layer, &x, &ps, &Tree::new()).unwrap();
+            assert_eq!(y.shape(), &[4, 2, 3]);
+            let bv = vals(&b);
+            assert_close(&vals(&y), &scale_ref(&vals(&x), &vals(&w), use_bias.then_some(&bv[..]), act), 1e-12);
+        }
+    }
+}
+
+/// Lux's "constructors": `Scale(10, 100)` is `Scale::new(&[100, 10])` here.
+#[test]
+fn scale_lux_constructors() {
+    let mut rng = RngState::seed_from_u64(12345);
+    let layer = Scale::new(&[100, 10], Activation::Identity).unwrap();
+    let (ps, st) = setup(&mut rng, &layer).unwrap();
+    assert_eq!(layer.param_count(), ps.param_count());
+    assert_eq!(layer.state_count(), st.state_count());
+    assert_eq!(ps.tensor("weight").unwrap().shape(), &[100, 10]);
+    assert_eq!(ps.tensor("bias").unwrap().shape(), &[100, 10]);
+    assert_eq!(layer.activation(), Activation::Identity);
+    let layer = Scale::builder(&[100, 10]).activation(Activation::Relu).use_bias(false).build().unwrap();
+    let (ps, st) = setup(&mut rng, &layer).unwrap();
+    assert_eq!((layer.param_count(), ps.param_count(), st.state_count()), (1000, 1000, 0));
+    assert!(!ps.contains_key("bias"));
+    assert_eq!(layer.activation(), Activation::Relu);
+}
+
+/// Lux's "dimensions": `Scale(10, 5)` on `randn(10)` gives `(10, 5)`, on `(10, 5, 2)` gives `(10, 5, 2)`.
+#[test]
+fn scale_lux_dimensions() {
+    let layer = Scale::new(&[5, 10], Activation::Identity).unwrap();
+    let (ps, st) = setup(&mut RngState::seed_from_u64(0), &layer).unwrap();
+    let (y, _) = apply_tensor(&layer, randn(1, &[10], DType::F32), &ps, &st).unwrap();
+    assert_eq!(y.shape(), &[5, 10]);
+    let (y, _) = apply_tensor(&layer, randn(1, &[2, 5, 10], DType::F32), &ps, &st).unwrap();
+    assert_eq!(y.shape(), &[2, 5, 10]);
+}
+
+/// Lux's "zeros" testset.
+#[test]
+fn scale_lux_zeros() {
+    let ones = |s: &[usize]| Tensor::ones(s, DType::F32).unwrap();
+    let run = |layer: Scale, x: &Tensor| -> Tensor {
+        let (ps, st) = setup(&mut RngState::seed_from_u64(12345), &layer).unwrap();
+        apply_tensor(&layer, x, &ps, &st).unwrap().0
+    };
+    let l = || Scale::builder(&[1, 10]).init_weight(Init::ones()).build().unwrap();
+    assert_eq!(run(l(), &ones(&[1, 10])), ones(&[1, 10]));
+    assert_eq!(run(l(), &ones(&[2, 10])), ones(&[2, 10]));
+    // Lux's [1 2; 3 4] holds the samples [1, 3] and [2, 4]
+    let x = Tensor::from_vec(vec![1.0f32, 3.0, 2.0, 4.0], &[2, 2]).unwrap();
+    let layer = Scale::builder(&[2]).init_weight(Init::ones()).init_bias(Init::ones()).build().unwrap();
+    assert_eq!(run(layer, &x).to_vec::<f32>().unwrap(), vec![2.0, 4.0, 3.0, 5.0]);
+    let layer =
+        Scale::builder(&[2]).activation(Activation::Tanh).use_bias(false).init_weight(Init::zeros()).build().unwrap();
+    assert_eq!(run(layer, &x).to_vec::<f32>().unwrap(), vec![0.0; 4]);
+}
+
+#[test]
+fn scale_default_init_is_glorot_uniform_and_zeros() {
+    let layer = Scale::new(&[300, 100], Activation::Identity).unwrap();
+    let (ps, _) = setup(&mut RngState::seed_from_u64(2), &layer).unwrap();
+    check_uniform(&vals(ps.tensor("weight").unwrap()), (6.0f64 / 400.0).sqrt());
+    assert!(vals(ps.tensor("bias").unwrap()).iter().all(|&b| b == 0.0));
+}
+
+#[test]
+fn scale_describe_prints_as_lux() {
+    assert_eq!(Scale::new(&[100, 10], Activation::Identity).unwrap().describe(), "Scale((10, 100))");
+    assert_eq!(Scale::new(&[2], Activation::Identity).unwrap().describe(), "Scale((2,))");
+    assert_eq!(
+        Scale::builder(&[5, 4, 3]).activation(Activation::Relu).use_bias(false).build().unwrap().describe(),
+        "Scale((3, 4, 5), relu, use_bias=false)"
+    );
+    assert_eq!(Scale::new(&[2], Activation::Sigmoid).unwrap().describe(), "Scale((2,), σ)");
+}
+
+#[test]
+fn scale_errors() {
+    let layer = Scale::new(&[3], Activation::Identity).unwrap();
+    let (ps, st) = setup(&mut RngState::seed_from_u64(0), &layer).unwrap();
+    let e = layer.forward(&randn(0, &[4, 5], DType::F32).into(), &ps, &st).unwrap_err();
+    assert!(matches!(e, LuxError::Shape { .. }));
+    assert_eq!(e.to_string(), "Scale((3,)): input of shape [4, 5] does not broadcast with the parameters' shape [3]");
+    let bad = tree! { weight: Tensor::ones(&[4], DType::F32).unwrap(), bias: Tensor::ones(&[3], DType::F32).unwrap() };
+    let e = layer.forward(&randn(0, &[4, 3], DType::F32).into(), &bad, &st).unwrap_err();
+    assert_eq!(e.to_string(), "Scale((3,)): the parameter `weight` has shape [4], expected [3]");
+    assert_eq!(
+        Scale::new(&[], Activation::Identity).unwrap_err().to_string(),
+        "Scale(()): invalid argument: dims must be one or more positive sizes, got []"
+    );
+    assert!(Scale::new(&[2, 0], Activation::Identity).is_err());
+    assert!(Scale::new(&[2], Activation::Celu(0.0)).is_err());
+}
+
+// ----- Bilinear ------------------------------------------------------------------------
+
+/// `act(Σᵢⱼ x[b,i] W[o,i,j] y[b,j] + bias[o])` by loops.
+#[allow(clippy::too_many_arguments)]
+fn bilinear_ref(
+    x: &[f64],
+    y: &[f64],
+    w: &[f64],
+    b: Option<&[f64]>,
+    m: usize,
+    dims: (usize, usize, usize),
+    a: Activation,
+) -> Vec<f64> {
+    let (o, i1, i2) = dims;
+    let mut z = vec![0.0; m * o];
+    for r in 0..m {
+        for k in 0..o {
+            let mut s = b.map_or(0.0, |b| b[k]);
+            for i in 0..i1 {
+                for j in 0..i2 {
+                    s += x[r * i1 + i] * w[(k * i1 + i) * i2 + j] * y[r * i2 + j];
+                }
+            }
+            z[r * o + k] = act_ref(a, s);
+        }
+    }
+    z
+}
+
+#[test]
+fn bilinear_passes_check_layer_in_f32_and_f64() {
+    for dtype in [DType::F32, DType::F64] {
+        let pair = |xs: &[usize], ys: &[usize]| Tree::seq([randn(1, xs, dtype), randn(2, ys, dtype)]);
+        let cases: Vec<(Bilinear, Tree, Vec<usize>)> = vec![
+            (Bilinear::builder((3, 2), 4).dtype(dtype).build().unwrap(), pair(&[5, 3], &[5, 2]), vec![5, 4]),
+            (
+                Bilinear::builder((3, 3), 2).activation(Activation::Tanh).dtype(dtype).build().unwrap(),
+                randn(3, &[4, 3], dtype).into(),
+                vec![4, 2],
+            ),
+            (
+                Bilinear::builder((2, 3), 2).use_bias(false).dtype(dtype).build().unwrap(),
+                pair(&[2, 3, 2], &[2, 3, 3]),
+                vec![2, 3, 2],
+            ),
+            (Bilinear::builder((2, 3), 2).dtype(dtype).build().unwrap(), pair(&[2], &[3]), vec![2]),
+        ];
+        for (layer, x, ys) in cases {
+            let r = check_layer(&layer, &x, &opts(&ys)).unwrap_or_else(|e| panic!("{}: {e}", layer.describe()));
+            assert_eq!(r.param_grad.unwrap().checked, layer.param_count());
+        }
+    }
+}
+
+#[test]
+fn bilinear_matches_naive_loops() {
+    let (o, i1, i2, m) = (3, 4, 2, 5);
+    for act in [Activation::Identity, Activation::Sigmoid] {
+        for use_bias in [true, false] {
+            let layer =
+                Bilinear::builder((i1, i2), o).activation(act).use_bias(use_bias).dtype(DType::F64).build().unwrap();
+            let w = randn(1, &[o, i1, i2], DType::F64);
+            let b = randn(2, &[o], DType::F64);
+            let ps = if use_bias {
+                tree! { weight: w.clone(), bias: b.clone() }
+            } else {
+                tree! { weight: w.clone() }
+            };
+            let x = randn(3, &[m, i1], DType::F64);
+            let y = randn(4, &[m, i2], DType::F64);
+            let (z, _) = apply_tensor(&layer, Tree::seq([x.clone(), y.clone()]), &ps, &Tree::new()).unwrap();
+            assert_eq!(z.shape(), &[m, o]);
+            let bv = vals(&b);
+            let want = bilinear_ref(&vals(&x), &vals(&y), &vals(&w), use_bias.then_some(&bv[..]), m, (o, i1, i2), act);
+            assert_close(&vals(&z), &want, 1e-12);
+        }
+    }
+    // one tensor is used as both inputs
+    let layer = Bilinear::builder((3, 3), 2).dtype(DType::F64).build().unwrap();
+    let (ps, st) = setup(&mut RngState::seed_from_u64(5), &layer).unwrap();
+    let x = randn(6, &[4, 3], DType::F64);
+    let (z1, _) = apply_tensor(&layer, &x, &ps, &st).unwrap();
+    let (z2, _) = apply_tensor(&layer, Tree::seq([x.clone(), x.clone()]), &ps, &st).unwrap();
+    assert_eq!(z1, z2);
+    let want = bilinear_ref(
+        &vals(&x),
+        &vals(&x),
+        &vals(ps.tensor("weight").unwrap()),
+        Some(&vals(ps.tensor("bias").unwrap())),
+        4,
+        (2, 3, 3),
+        Activation::Identity,
+    );
+    assert_close(&vals(&z1), &want, 1e-12);
+}
+
+/// Lux's "SkipConnection recombinator": `SkipConnection(Dense, Bilinear)` computes
+/// `Bilinear((Dense(x), x))`; written out here as a small container.
+struct DenseThenBilinear(Dense, Bilinear);
+impl Layer for DenseThenBilinear {
+    fn forward(&self, x: &Tree, ps: &Tree, st: &Tree) -> Result<(Tree, Tree)> {
+        let (h, s1) = forward_child("layers", &self.0, x, ps, st)?;
+        let (z, s2) = forward_child("connection", &self.1, &Tree::seq([h, x.clone()]), ps, st)?;
+        Ok((z, tree! { layers: s1, connection: s2 }))
+    }
+    fn children(&self) -> Children<'_> {
+        Children::Named(vec![("layers".into(), &self.0 as &dyn Layer), ("connection".into(), &self.1)])
+    }
+}
+
+#[test]
+fn bilinear_lux_skip_connection_recombinator() {
+    let cases = [
+        (
+            Dense::new(2, 2, Activation::Identity).unwrap(),
+            Bilinear::new((2, 2), 3, Activation::Identity).unwrap(),
+            vec![1, 2],
+            vec![1, 3],
+        ),
+        (
+            Dense::new(2, 2, Activation::Identity).unwrap(),
+            Bilinear::builder((2, 2), 3).use_bias(false).build().unwrap(),
+            vec![1, 2],
+            vec![1, 3],
+        ),
+        // Lux's x of size (2, 7, 11) and output (5, 7, 11)
+        (
+            Dense::new(2, 3, Activation::Identity).unwrap(),
+            Bilinear::new((3, 2), 5, Activation::Identity).unwrap(),
+            vec![11, 7, 2],
+            vec![11, 7, 5],
+        ),
+    ];
+    for (d, b, xs, ys) in cases {
+        let model = DenseThenBilinear(d, b);
+        let x: Tree = randn(7, &xs, DType::F32).into();
+        check_layer(&model, &x, &opts(&ys)).unwrap();
+    }
+}
+
+/// Lux's "Two-streams zero sum" and "Inner interactions".
+#[test]
+fn bilinear_lux_two_streams_and_inner_interactions() {
+    let layer = Bilinear::builder((2, 1), 3).init_bias(Init::zeros()).build().unwrap();
+    let (ps, st) = setup(&mut RngState::seed_from_u64(12345), &layer).unwrap();
+    let xy = Tree::seq([Tensor::zeros(&[1, 2], DType::F32).unwrap(), Tensor::zeros(&[1, 1], DType::F32).unwrap()]);
+    let (z, _) = apply_tensor(&layer, xy.clone(), &ps, &st).unwrap();
+    assert_eq!(z.shape(), &[1, 3]);
+    assert_eq!(z.to_vec::<f32>().unwrap(), vec![0.0; 3]);
+    check_layer(&layer, &xy, &opts(&[1, 3])).unwrap();
+
+    let x: Tree = randn(8, &[1, 2], DType::F32).into();
+    check_layer(&Bilinear::new((2, 2), 3, Activation::Identity).unwrap(), &x, &opts(&[1, 3])).unwrap();
+}
+
+#[test]
+fn bilinear_default_init_is_luxs() {
+    let (i1, i2, o) = (16, 30, 50);
+    let layer = Bilinear::new((i1, i2), o, Activation::Identity).unwrap();
+    let (ps, _) = setup(&mut RngState::seed_from_u64(3), &layer).unwrap();
+    let w = vals(ps.tensor("weight").unwrap());
+    let bound = 1.0 / (i1 as f64).sqrt();
+    // (N(0, 1) − 0.5)·2·bound: mean −bound, sd 2·bound
+    let n = w.len() as f64;
+    let mean = w.iter().sum::<f64>() / n;
+    let var = w.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+    let sd = 2.0 * bound;
+    assert!((mean + bound).abs() <= 5.0 * sd / n.sqrt(), "mean {mean}");
+    // the sample variance of a normal has sd σ²·√(2/n)
+    assert!((var - sd * sd).abs() <= 5.0 * sd * sd * (2.0 / n).sqrt(), "variance {var}");
+    let b = vals(ps.tensor("bias").unwrap());
+    assert_eq!(b.len(), o);
+    assert!(b.iter().all(|v| v.abs() <= bound));
+}
+
+#[test]
+fn bilinear_describe_prints_as_lux() {
+    assert_eq!(Bilinear::new((2, 2), 3, Activation::Identity).unwrap().describe(), "Bilinear((2, 2) => 3)");
+    assert_eq!(
+        Bilinear::builder((2, 2), 3).use_bias(false).build().unwrap().describe(),
+        "Bilinear((2, 2) => 3, use_bias=false)"
+    );
+    assert_eq!(Bilinear::new((3, 2), 5, Activation::Tanh).unwrap().describe(), "Bilinear((3, 2) => 5, tanh)");
+}
+
+#[test]
+fn bilinear_errors() {
+    let layer = Bilinear::new((3, 2), 4, Activation::Identity).unwrap();
+    let (ps, st) = setup(&mut RngState::seed_from_u64(0), &layer).unwrap();
+    let run = |x: Tree| layer.forward(&x, &ps, &st).unwrap_err().to_string();
+    let t = |s: &[usize]| randn(0, s, DType::F32);
+    assert_eq!(
+        run(Tree::seq([t(&[5, 3]), t(&[5, 3])])),
+        "Bilinear((3, 2) => 4): inputs of shapes [5, 3] and [5, 3], expected [.., 3] and [.., 2]"
+    );
+    // one tensor is both inputs: it cannot fit in1 ≠ in2
+    assert_eq!(
+        run(t(&[5, 3]).into()),
+        "Bilinear((3, 2) => 4): inputs of shapes [5, 3] and [5, 3], expected [.., 3] and [.., 2]"
+    );
+    assert_eq!(
+        run(Tree::seq([t(&[5, 3]), t(&[4, 2])])),
+        "Bilinear((3, 2) => 4): inputs of shapes [5, 3] and [4, 2] differ in their leading (batch) axes"
+    );
+    assert_eq!(
+        run(Tree::seq([t(&[5, 3]), t(&[5, 2]), t(&[5, 2])])),
+        "structure mismatch at <root>: Bilinear((3, 2) => 4): expects a pair (x, y) or one tensor, got a sequence of 3"
+    );
+    assert_eq!(run(t(&[]).into()), "Bilinear((3, 2) => 4): inputs of shapes [] and [], expected [.., 3] and [.., 2]");
+    assert_eq!(
+        Bilinear::new((3, 0), 4, Activation::Identity).unwrap_err().to_string(),
+        "Bilinear((3, 0) => 4): invalid argument: the second input size must be positive, got 0"
+    );
+}
