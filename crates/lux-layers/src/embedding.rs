@@ -23,8 +23,10 @@ use rand::Rng;
 /// * Gradients flow to the weight (repeated indices accumulate); the input
 ///   is integer and has none.
 ///
-/// Lux's multi-dimensional vocabularies (`Embedding((5, 2) => 4)` indexed
-/// by tuples of Cartesian indices) are not supported.
+/// **Cartesian vocabularies** (Lux's `Embedding((5, 2) => 4)`):
+/// [`Embedding::cartesian`]`(&[5, 2], 4)` has a weight `[5, 2, 4]` and
+/// takes a sequence ([`Tree::seq`]) of one i64 index tensor per vocabulary
+/// axis, all of the same shape; `(i, j)` picks `weight[i, j, :]`.
 ///
 /// ```
 /// use lux_core::*;
@@ -44,7 +46,7 @@ use rand::Rng;
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Embedding {
-    vocab: usize,
+    vocab: Vec<usize>,
     dim: usize,
     init_weight: Init,
     dtype: DType,
@@ -58,7 +60,8 @@ pub struct EmbeddingBuilder {
 
 impl EmbeddingBuilder {
     /// The weight's initialiser, called with the shape `[vocab, dim]`
-    /// (default: uniform in `[0, 1)`, Lux's `rand32`).
+    /// (`[vocab…, dim]` for a Cartesian vocabulary; default: uniform in
+    /// `[0, 1)`, Lux's `rand32`).
     ///
     /// ```
     /// use lux_core::*;
@@ -91,17 +94,19 @@ impl EmbeddingBuilder {
     /// ```
     ///
     /// # Errors
-    /// `vocab` or `dim` is 0; the dtype is not a float dtype; the
-    /// initialiser's options are invalid.
+    /// A vocabulary size or `dim` is 0, or the Cartesian vocabulary has no
+    /// axes; the dtype is not a float dtype; the initialiser's options are
+    /// invalid.
     pub fn build(self) -> Result<Embedding> {
         let layer = self.layer;
         let describe = || layer.describe();
-        if layer.vocab == 0 || layer.dim == 0 {
+        if layer.vocab.is_empty() || layer.vocab.contains(&0) || layer.dim == 0 {
             return Err(LuxError::invalid_argument(
                 &describe(),
                 format!(
                     "the vocabulary size and the dimension must be positive, got {} and {}",
-                    layer.vocab, layer.dim
+                    vocab_string(&layer.vocab),
+                    layer.dim
                 ),
             ));
         }
@@ -136,17 +141,127 @@ impl Embedding {
     /// # Ok::<(), lux_core::LuxError>(())
     /// ```
     pub fn builder(vocab: usize, dim: usize) -> EmbeddingBuilder {
-        EmbeddingBuilder { layer: Embedding { vocab, dim, init_weight: Init::uniform(0.0, 1.0), dtype: DType::F32 } }
+        Self::cartesian_builder(&[vocab], dim)
     }
 
-    /// The vocabulary size (indices run over `0..vocab`).
+    /// `Embedding((v₁, v₂, …) => dim)`: a table indexed by tuples
+    /// `(i₁, i₂, …)` with `iₖ ∈ 0..vₖ`; the weight is `[v₁, v₂, …, dim]`.
+    ///
+    /// ```
+    /// use lux_core::*;
+    /// use lux_layers::Embedding;
+    /// let layer = Embedding::cartesian(&[5, 2], 4)?;
+    /// assert_eq!(layer.describe(), "Embedding((5, 2) => 4)");
+    /// let (ps, st) = setup(&mut RngState::seed_from_u64(0), &layer)?;
+    /// assert_eq!(ps.tensor("weight")?.shape(), &[5, 2, 4]);
+    /// let i = Tensor::from_vec(vec![4i64, 0, 2], &[3])?;
+    /// let j = Tensor::from_vec(vec![1i64, 1, 0], &[3])?;
+    /// let (y, _) = apply_tensor(&layer, Tree::seq([i, j]), &ps, &st)?;
+    /// assert_eq!(y.shape(), &[3, 4]);
+    /// let w = ps.tensor("weight")?.to_vec::<f32>()?;
+    /// assert_eq!(&y.to_vec::<f32>()?[..4], &w[(4 * 2 + 1) * 4..(4 * 2 + 2) * 4]); // weight[4, 1, :]
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `vocab` is empty or holds a 0; `dim` is 0.
+    pub fn cartesian(vocab: &[usize], dim: usize) -> Result<Embedding> {
+        Self::cartesian_builder(vocab, dim).build()
+    }
+
+    /// The options of `Embedding((v₁, v₂, …) => dim)`.
+    ///
+    /// ```
+    /// let e = lux_layers::Embedding::cartesian_builder(&[5, 2], 3).build()?;
+    /// assert_eq!((e.vocab(), e.vocab_dims(), e.dim()), (10, &[5, 2][..], 3));
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    pub fn cartesian_builder(vocab: &[usize], dim: usize) -> EmbeddingBuilder {
+        EmbeddingBuilder {
+            layer: Embedding { vocab: vocab.to_vec(), dim, init_weight: Init::uniform(0.0, 1.0), dtype: DType::F32 },
+        }
+    }
+
+    /// The vocabulary size: the number of vectors (indices run over
+    /// `0..vocab`; the product of the axes for a Cartesian vocabulary).
     ///
     /// ```
     /// assert_eq!(lux_layers::Embedding::new(5, 3)?.vocab(), 5);
     /// # Ok::<(), lux_core::LuxError>(())
     /// ```
     pub fn vocab(&self) -> usize {
-        self.vocab
+        self.vocab.iter().product()
+    }
+
+    /// The vocabulary's axes: `[vocab]`, or `[v₁, v₂, …]` for a Cartesian
+    /// vocabulary.
+    ///
+    /// ```
+    /// assert_eq!(lux_layers::Embedding::new(5, 3)?.vocab_dims(), &[5]);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    pub fn vocab_dims(&self) -> &[usize] {
+        &self.vocab
+    }
+
+    /// The weight's shape, `[vocab…, dim]`.
+    fn weight_shape(&self) -> Vec<usize> {
+        let mut shape = self.vocab.clone();
+        shape.push(self.dim);
+        shape
+    }
+
+    /// The flat (row-major) row of each Cartesian index tuple, in the
+    /// indices' shape.
+    fn flat_indices(&self, x: &Tree) -> Result<Tensor> {
+        let describe = || self.describe();
+        let parts = match x {
+            Tree::Seq(items) if items.len() == self.vocab.len() => items,
+            Tree::Seq(items) => {
+                return Err(LuxError::Structure {
+                    path: lux_core::ROOT.into(),
+                    msg: format!(
+                        "{}: expects {} index tensors (one per vocabulary axis), got {}",
+                        describe(),
+                        self.vocab.len(),
+                        items.len()
+                    ),
+                });
+            }
+            other => {
+                return Err(LuxError::Structure {
+                    path: lux_core::ROOT.into(),
+                    msg: format!(
+                        "{}: expects a sequence of {} i64 index tensors, got a {}",
+                        describe(),
+                        self.vocab.len(),
+                        other.kind_name()
+                    ),
+                });
+            }
+        };
+        let tensors = parts.iter().map(|p| index_input(p, describe)).collect::<Result<Vec<_>>>()?;
+        let shape = tensors[0].shape();
+        if let Some(t) = tensors.iter().find(|t| t.shape() != shape) {
+            return Err(LuxError::shape(
+                &describe(),
+                format!("the index tensors must have the same shape, got {:?} and {:?}", shape, t.shape()),
+            ));
+        }
+        let mut flat = vec![0i64; tensors[0].len()];
+        for (axis, (t, &size)) in tensors.iter().zip(&self.vocab).enumerate() {
+            let v = t.to_vec::<i64>()?;
+            if let Some(&i) = v.iter().find(|&&i| i < 0 || i as u64 >= size as u64) {
+                return Err(LuxError::invalid_argument(
+                    &describe(),
+                    format!(
+                        "index {i} on vocabulary axis {axis} is out of range for its size {size} (indices {shape:?})"
+                    ),
+                ));
+            }
+            flat.iter_mut().zip(&v).for_each(|(f, &i)| *f = *f * size as i64 + i);
+        }
+        Tensor::from_vec(flat, shape)
     }
 
     /// The size of each embedding vector.
@@ -162,11 +277,11 @@ impl Embedding {
 
 impl Layer for Embedding {
     fn init_params(&self, rng: &mut dyn Rng) -> Result<Tree> {
-        Ok(lux_core::tree! { weight: self.init_weight.init(rng, &[self.vocab, self.dim], self.dtype)? })
+        Ok(lux_core::tree! { weight: self.init_weight.init(rng, &self.weight_shape(), self.dtype)? })
     }
 
     fn param_shapes(&self) -> Option<Vec<Vec<usize>>> {
-        Some(vec![vec![self.vocab, self.dim]])
+        Some(vec![self.weight_shape()])
     }
 
     fn state_shapes(&self) -> Option<Vec<Vec<usize>>> {
@@ -175,15 +290,26 @@ impl Layer for Embedding {
 
     fn forward(&self, x: &Tree, ps: &Tree, st: &Tree) -> Result<(Tree, Tree)> {
         let describe = || self.describe();
-        let indices = index_input(x, describe)?;
         check_param_keys(ps, &["weight"], describe)?;
-        let w = param(ps, "weight", &[self.vocab, self.dim], describe)?;
-        let y = embedding(w, indices).map_err(|e| in_layer(e, describe))?;
-        Ok((y.into(), st.clone()))
+        let w = param(ps, "weight", &self.weight_shape(), describe)?;
+        let y = match (self.vocab.as_slice(), x) {
+            ([_], Tree::Seq(items)) if items.len() == 1 => embedding(w, index_input(&items[0], describe)?),
+            ([_], x) => embedding(w, index_input(x, describe)?),
+            _ => embedding(&w.reshape(&[self.vocab(), self.dim])?, &self.flat_indices(x)?),
+        };
+        Ok((y.map_err(|e| in_layer(e, describe))?.into(), st.clone()))
     }
 
     fn describe(&self) -> String {
-        format!("Embedding({} => {})", self.vocab, self.dim)
+        format!("Embedding({} => {})", vocab_string(&self.vocab), self.dim)
+    }
+}
+
+/// A vocabulary as Lux prints it: `10`, or `(5, 2)` for a Cartesian one.
+fn vocab_string(vocab: &[usize]) -> String {
+    match vocab {
+        [v] => v.to_string(),
+        _ => format!("({})", vocab.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ")),
     }
 }
 

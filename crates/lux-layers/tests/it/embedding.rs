@@ -129,3 +129,73 @@ fn embedding_errors() {
     );
     assert!(Embedding::builder(3, 2).dtype(DType::Bool).build().is_err());
 }
+
+/// Lux's "Cartesian indices" testset: vocabulary (5, 2), dimension 4.
+#[test]
+fn embedding_lux_cartesian_indices() {
+    let layer = Embedding::cartesian(&[5, 2], 4).unwrap();
+    assert_eq!(layer.describe(), "Embedding((5, 2) => 4)");
+    assert_eq!((layer.vocab(), layer.param_count()), (10, 40));
+    let (ps, st) = setup(&mut RngState::seed_from_u64(12345), &layer).unwrap();
+    let w = ps.tensor("weight").unwrap();
+    assert_eq!(w.shape(), &[5, 2, 4]);
+    let wv = vals(w);
+    // weight[i, j, :] by hand
+    let row = |i: i64, j: i64| wv[((i * 2 + j) * 4) as usize..((i * 2 + j + 1) * 4) as usize].to_vec();
+
+    let pair = |i: Tensor, j: Tensor| Tree::seq([i, j]);
+    let (y, _) = apply_tensor(&layer, pair(idx(vec![3], &[]), idx(vec![1], &[])), &ps, &st).unwrap();
+    assert_eq!(y.shape(), &[4]);
+    assert_eq!(vals(&y), row(3, 1));
+
+    let (i, j) = (vec![0i64, 4, 2], vec![1i64, 0, 1]);
+    let (y, _) = apply_tensor(&layer, pair(idx(i.clone(), &[3]), idx(j.clone(), &[3])), &ps, &st).unwrap();
+    assert_eq!(y.shape(), &[3, 4]);
+    assert_eq!(vals(&y), i.iter().zip(&j).flat_map(|(&a, &b)| row(a, b)).collect::<Vec<_>>());
+
+    let i: Vec<i64> = (0..12).map(|k| k % 5).collect();
+    let j: Vec<i64> = (0..12).map(|k| (k / 5) % 2).collect();
+    let x = pair(idx(i.clone(), &[3, 4]), idx(j.clone(), &[3, 4]));
+    let (y, _) = apply_tensor(&layer, x.clone(), &ps, &st).unwrap();
+    assert_eq!(y.shape(), &[3, 4, 4]);
+    assert_eq!(vals(&y), i.iter().zip(&j).flat_map(|(&a, &b)| row(a, b)).collect::<Vec<_>>());
+    let opts = LayerCheck { output_shape: Some(vec![3, 4, 4]), input_grad: false, ..Default::default() };
+    check_layer(&layer, &x, &opts).unwrap();
+
+    // Lux: DimensionMismatch for index arrays of different shapes, ArgumentError for ()
+    let run = |x: Tree| layer.forward(&x, &ps, &st).unwrap_err();
+    let e = run(pair(idx(vec![0; 3], &[3]), idx(vec![0; 4], &[4])));
+    assert!(matches!(e, LuxError::Shape { .. }));
+    assert_eq!(e.to_string(), "Embedding((5, 2) => 4): the index tensors must have the same shape, got [3] and [4]");
+    let e = run(pair(idx(vec![0; 12], &[3, 4]), idx(vec![0; 20], &[4, 5])));
+    assert!(matches!(e, LuxError::Shape { .. }));
+    assert_eq!(
+        run(Tree::Seq(vec![])).to_string(),
+        "structure mismatch at <root>: Embedding((5, 2) => 4): expects 2 index tensors (one per vocabulary axis), got 0"
+    );
+    assert_eq!(
+        run(idx(vec![0], &[1]).into()).to_string(),
+        "structure mismatch at <root>: Embedding((5, 2) => 4): expects a sequence of 2 i64 index tensors, got a tensor"
+    );
+    assert_eq!(
+        run(pair(idx(vec![0, 5], &[2]), idx(vec![0, 1], &[2]))).to_string(),
+        "Embedding((5, 2) => 4): invalid argument: index 5 on vocabulary axis 0 is out of range for its size 5 (indices [2])"
+    );
+    assert_eq!(
+        run(pair(idx(vec![0, 4], &[2]), idx(vec![-1, 1], &[2]))).to_string(),
+        "Embedding((5, 2) => 4): invalid argument: index -1 on vocabulary axis 1 is out of range for its size 2 (indices [2])"
+    );
+    assert!(Embedding::cartesian(&[], 4).is_err());
+    assert!(Embedding::cartesian(&[5, 0], 4).is_err());
+}
+
+/// A one-element sequence indexes a plain vocabulary (Lux's tuple `(i,)`).
+#[test]
+fn embedding_accepts_a_one_element_sequence() {
+    let layer = Embedding::new(6, 2).unwrap();
+    let (ps, st) = setup(&mut RngState::seed_from_u64(0), &layer).unwrap();
+    let x = idx(vec![5, 1], &[2]);
+    let (a, _) = apply_tensor(&layer, &x, &ps, &st).unwrap();
+    let (b, _) = apply_tensor(&layer, Tree::seq([x]), &ps, &st).unwrap();
+    assert_eq!(a, b);
+}
