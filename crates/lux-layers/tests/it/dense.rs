@@ -723,3 +723,102 @@ fn bilinear_errors() {
         "Bilinear((3, 0) => 4): invalid argument: the second input size must be positive, got 0"
     );
 }
+
+#[test]
+fn dense_family_passes_check_layer_in_half_precision() {
+    for dtype in [DType::F16, DType::BF16] {
+        let x: Tree = randn(1, &[4, 3], dtype).into();
+        let layers: Vec<Box<dyn Layer>> = vec![
+            Box::new(Dense::builder(3, 2).activation(Activation::Tanh).dtype(dtype).build().unwrap()),
+            Box::new(Scale::builder(&[3]).dtype(dtype).build().unwrap()),
+            Box::new(Bilinear::builder((3, 3), 2).dtype(dtype).build().unwrap()),
+        ];
+        for layer in layers {
+            let r =
+                check_layer(&layer, &x, &LayerCheck::default()).unwrap_or_else(|e| panic!("{}: {e}", layer.describe()));
+            assert!(r.param_grad.is_some());
+            let (ps, st) = setup(&mut RngState::seed_from_u64(0), &layer).unwrap();
+            let (y, _) = apply_tensor(&layer, x.clone(), &ps, &st).unwrap();
+            assert_eq!(y.dtype(), dtype, "{}", layer.describe());
+        }
+    }
+}
+
+mod random_input {
+    //! Random input shapes and dtypes: a call is `Ok` with the expected
+    //! shape exactly when the input fits, an `Err` otherwise, never a panic.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn dtype() -> impl Strategy<Value = DType> {
+        prop_oneof![Just(DType::F32), Just(DType::F64), Just(DType::F16), Just(DType::I64), Just(DType::Bool)]
+    }
+
+    fn input(shape: &[usize], dtype: DType) -> Tensor {
+        Tensor::zeros(shape, dtype).unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn dense_random_shapes(shape in prop::collection::vec(0usize..5, 0..4), dt in dtype(), inp in 1usize..4, out in 1usize..4) {
+            let layer = Dense::new(inp, out, Activation::Relu).unwrap();
+            let (ps, st) = setup(&mut RngState::seed_from_u64(0), &layer).unwrap();
+            let r = apply_tensor(&layer, input(&shape, dt), &ps, &st);
+            let fits = dt.is_float() && shape.last() == Some(&inp);
+            prop_assert_eq!(r.is_ok(), fits, "{:?} {:?}: {:?}", shape, dt, r.as_ref().err());
+            if let Ok((y, _)) = r {
+                let mut want = shape.clone();
+                *want.last_mut().unwrap() = out;
+                prop_assert_eq!(y.shape(), &want[..]);
+            }
+        }
+
+        #[test]
+        fn scale_random_shapes(shape in prop::collection::vec(0usize..4, 0..4), dt in dtype(), d in 1usize..4) {
+            let layer = Scale::new(&[d], Activation::Tanh).unwrap();
+            let (ps, st) = setup(&mut RngState::seed_from_u64(0), &layer).unwrap();
+            let r = apply_tensor(&layer, input(&shape, dt), &ps, &st);
+            let broadcasts = lux_core::broadcast_shapes(&shape, &[d]);
+            prop_assert_eq!(r.is_ok(), dt.is_float() && broadcasts.is_ok(), "{:?} {:?}: {:?}", shape, dt, r.as_ref().err());
+            if let Ok((y, _)) = r {
+                prop_assert_eq!(y.shape(), &broadcasts.unwrap()[..]);
+            }
+        }
+
+        #[test]
+        fn bilinear_random_shapes(
+            xs in prop::collection::vec(0usize..4, 0..4),
+            ys in prop::collection::vec(0usize..4, 0..4),
+            dt in dtype(),
+        ) {
+            let layer = Bilinear::new((2, 3), 2, Activation::Identity).unwrap();
+            let (ps, st) = setup(&mut RngState::seed_from_u64(0), &layer).unwrap();
+            let r = apply_tensor(&layer, Tree::seq([input(&xs, dt), input(&ys, dt)]), &ps, &st);
+            let fits = dt.is_float()
+                && xs.last() == Some(&2)
+                && ys.last() == Some(&3)
+                && xs[..xs.len() - 1] == ys[..ys.len() - 1];
+            prop_assert_eq!(r.is_ok(), fits, "{:?} {:?} {:?}: {:?}", xs, ys, dt, r.as_ref().err());
+            if let Ok((y, _)) = r {
+                let mut want = xs.clone();
+                *want.last_mut().unwrap() = 2;
+                prop_assert_eq!(y.shape(), &want[..]);
+            }
+        }
+
+        #[test]
+        fn embedding_random_indices(v in prop::collection::vec(-3i64..12, 0..8), vocab in 1usize..10) {
+            let layer = lux_layers::Embedding::new(vocab, 2).unwrap();
+            let (ps, st) = setup(&mut RngState::seed_from_u64(0), &layer).unwrap();
+            let n = v.len();
+            let fits = v.iter().all(|&i| i >= 0 && (i as usize) < vocab);
+            let r = apply_tensor(&layer, Tensor::from_vec(v, &[n]).unwrap(), &ps, &st);
+            prop_assert_eq!(r.is_ok(), fits);
+            if let Ok((y, _)) = r {
+                prop_assert_eq!(y.shape(), &[n, 2][..]);
+            }
+        }
+    }
+}
