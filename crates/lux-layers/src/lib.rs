@@ -8,6 +8,9 @@
 //! |---|---|
 //! | [`init`] | weight initialisers (Lux's WeightInitializers) |
 //! | [`dropout`](mod@dropout) | `Dropout`, `AlphaDropout`, `VariationalHiddenDropout` |
+//! | [`dense`](mod@dense) | `Dense`, `Bilinear`, `Scale` |
+//! | [`embedding`](mod@embedding) | `Embedding` |
+//! | [`maxout`](mod@maxout) | `Maxout` |
 //!
 //! The other standard layers of Lux (dense family, containers, norms,
 //! convolution, pooling, recurrent cells) are being added (issue 14).
@@ -21,8 +24,14 @@
 //! model it happened (`Dense(784 => 256) at layer_2: …`).
 #![doc(test(attr(deny(warnings))))]
 
+pub mod dense;
 pub mod dropout;
+pub mod embedding;
 pub mod init;
+pub mod maxout;
 mod util;
 
+pub use dense::*;
 pub use dropout::*;
+pub use embedding::*;
+pub use maxout::*;
