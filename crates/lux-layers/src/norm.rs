@@ -1506,10 +1506,6 @@ impl<L: Layer> Layer for WeightNorm<L> {
     fn describe(&self) -> String {
         let dims = self.dims.as_deref().map_or_else(|| "nothing".to_string(), julia_tuple);
         let names: Vec<String> = self.which.iter().map(|w| format!(":{w}")).collect();
-        format!(
-            "WeightNorm({}, dims = {dims}, normalized_parameters = {})",
-            self.layer.describe(),
-            julia_tuple(&names)
-        )
+        format!("WeightNorm({}, dims = {dims}, normalized_parameters = {})", self.layer.describe(), julia_tuple(&names))
     }
 }

@@ -56,7 +56,8 @@ fn naive_batch_norm(
     let mut y = vec![0.0; x.len()];
     let (mut means, mut vars) = (vec![0.0; chs], vec![0.0; chs]);
     for c in 0..chs {
-        let vals: Vec<f64> = (0..n).flat_map(|i| (0..sp).map(move |s| (i, s))).map(|(i, s)| x[at(i, c, s, chs, sp)]).collect();
+        let vals: Vec<f64> =
+            (0..n).flat_map(|i| (0..sp).map(move |s| (i, s))).map(|(i, s)| x[at(i, c, s, chs, sp)]).collect();
         let (m, v) = match stats {
             Some((ms, vs)) => (ms[c], vs[c]),
             None => mean_var(&vals),
@@ -75,6 +76,10 @@ fn naive_batch_norm(
 
 fn id(v: f64) -> f64 {
     v
+}
+
+fn to_f64(t: &Tree) -> Tree {
+    t.try_map(|_, x| x.to_dtype(DType::F64)).unwrap()
 }
 
 fn set(ps: &Tree, key: &str, t: Tensor) -> Tree {
@@ -178,6 +183,7 @@ fn batch_norm_without_tracking_uses_batch_statistics_in_both_modes() {
     for affine in [true, false] {
         let m = BatchNorm::builder(3).affine(affine).track_stats(false).build().unwrap();
         let (ps, st) = setup(&mut RngState::seed_from_u64(0), &m).unwrap();
+        let ps = to_f64(&ps); // f64 parameters: the layer computes in f64
         assert_eq!(st, tree! { training: true });
         assert_eq!(ps.param_count(), if affine { 6 } else { 0 });
         let x = randn(5, &[6, 3], DType::F64);
@@ -381,9 +387,19 @@ fn norm_layers_print_as_lux_and_count_as_lux() {
     let relu = Activation::Relu;
     let cases: Vec<(Box<dyn Layer>, &str, usize, usize)> = vec![
         // Lux's docstring examples
-        (Box::new(BatchNorm::builder(64).activation(relu).build().unwrap()), "BatchNorm(64, relu, affine=true, track_stats=true)", 128, 129),
+        (
+            Box::new(BatchNorm::builder(64).activation(relu).build().unwrap()),
+            "BatchNorm(64, relu, affine=true, track_stats=true)",
+            128,
+            129,
+        ),
         (Box::new(BatchNorm::new(10).unwrap()), "BatchNorm(10, affine=true, track_stats=true)", 20, 21),
-        (Box::new(GroupNorm::builder(64, 4).activation(relu).build().unwrap()), "GroupNorm(64, 4, relu, affine=true)", 128, 0),
+        (
+            Box::new(GroupNorm::builder(64, 4).activation(relu).build().unwrap()),
+            "GroupNorm(64, 4, relu, affine=true)",
+            128,
+            0,
+        ),
         (Box::new(GroupNorm::new(10, 5).unwrap()), "GroupNorm(10, 5, affine=true)", 20, 0),
         (
             Box::new(InstanceNorm::builder(64).activation(relu).affine(true).build().unwrap()),
@@ -392,7 +408,12 @@ fn norm_layers_print_as_lux_and_count_as_lux() {
             1,
         ),
         // the other option combinations
-        (Box::new(BatchNorm::builder(2).affine(false).build().unwrap()), "BatchNorm(2, affine=false, track_stats=true)", 0, 5),
+        (
+            Box::new(BatchNorm::builder(2).affine(false).build().unwrap()),
+            "BatchNorm(2, affine=false, track_stats=true)",
+            0,
+            5,
+        ),
         (
             Box::new(BatchNorm::builder(2).activation(Activation::Sigmoid).track_stats(false).build().unwrap()),
             "BatchNorm(2, σ, affine=true, track_stats=false)",
@@ -415,7 +436,12 @@ fn norm_layers_print_as_lux_and_count_as_lux() {
             0,
             0,
         ),
-        (Box::new(LayerNorm::builder(&[4]).dims(vec![1, 2]).build().unwrap()), "LayerNorm((4,), affine=true, dims=(1, 2))", 8, 0),
+        (
+            Box::new(LayerNorm::builder(&[4]).dims(vec![1, 2]).build().unwrap()),
+            "LayerNorm((4,), affine=true, dims=(1, 2))",
+            8,
+            0,
+        ),
     ];
     for (layer, text, params, states) in cases {
         assert_eq!(layer.describe(), text);
@@ -447,7 +473,16 @@ fn parameters_and_states_have_lux_names_shapes_and_order() {
 
 // ----- GroupNorm -------------------------------------------------------------------
 
-fn naive_group_norm(x: &[f64], n: usize, chs: usize, sp: usize, groups: usize, scale: &[f64], bias: &[f64], eps: f64) -> Vec<f64> {
+fn naive_group_norm(
+    x: &[f64],
+    n: usize,
+    chs: usize,
+    sp: usize,
+    groups: usize,
+    scale: &[f64],
+    bias: &[f64],
+    eps: f64,
+) -> Vec<f64> {
     let per = chs / groups;
     let mut y = vec![0.0; x.len()];
     for i in 0..n {
@@ -503,6 +538,7 @@ fn instance_norm_matches_a_naive_reference_for_every_rank() {
         for (affine, track_stats) in [(true, true), (true, false), (false, true), (false, false)] {
             let m = InstanceNorm::builder(3).affine(affine).track_stats(track_stats).build().unwrap();
             let (ps, st) = setup(&mut RngState::seed_from_u64(0), &m).unwrap();
+            let ps = to_f64(&ps);
             let x = randn(7, &shape, DType::F64).mul_scalar(2.0).unwrap().add_scalar(0.5).unwrap();
             let xv = vals(&x);
             let (scale, bias) = if affine {
@@ -719,7 +755,15 @@ fn weight_norm_reconstructs_the_weight() {
         let v = randn(4, &[4, 3], DType::F64);
         let bg = randn(5, &[4], DType::F64);
         let bv = randn(6, &[4], DType::F64);
-        let ps = set(&set(&set(&set(&ps, "normalized.weight_g", g.clone()), "normalized.weight_v", v.clone()), "normalized.bias_g", bg.clone()), "normalized.bias_v", bv.clone());
+        let ps = set(
+            &set(
+                &set(&set(&ps, "normalized.weight_g", g.clone()), "normalized.weight_v", v.clone()),
+                "normalized.bias_g",
+                bg.clone(),
+            ),
+            "normalized.bias_v",
+            bv.clone(),
+        );
         let (y, _) = apply_tensor(&wn, &x, &ps, &st).unwrap();
         let eps = f64::EPSILON;
         let w = naive_weight(&vals(&v), &vals(&g), 4, 3, keep, eps);
@@ -753,7 +797,9 @@ fn weight_norm_of_a_zero_parameter_is_an_err_at_setup() {
          or initialise it otherwise (e.g. the layer's init_bias)"
     );
     assert!(setup(&mut RngState::seed_from_u64(0), &WeightNorm::new(d, &["weight"]).unwrap()).is_ok());
-    assert!(setup(&mut RngState::seed_from_u64(0), &WeightNorm::new(linear(3, 3), &["weight", "bias"]).unwrap()).is_ok());
+    assert!(
+        setup(&mut RngState::seed_from_u64(0), &WeightNorm::new(linear(3, 3), &["weight", "bias"]).unwrap()).is_ok()
+    );
 }
 
 #[test]
@@ -763,7 +809,11 @@ fn weight_norm_rejects_bad_arguments_and_parameters() {
     assert!(WeightNorm::with_dims(linear(2, 2), &["weight"], &[0, 1]).is_err());
     let wn = WeightNorm::new(linear(2, 2), &["kernel"]).unwrap();
     let err = setup(&mut RngState::seed_from_u64(0), &wn).unwrap_err();
-    assert!(err.to_string().ends_with("the wrapped layer has no parameter `kernel` (its parameters: [\"weight\", \"bias\"])"), "{err}");
+    assert!(
+        err.to_string()
+            .ends_with("the wrapped layer has no parameter `kernel` (its parameters: [\"weight\", \"bias\"])"),
+        "{err}"
+    );
     let wn = WeightNorm::with_dims(linear(2, 2), &["weight"], &[2]).unwrap();
     assert!(setup(&mut RngState::seed_from_u64(0), &wn).is_err());
     // a g of the wrong shape at run time
@@ -776,7 +826,10 @@ fn weight_norm_rejects_bad_arguments_and_parameters() {
         "WeightNorm(Linear(2 => 3), dims = nothing, normalized_parameters = (:weight,)): normalized.weight_g has shape \
          [1, 2], expected [3, 1] for normalized.weight_v of shape [3, 2]"
     );
-    assert!(matches!(apply_tensor(&wn, randn(0, &[1, 2], DType::F32), &Tree::new(), &st), Err(LuxError::MissingKey { .. })));
+    assert!(matches!(
+        apply_tensor(&wn, randn(0, &[1, 2], DType::F32), &Tree::new(), &st),
+        Err(LuxError::MissingKey { .. })
+    ));
 }
 
 #[test]
@@ -833,7 +886,10 @@ fn train_and_test_mode_reach_every_norm_layer_at_any_depth() {
     assert_eq!(st2, st_test);
     // an error deep inside names where it happened
     let err = apply_tensor(&model, randn(3, &[4, 3, 3], DType::F32), &ps, &st).unwrap_err();
-    assert!(err.to_string().starts_with("BatchNorm(2, affine=true, track_stats=true) at a: input has 3 channels"), "{err}");
+    assert!(
+        err.to_string().starts_with("BatchNorm(2, affine=true, track_stats=true) at a: input has 3 channels"),
+        "{err}"
+    );
 }
 
 // ----- the conformance check -------------------------------------------------------
@@ -849,14 +905,20 @@ fn norm_layers_pass_check_layer_in_both_modes() {
         (Box::new(InstanceNorm::new(3).unwrap()), vec![2, 3, 4]),
         (Box::new(InstanceNorm::builder(2).affine(true).track_stats(true).build().unwrap()), vec![2, 2, 2, 3]),
         (Box::new(LayerNorm::new(&[3, 2]).unwrap()), vec![2, 3, 2]),
-        (Box::new(LayerNorm::builder(&[1, 2]).dims(vec![1, 2]).activation(Activation::Sigmoid).build().unwrap()), vec![2, 3, 2]),
+        (
+            Box::new(LayerNorm::builder(&[1, 2]).dims(vec![1, 2]).activation(Activation::Sigmoid).build().unwrap()),
+            vec![2, 3, 2],
+        ),
         (Box::new(WeightNorm::new(linear(3, 2), &["weight", "bias"]).unwrap()), vec![4, 3]),
         (Box::new(WeightNorm::with_dims(linear(3, 2), &["weight"], &[1]).unwrap()), vec![4, 3]),
         (Box::new(WeightNorm::new(BatchNorm::new(3).unwrap(), &["scale"]).unwrap()), vec![4, 3]),
     ];
     for (layer, shape) in cases {
         let x: Tree = randn(21, &shape, DType::F32).into();
-        let opts = LayerCheck { output_shape: Some(if layer.describe().contains("Linear") { vec![shape[0], 2] } else { shape.clone() }), ..Default::default() };
+        let opts = LayerCheck {
+            output_shape: Some(if layer.describe().contains("Linear") { vec![shape[0], 2] } else { shape.clone() }),
+            ..Default::default()
+        };
         let report = check_layer(&layer, &x, &opts).unwrap_or_else(|e| panic!("{}: {e}", layer.describe()));
         assert!(report.input_grad.is_some(), "{}", layer.describe());
         assert_eq!(report.param_grad.is_some(), layer.param_count() > 0, "{}", layer.describe());
