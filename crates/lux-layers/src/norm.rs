@@ -451,10 +451,10 @@ impl Layer for BatchNorm {
 /// assert_eq!(layer.describe(), "GroupNorm(4, 2, affine=true)");
 /// let (ps, st) = setup(&mut RngState::seed_from_u64(0), &layer)?;
 /// // one sample, channels {1, 3} and {5, 9}, length 1
-/// let x = Tensor::from_vec(vec![1.0f64, 3.0, 5.0, 9.0], &[1, 4, 1])?;
+/// let x = Tensor::from_vec(vec![1.0f32, 3.0, 5.0, 9.0], &[1, 4, 1])?;
 /// let (y, _) = apply_tensor(&layer, &x, &ps, &st)?;
 /// let want = [-1.0, 1.0, -1.0, 1.0];
-/// assert!(y.to_vec::<f64>()?.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-4));
+/// assert!(y.to_vec::<f32>()?.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-4));
 /// assert!(GroupNorm::new(5, 2).is_err()); // 2 does not divide 5
 /// # Ok::<(), lux_core::LuxError>(())
 /// ```
@@ -953,14 +953,14 @@ impl Layer for InstanceNorm {
 /// let layer = LayerNorm::builder(&[2]).dims(vec![-1]).epsilon(0.0).build()?;
 /// assert_eq!(layer.describe(), "LayerNorm((2,), affine=true, dims=-1)");
 /// let (ps, st) = setup(&mut RngState::seed_from_u64(0), &layer)?;
-/// let x = Tensor::from_vec(vec![1.0f64, 3.0, 10.0, 20.0], &[2, 2])?;
+/// let x = Tensor::from_vec(vec![1.0f32, 3.0, 10.0, 20.0], &[2, 2])?;
 /// let (y, _) = apply_tensor(&layer, &x, &ps, &st)?;
-/// assert_eq!(y.to_vec::<f64>()?, vec![-1.0, 1.0, -1.0, 1.0]); // per row
+/// assert_eq!(y.to_vec::<f32>()?, vec![-1.0, 1.0, -1.0, 1.0]); // per row
 /// // the default normalises the whole array
 /// let all = LayerNorm::new(&[2])?;
 /// assert_eq!(all.describe(), "LayerNorm((2,), affine=true, dims=Colon())");
 /// let (y, _) = apply_tensor(&all, &x, &ps, &st)?;
-/// assert!(y.to_vec::<f64>()?.iter().sum::<f64>().abs() < 1e-9);
+/// assert!(y.to_vec::<f32>()?.iter().sum::<f32>().abs() < 1e-5);
 /// # Ok::<(), lux_core::LuxError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq)]
@@ -1292,7 +1292,6 @@ impl<L: Layer> WeightNorm<L> {
     /// over every axis but axis 0.
     ///
     /// ```
-    /// use lux_core::*;
     /// let inner = lux_layers::LayerNorm::new(&[2])?;
     /// let wn = lux_layers::WeightNorm::new(inner, &["scale"])?;
     /// assert_eq!(wn.which(), &["scale".to_string()]);
