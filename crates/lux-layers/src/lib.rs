@@ -10,7 +10,7 @@
 //! | [`dropout`](mod@dropout) | `Dropout`, `AlphaDropout`, `VariationalHiddenDropout` |
 //! | [`norm`] | `BatchNorm`, `GroupNorm`, `InstanceNorm`, `LayerNorm`, `WeightNorm` |
 //!
-//! The other standard layers of Lux (dense family, containers, norms,
+//! The other standard layers of Lux (dense family, containers,
 //! convolution, pooling, recurrent cells) are being added (issue 14).
 //!
 //! Every layer type is also re-exported at the crate root.

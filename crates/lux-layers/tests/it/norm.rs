@@ -248,6 +248,9 @@ fn batch_norm_computes_in_the_dtype_of_its_parameters() {
     assert_eq!(st1.tensor("running_mean").unwrap().dtype(), DType::F32);
     let (y, _) = apply_tensor(&m, x32.to_dtype(DType::F64).unwrap(), &ps, &st).unwrap();
     assert_eq!(y.dtype(), DType::F32);
+    // half-precision input is computed in the parameters' f32
+    let (y, _) = apply_tensor(&m, x32.to_dtype(DType::F16).unwrap(), &ps, &st).unwrap();
+    assert_eq!(y.dtype(), DType::F32);
     // no parameters: the input's dtype
     let bare = BatchNorm::builder(2).affine(false).build().unwrap();
     let (ps, st) = setup(&mut RngState::seed_from_u64(0), &bare).unwrap();
@@ -925,4 +928,92 @@ fn norm_layers_pass_check_layer_in_both_modes() {
         let name = layer.describe();
         check_layer(&InTestMode(layer), &x, &opts).unwrap_or_else(|e| panic!("{name} (test mode): {e}"));
     }
+}
+
+// ----- printing in a model ---------------------------------------------------------
+
+/// Prints as Lux's `Dense(in => out)` (the real Dense lands elsewhere);
+/// only its parameter count matters here.
+struct DenseStub(usize, usize);
+
+impl Layer for DenseStub {
+    fn init_params(&self, _: &mut dyn rand::Rng) -> Result<Tree> {
+        Ok(tree! { weight: Tensor::zeros(&[self.1, self.0], DType::F32)?, bias: Tensor::zeros(&[self.1], DType::F32)? })
+    }
+    fn param_shapes(&self) -> Option<Vec<Vec<usize>>> {
+        Some(vec![vec![self.1, self.0], vec![self.1]])
+    }
+    fn forward(&self, x: &Tree, _: &Tree, st: &Tree) -> Result<(Tree, Tree)> {
+        Ok((x.clone(), st.clone()))
+    }
+    fn describe(&self) -> String {
+        format!("Dense({} => {})", self.0, self.1)
+    }
+}
+
+/// A run-time chain for the printing tests (prints as `Chain(`).
+struct Chain(Vec<Box<dyn Layer>>);
+
+impl Layer for Chain {
+    fn forward(&self, x: &Tree, _: &Tree, st: &Tree) -> Result<(Tree, Tree)> {
+        Ok((x.clone(), st.clone()))
+    }
+    fn children(&self) -> Children<'_> {
+        Children::Named(self.0.iter().enumerate().map(|(i, l)| (format!("layer_{}", i + 1), l as &dyn Layer)).collect())
+    }
+}
+
+/// The models of Lux's BatchNorm, GroupNorm and InstanceNorm docstrings,
+/// printed as there.
+#[test]
+fn norm_layers_in_a_model_print_as_lux_docstrings() {
+    let relu = Activation::Relu;
+    let model = Chain(vec![
+        Box::new(DenseStub(784, 64)),
+        Box::new(BatchNorm::builder(64).activation(relu).build().unwrap()),
+        Box::new(DenseStub(64, 10)),
+        Box::new(BatchNorm::new(10).unwrap()),
+    ]);
+    assert_eq!(
+        lux_core::display_model(&model),
+        "Chain(
+    layer_1 = Dense(784 => 64),                   # 50_240 parameters
+    layer_2 = BatchNorm(64, relu, affine=true, track_stats=true),  # 128 parameters, plus 129 non-trainable
+    layer_3 = Dense(64 => 10),                    # 650 parameters
+    layer_4 = BatchNorm(10, affine=true, track_stats=true),  # 20 parameters, plus 21 non-trainable
+)         # Total: 51_038 parameters,
+          #        plus 150 states."
+    );
+    let model = Chain(vec![
+        Box::new(DenseStub(784, 64)),
+        Box::new(GroupNorm::builder(64, 4).activation(relu).build().unwrap()),
+        Box::new(DenseStub(64, 10)),
+        Box::new(GroupNorm::new(10, 5).unwrap()),
+    ]);
+    assert_eq!(
+        lux_core::display_model(&model),
+        "Chain(
+    layer_1 = Dense(784 => 64),                   # 50_240 parameters
+    layer_2 = GroupNorm(64, 4, relu, affine=true),  # 128 parameters
+    layer_3 = Dense(64 => 10),                    # 650 parameters
+    layer_4 = GroupNorm(10, 5, affine=true),      # 20 parameters
+)         # Total: 51_038 parameters,
+          #        plus 0 states."
+    );
+    let model = Chain(vec![
+        Box::new(DenseStub(784, 64)),
+        Box::new(InstanceNorm::builder(64).activation(relu).affine(true).build().unwrap()),
+        Box::new(DenseStub(64, 10)),
+        Box::new(InstanceNorm::builder(10).activation(relu).affine(true).build().unwrap()),
+    ]);
+    assert_eq!(
+        lux_core::display_model(&model),
+        "Chain(
+    layer_1 = Dense(784 => 64),                   # 50_240 parameters
+    layer_2 = InstanceNorm(64, relu, affine=true, track_stats=false),  # 128 parameters, plus 1 non-trainable
+    layer_3 = Dense(64 => 10),                    # 650 parameters
+    layer_4 = InstanceNorm(10, relu, affine=true, track_stats=false),  # 20 parameters, plus 1 non-trainable
+)         # Total: 51_038 parameters,
+          #        plus 2 states."
+    );
 }
