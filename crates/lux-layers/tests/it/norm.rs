@@ -1017,3 +1017,45 @@ fn norm_layers_in_a_model_print_as_lux_docstrings() {
           #        plus 2 states."
     );
 }
+
+/// Bad or degenerate shapes (0-d, empty axes, one value per channel) give
+/// an `Ok` or an `Err`, never a panic, in both modes.
+#[test]
+fn degenerate_inputs_never_panic() {
+    let layers: Vec<Box<dyn Layer>> = vec![
+        Box::new(BatchNorm::new(3).unwrap()),
+        Box::new(BatchNorm::builder(3).track_stats(false).affine(false).build().unwrap()),
+        Box::new(GroupNorm::new(3, 3).unwrap()),
+        Box::new(InstanceNorm::builder(3).affine(true).track_stats(true).build().unwrap()),
+        Box::new(InstanceNorm::new(3).unwrap()),
+        Box::new(LayerNorm::new(&[3]).unwrap()),
+        Box::new(LayerNorm::builder(&[3]).dims(vec![-1]).affine(false).build().unwrap()),
+        Box::new(WeightNorm::new(linear(3, 2), &["weight"]).unwrap()),
+    ];
+    let shapes: [&[usize]; 12] = [
+        &[],
+        &[0],
+        &[3],
+        &[0, 3],
+        &[2, 0],
+        &[1, 3],
+        &[2, 3],
+        &[0, 3, 2],
+        &[2, 3, 0],
+        &[2, 3, 1],
+        &[1, 3, 1, 1],
+        &[2, 3, 0, 2],
+    ];
+    for layer in &layers {
+        let (ps, st) = setup(&mut RngState::seed_from_u64(0), layer).unwrap();
+        for shape in shapes {
+            let x = Tensor::zeros(shape, DType::F32).unwrap();
+            for st in [st.clone(), test_mode(&st)] {
+                if let Ok((y, _)) = apply_tensor(layer, &x, &ps, &st) {
+                    // a successful call keeps the shape (or maps the features, for Linear)
+                    assert_eq!(y.ndim(), shape.len(), "{} on {shape:?}", layer.describe());
+                }
+            }
+        }
+    }
+}
