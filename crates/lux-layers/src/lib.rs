@@ -11,8 +11,9 @@
 //! | [`dense`](mod@dense) | `Dense`, `Bilinear`, `Scale` |
 //! | [`embedding`](mod@embedding) | `Embedding` |
 //! | [`maxout`](mod@maxout) | `Maxout` |
+//! | [`norm`] | `BatchNorm`, `GroupNorm`, `InstanceNorm`, `LayerNorm`, `WeightNorm` |
 //!
-//! The other standard layers of Lux (dense family, containers, norms,
+//! The other standard layers of Lux (dense family, containers,
 //! convolution, pooling, recurrent cells) are being added (issue 14).
 //!
 //! Every layer type is also re-exported at the crate root.
@@ -29,9 +30,11 @@ pub mod dropout;
 pub mod embedding;
 pub mod init;
 pub mod maxout;
+pub mod norm;
 mod util;
 
 pub use dense::*;
 pub use dropout::*;
 pub use embedding::*;
 pub use maxout::*;
+pub use norm::*;

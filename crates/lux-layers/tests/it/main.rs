@@ -6,3 +6,4 @@ mod dropout;
 mod embedding;
 mod init;
 mod maxout;
+mod norm;
