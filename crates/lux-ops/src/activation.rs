@@ -1135,35 +1135,6 @@ pub fn celu(x: &Tensor, a: f64) -> Result<Tensor> {
     Activation::Celu(a).apply(x)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::erfc;
-
-    #[test]
-    fn erfc_matches_known_values() {
-        // 40-digit references (mpmath), rounded to f64.
-        let cases = [
-            (0.0, 1.0),
-            (0.5, 0.4795001221869535),
-            (1.0, 0.15729920705028513),
-            (1.9, 0.0072095707647425325),
-            (2.0, 0.004677734981047266),
-            (2.5, 0.0004069520174449589),
-            (3.0, 2.209049699858544e-05),
-            (5.0, 1.537459794428035e-12),
-            (10.0, 2.088487583762545e-45),
-            (-1.0, 1.8427007929497148),
-        ];
-        for (x, want) in cases {
-            let got = erfc(x, 1e-17);
-            assert!((got - want).abs() <= 2e-13 * want, "erfc({x}) = {got}, want {want}");
-        }
-        assert_eq!(erfc(40.0, 1e-17), 0.0);
-        assert_eq!(erfc(-40.0, 1e-17), 2.0);
-        assert!(erfc(f64::NAN, 1e-17).is_nan());
-    }
-}
-
 /// An activation is a layer (Lux wraps a bare function in a container as
 /// `WrappedFunction(f)`): no parameters or state, `y = f(x)` on a float
 /// tensor input.
@@ -1205,5 +1176,34 @@ impl lux_core::Layer for Activation {
     }
     fn describe(&self) -> String {
         format!("WrappedFunction({})", self.julia_name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::erfc;
+
+    #[test]
+    fn erfc_matches_known_values() {
+        // 40-digit references (mpmath), rounded to f64.
+        let cases = [
+            (0.0, 1.0),
+            (0.5, 0.4795001221869535),
+            (1.0, 0.15729920705028513),
+            (1.9, 0.0072095707647425325),
+            (2.0, 0.004677734981047266),
+            (2.5, 0.0004069520174449589),
+            (3.0, 2.209049699858544e-05),
+            (5.0, 1.537459794428035e-12),
+            (10.0, 2.088487583762545e-45),
+            (-1.0, 1.8427007929497148),
+        ];
+        for (x, want) in cases {
+            let got = erfc(x, 1e-17);
+            assert!((got - want).abs() <= 2e-13 * want, "erfc({x}) = {got}, want {want}");
+        }
+        assert_eq!(erfc(40.0, 1e-17), 0.0);
+        assert_eq!(erfc(-40.0, 1e-17), 2.0);
+        assert!(erfc(f64::NAN, 1e-17).is_nan());
     }
 }

@@ -8,6 +8,8 @@
 //! | [`rule`] | the [`Rule`] trait (write your own), [`Hyper`] values |
 //! | [`rules`] | the built-in rules, Optimisers.jl v0.4's formulas and defaults |
 //! | [`state`] | [`setup`], [`OptState`]: update (in place or not), adjust, freeze/thaw |
+//! | [`schedule`] | learning-rate [`Schedule`]s (constant, step, exponential, cosine with warm-up) |
+//! | [`train`] | Lux's Training API: [`TrainState`], [`compute_gradients`], [`apply_gradients_mut`], [`single_train_step_mut`], … |
 //!
 //! ```
 //! use lux_core::{tree, Tensor};
@@ -26,6 +28,7 @@
 
 pub mod rule;
 pub mod rules;
+pub mod schedule;
 pub mod state;
 pub mod train;
 
@@ -34,6 +37,7 @@ pub use rules::adam::{AMSGrad, AdaBelief, AdaMax, Adam, AdamW, Lion, NAdam, OAda
 pub use rules::adaptive::{AdaDelta, AdaGrad, RMSProp};
 pub use rules::sgd::{Descent, Momentum, Nesterov, Rprop, Signum};
 pub use rules::transform::{AccumGrad, ClipGrad, ClipNorm, OptimiserChain, SignDecay, WeightDecay};
+pub use schedule::Schedule;
 pub use state::{OptState, setup};
 pub use train::{
     NonFinite, Objective, StepOutput, TrainState, apply_gradients, apply_gradients_mut, compute_gradients,

@@ -11,6 +11,7 @@
 //! | [`ad`] (`lux-ad`) | `gradient`, `value_and_gradient_aux`, `vjp`, `jvp`, `hvp`, `jacobian`, backends, `check_gradients` |
 //! | [`layers`] (`lux-layers`) | Lux's standard layers (`Dense`, `Chain`, `Conv`, `BatchNorm`, `LSTMCell`, …) and weight initialisers |
 //! | [`losses`] (`lux-losses`) | Lux's loss functions as values (`MSELoss`, `CrossEntropyLoss`, …), `Agg`, `LossFunction` |
+//! | [`train`] (`lux-train`) | Optimisers.jl's rules, `OptState`, schedules, `TrainState` and the Training API |
 //! | [`rand`] | the `rand` crate, in the version the `Layer` trait uses |
 //!
 //! ```
@@ -37,6 +38,7 @@ pub use lux_core::tree;
 pub use lux_layers as layers;
 pub use lux_losses as losses;
 pub use lux_ops as ops;
+pub use lux_train as train;
 
 /// The error type of every lux-rs crate.
 pub type Error = lux_core::LuxError;
@@ -81,4 +83,12 @@ pub mod prelude {
     pub use lux_layers::*;
     pub use lux_losses::*;
     pub use lux_ops::Activation;
+    pub use lux_train::rules::adam::*;
+    pub use lux_train::rules::adaptive::*;
+    pub use lux_train::rules::sgd::*;
+    pub use lux_train::rules::transform::*;
+    pub use lux_train::{
+        Hyper, NonFinite, Objective, OptState, Rule, Schedule, StepOutput, TrainState, apply_gradients,
+        apply_gradients_mut, compute_gradients, single_train_step, single_train_step_mut,
+    };
 }

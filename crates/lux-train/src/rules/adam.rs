@@ -66,13 +66,15 @@ impl<T: Real> AdamConsts<T> {
     }
 }
 
-/// Runs an Adam-like step over the moments, writing `Δ` through `out`:
-/// `out(i, Δ)`; parallel over long buffers.
-fn adam_pass<T: Real>(k: AdamConsts<T>, ms: &mut [T], vs: &mut [T], gs: &[T], target: &mut [T], subtract: bool) {
+/// Runs Adam's step over the moments: with `SUBTRACT`, `target ← target − Δ`
+/// (the parameter), else `target ← Δ` (the gradient's buffer). Zipped
+/// slices (no bounds checks, so the loop vectorises), parallel over long
+/// buffers.
+fn adam_pass<T: Real, const SUBTRACT: bool>(k: AdamConsts<T>, ms: &mut [T], vs: &mut [T], gs: &[T], target: &mut [T]) {
     let run = |m: &mut [T], v: &mut [T], g: &[T], t: &mut [T]| {
-        for i in 0..t.len() {
-            let d = k.step(&mut m[i], &mut v[i], g[i]);
-            t[i] = if subtract { t[i] - d } else { d };
+        for (((m, v), &g), t) in m.iter_mut().zip(v.iter_mut()).zip(g).zip(t.iter_mut()) {
+            let d = k.step(m, v, g);
+            *t = if SUBTRACT { *t - d } else { d };
         }
     };
     if target.len() > PAR_LEN {
@@ -151,13 +153,13 @@ impl Adam {
                 // update: x ← x − Δ, with the gradient read from `g`
                 Some(g) => {
                     let gs = values::<T>(g)?;
-                    adam_pass(k, ms, vs, &gs, target.make_mut::<T>()?.0, true);
+                    adam_pass::<T, true>(k, ms, vs, &gs, target.make_mut::<T>()?.0);
                 }
                 // apply: dx ← Δ; the gradient is read before it is overwritten
                 None => {
                     let (ds, _) = target.make_mut::<T>()?;
                     let gs: Vec<T> = ds.to_vec();
-                    adam_pass(k, ms, vs, &gs, ds, false);
+                    adam_pass::<T, false>(k, ms, vs, &gs, ds);
                 }
             }
             Ok(next)

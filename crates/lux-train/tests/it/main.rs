@@ -1,3 +1,4 @@
 //! Integration tests of lux-train.
 
 mod rules;
+mod train;
