@@ -8,6 +8,9 @@
 //! |---|---|
 //! | [`init`] | weight initialisers (Lux's WeightInitializers) |
 //! | [`dropout`](mod@dropout) | `Dropout`, `AlphaDropout`, `VariationalHiddenDropout` |
+//! | [`conv`](mod@conv) | `Conv`, `ConvTranspose` |
+//! | [`pool`](mod@pool) | `MaxPool`, `MeanPool`, `LPPool`, their `Global…` and `Adaptive…` forms |
+//! | [`upsample`](mod@upsample) | `Upsample`, `PixelShuffle` |
 //!
 //! The other standard layers of Lux (dense family, containers, norms,
 //! convolution, pooling, recurrent cells) are being added (issue 14).
@@ -21,8 +24,14 @@
 //! model it happened (`Dense(784 => 256) at layer_2: …`).
 #![doc(test(attr(deny(warnings))))]
 
+pub mod conv;
 pub mod dropout;
 pub mod init;
+pub mod pool;
+pub mod upsample;
 mod util;
 
+pub use conv::{Conv, ConvBuilder, ConvTranspose, ConvTransposeBuilder};
 pub use dropout::*;
+pub use pool::*;
+pub use upsample::*;

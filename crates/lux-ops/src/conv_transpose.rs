@@ -15,7 +15,7 @@
 //! `out = (in − 1)·stride + 1 + dilation·(k − 1) − pad_before − pad_after + output_padding`.
 //! [`Padding::Same`] is Lux's `ConvTranspose` reading of `SamePad()`: the
 //! padding of a `k − stride + 1` kernel (`dilation·(k − stride)` in total, the
-//! odd element before), which makes `out = in · stride`.
+//! odd element before), which makes `out = in · stride` at dilation 1.
 //!
 //! **Implementation.** The forward pass is the backward-data kernel of
 //! [`conv`](fn@crate::conv) (`wᵀ · x` per group, then col2im); its backward

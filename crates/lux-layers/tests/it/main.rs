@@ -3,3 +3,6 @@
 mod common;
 mod dropout;
 mod init;
+mod conv;
+mod pool;
+mod upsample;
