@@ -590,7 +590,7 @@ impl ConvTransposeBuilder {
     ///
     /// # Errors
     /// As for [`ConvBuilder::build`]; an output padding not smaller than
-    /// the stride (and the dilation), or with a wrong number of entries;
+    /// the stride, or with a wrong number of entries;
     /// `Same` padding with a kernel smaller than the stride.
     pub fn build(self) -> Result<ConvTranspose> {
         let geom = self.0.geometry("ConvTranspose", true)?;
@@ -607,10 +607,10 @@ impl ConvTransposeBuilder {
                 ));
             }
         };
-        if (0..d).any(|i| outpad[i] >= geom.stride[i].max(geom.dilation[i])) {
+        if (0..d).any(|i| outpad[i] >= geom.stride[i]) {
             return Err(LuxError::invalid_argument(
                 &format!("ConvTranspose({}, {} => {})", julia_tuple(&geom.kernel), geom.in_chs, geom.out_chs),
-                format!("outpad {outpad:?} must be smaller than the stride {:?} (or the dilation)", geom.stride),
+                format!("outpad {outpad:?} must be smaller than the stride {:?}", geom.stride),
             ));
         }
         Ok(ConvTranspose { opts: self.0, geom, outpad })

@@ -127,7 +127,7 @@ fn resolve(x: &[usize], w: &[usize], b: Option<&[usize]>, opts: &ConvOptions, ou
     if geom.win.out_sp != x[2..] {
         return Err(LuxError::invalid_argument(
             OP,
-            format!("output padding {outpad:?} must be smaller than the stride {stride:?} (or the dilation)"),
+            format!("output padding {outpad:?} must be smaller than the stride {stride:?}"),
         ));
     }
     lux_core::buffer_len::<f32>(OP, "output", &a_shape)?;

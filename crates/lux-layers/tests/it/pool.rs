@@ -100,7 +100,7 @@ fn windowed_pools_match_naive_loops() {
     ] {
         let d = k.len();
         for red in [Red::Max, Red::Mean, Red::Lp(2.0), Red::Lp(3.0)] {
-            for (stride, dl) in [(vec![], 1), (vec![1], 1), (vec![2], 2)] {
+            for (stride, dl) in [(vec![], 1usize), (vec![1], 1), (vec![2], 2)] {
                 for padk in 0..3 {
                     let dil = vec![dl; d];
                     let (padding, pad) = match padk {

@@ -146,7 +146,7 @@ fn lux_size_correctness() {
 
 #[test]
 fn pixel_shuffle_matches_naive_loops_and_lux_shapes() {
-    for (xs, r) in [(vec![3, 4, 3], 2), (vec![3, 9, 4, 3], 3), (vec![2, 8, 2, 3], 2), (vec![1, 16, 2, 1, 2], 2)] {
+    for (xs, r) in [(vec![3, 4, 3], 2usize), (vec![3, 9, 4, 3], 3), (vec![2, 8, 2, 3], 2), (vec![1, 16, 2, 1, 2], 2)] {
         let x = randn(6, &xs, DType::F64);
         let xv = x.to_f64_vec();
         let d = xs.len() - 2;

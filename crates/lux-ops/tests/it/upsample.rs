@@ -104,7 +104,7 @@ fn nearest_matches_naive_loops() {
 
 #[test]
 fn pixel_shuffle_matches_naive_loops() {
-    for (xs, r) in [(vec![2, 6, 3], 2), (vec![2, 8, 2, 3], 2), (vec![1, 18, 2, 1], 3), (vec![1, 16, 1, 2, 2], 2)] {
+    for (xs, r) in [(vec![2, 6, 3], 2usize), (vec![2, 8, 2, 3], 2), (vec![1, 18, 2, 1], 3), (vec![1, 16, 1, 2, 2], 2)] {
         let x = randn(4, &xs);
         let y = pixel_shuffle(&x, r).unwrap();
         let d = xs.len() - 2;
