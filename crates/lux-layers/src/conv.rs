@@ -198,7 +198,9 @@ impl Options {
                 n => {
                     return Err(LuxError::invalid_argument(
                         &ctx(),
-                        format!("padding has {n} entries, expected 1 or {d} (one (before, after) pair per spatial dim)"),
+                        format!(
+                            "padding has {n} entries, expected 1 or {d} (one (before, after) pair per spatial dim)"
+                        ),
                     ));
                 }
             },
@@ -304,12 +306,7 @@ macro_rules! builder_methods {
 }
 
 /// Prints the options after `Name(k, in => out` in Lux's order.
-fn describe_common(
-    name: &str,
-    o: &Options,
-    g: &Geometry,
-    outpad: Option<&[usize]>,
-) -> String {
+fn describe_common(name: &str, o: &Options, g: &Geometry, outpad: Option<&[usize]>) -> String {
     let mut s = format!("{name}({}, {} => {}", julia_tuple(&g.kernel), g.in_chs, g.out_chs);
     if o.activation != Activation::Identity {
         s += &format!(", {}", o.activation.julia_name());
@@ -475,9 +472,11 @@ impl Layer for Conv {
         let shape = self.weight_shape();
         let weight = match &self.opts.init_weight {
             Some(init) => init.init(rng, &shape, DType::F32)?,
-            None => Init::kaiming_uniform()
-                .with_gain(calculate_gain(self.opts.activation))?
-                .init(rng, &shape, DType::F32)?,
+            None => Init::kaiming_uniform().with_gain(calculate_gain(self.opts.activation))?.init(
+                rng,
+                &shape,
+                DType::F32,
+            )?,
         };
         let ps = Tree::new().with("weight", weight)?;
         if !self.opts.use_bias {

@@ -86,7 +86,9 @@ impl PoolWindow {
                 n => {
                     return Err(LuxError::invalid_argument(
                         &ctx(),
-                        format!("padding has {n} entries, expected 1 or {d} (one (before, after) pair per spatial dim)"),
+                        format!(
+                            "padding has {n} entries, expected 1 or {d} (one (before, after) pair per spatial dim)"
+                        ),
                     ));
                 }
             },

@@ -86,7 +86,9 @@ fn resolve(x: &[usize], w: &[usize], b: Option<&[usize]>, opts: &ConvOptions, ou
             if k.iter().zip(&stride).any(|(k, s)| k < s) {
                 return Err(LuxError::invalid_argument(
                     OP,
-                    format!("Same padding needs a kernel at least as large as the stride, got kernel {k:?} and stride {stride:?}"),
+                    format!(
+                        "Same padding needs a kernel at least as large as the stride, got kernel {k:?} and stride {stride:?}"
+                    ),
                 ));
             }
             let total = |i: usize| dilation[i].saturating_mul(k[i] - stride[i]);
@@ -226,7 +228,8 @@ impl CustomOp for ConvTransposeOp {
         let (x, w, dy) = (inputs[0].compute_data(OP)?, inputs[1].compute_data(OP)?, grad.compute_data(OP)?);
         macro_rules! grads {
             ($v:ident, $x:expr, $w:expr, $dy:expr) => {{
-                let dx = if need(0) { Some(FloatData::$v(forward_kernel(g, &self.runs, &$dy, &$w, None)?)) } else { None };
+                let dx =
+                    if need(0) { Some(FloatData::$v(forward_kernel(g, &self.runs, &$dy, &$w, None)?)) } else { None };
                 let dw = if need(1) {
                     let (_, dw, _) = backward_kernel(g, &self.runs, Some(&$dy), &$w, &$x, [false, true, false])?;
                     Some(FloatData::$v(dw.ok_or_else(missing)?))

@@ -346,7 +346,11 @@ pub fn lp_pool(x: &Tensor, p: f64, window: &[usize], opts: &PoolOptions) -> Resu
     check_float(op, x)?;
     let geom = resolve(op, x, window, opts)?;
     let k = geom.win.k.clone();
-    let opts = PoolOptions { stride: geom.win.stride.clone(), padding: Padding::Explicit(geom.win.pad.clone()), ..opts.clone() };
+    let opts = PoolOptions {
+        stride: geom.win.stride.clone(),
+        padding: Padding::Explicit(geom.win.pad.clone()),
+        ..opts.clone()
+    };
     lp_of_sum(x, p, geom.win.kk(), |xp| mean_pool(xp, &k, &opts))
 }
 
@@ -374,10 +378,13 @@ pub fn global_lp_pool(x: &Tensor, p: f64) -> Result<Tensor> {
     if k.contains(&0) {
         return Err(LuxError::shape(
             op,
-            format!("input {:?} has a zero-size spatial dim {k:?}: no position to pool over in each [n, c] plane", x.shape()),
+            format!(
+                "input {:?} has a zero-size spatial dim {k:?}: no position to pool over in each [n, c] plane",
+                x.shape()
+            ),
         ));
     }
-    lp_of_sum(x, p, k.iter().product(), |xp| global_mean_pool(xp))
+    lp_of_sum(x, p, k.iter().product(), global_mean_pool)
 }
 
 /// Adaptive Lp-norm pooling to the spatial size `out_size`, with the

@@ -260,10 +260,7 @@ pub fn pixel_shuffle(x: &Tensor, r: usize) -> Result<Tensor> {
     let d = s.len() - 2;
     let rd = u32::try_from(d).ok().and_then(|d| r.checked_pow(d));
     let Some(rd) = rd.filter(|&rd| s[1] % rd == 0) else {
-        return Err(LuxError::shape(
-            op,
-            format!("x {s:?} has {} channels, not divisible by r^{d} (r = {r})", s[1]),
-        ));
+        return Err(LuxError::shape(op, format!("x {s:?} has {} channels, not divisible by r^{d} (r = {r})", s[1])));
     };
     let c = s[1] / rd;
     // [N, C, r (×D), s (×D)] → [N, C, s₁, r, s₂, r, …] → [N, C, r·s₁, …]

@@ -132,7 +132,11 @@ fn naive_conv_transpose(
 }
 
 fn same(k: &[usize], dil: &[usize]) -> Vec<(usize, usize)> {
-    k.iter().zip(dil).map(|(&k, &d)| (d * (k - 1)).div_ceil(2)).zip(k.iter().zip(dil).map(|(&k, &d)| d * (k - 1) / 2)).collect()
+    k.iter()
+        .zip(dil)
+        .map(|(&k, &d)| (d * (k - 1)).div_ceil(2))
+        .zip(k.iter().zip(dil).map(|(&k, &d)| d * (k - 1) / 2))
+        .collect()
 }
 
 /// Runs a layer in f64 (parameters converted) and returns (values, shape).
@@ -262,7 +266,9 @@ fn conv_layers_pass_check_layer() {
             vec![2, 3, 4, 4],
         ),
         (
-            Box::new(Conv::builder(&[2, 2, 2], 2, 2).stride(&[2]).cross_correlation(true).use_bias(false).build().unwrap()),
+            Box::new(
+                Conv::builder(&[2, 2, 2], 2, 2).stride(&[2]).cross_correlation(true).use_bias(false).build().unwrap(),
+            ),
             vec![1, 2, 4, 3, 4],
             vec![1, 2, 2, 1, 2],
         ),
@@ -431,17 +437,31 @@ fn lux_conv_transpose_cases() {
         }
         // groups: Lux weight (3, 3, 4, 2) is [2, 4, 3, 3]; with groups=2, (3, 3, 2, 2)
         let l1 = ConvTranspose::builder(&[3, 3], 2, 4).padding(Padding::Same).cross_correlation(cross).build().unwrap();
-        let l2 =
-            ConvTranspose::builder(&[3, 3], 2, 4).groups(2).padding(Padding::Same).cross_correlation(cross).build().unwrap();
+        let l2 = ConvTranspose::builder(&[3, 3], 2, 4)
+            .groups(2)
+            .padding(Padding::Same)
+            .cross_correlation(cross)
+            .build()
+            .unwrap();
         let (s1, p1) = run(&l1, &[3, 2, 10, 10], &mut rng);
         let (s2, p2) = run(&l2, &[3, 2, 10, 10], &mut rng);
         assert_eq!(p1.tensor("weight").unwrap().shape(), &[2, 4, 3, 3]);
         assert_eq!(p2.tensor("weight").unwrap().shape(), &[2, 2, 3, 3]);
         assert_eq!((s1.clone(), s2), (vec![3, 4, 10, 10], s1));
-        let l = ConvTranspose::builder(&[3], 2, 4).padding(Padding::Same).groups(2).cross_correlation(cross).build().unwrap();
+        let l = ConvTranspose::builder(&[3], 2, 4)
+            .padding(Padding::Same)
+            .groups(2)
+            .cross_correlation(cross)
+            .build()
+            .unwrap();
         let (s, p) = run(&l, &[1, 2, 10], &mut rng);
         assert_eq!((s, p.tensor("weight").unwrap().len()), (vec![1, 4, 10], 3 * (2 * 4) / 2));
-        let l = ConvTranspose::builder(&[5, 3], 4, 4).padding(Padding::Same).groups(4).activation(Activation::Tanh).build().unwrap();
+        let l = ConvTranspose::builder(&[5, 3], 4, 4)
+            .padding(Padding::Same)
+            .groups(4)
+            .activation(Activation::Tanh)
+            .build()
+            .unwrap();
         let (s, p) = run(&l, &[2, 4, 11, 10], &mut rng);
         assert_eq!((s, p.tensor("weight").unwrap().len()), (vec![2, 4, 11, 10], 15 * 16 / 4));
         let l = ConvTranspose::builder(&[3, 5, 3], 3, 6).padding(Padding::Same).groups(3).build().unwrap();
@@ -450,7 +470,12 @@ fn lux_conv_transpose_cases() {
         let d = ConvTranspose::builder(&[3, 3], 2, 4).groups(2).cross_correlation(cross).build().unwrap().describe();
         assert!(d.contains("groups=2") && d.contains("2 => 4"));
         // SamePad size mismatch Lux#534
-        let l = ConvTranspose::builder(&[3], 2, 1).padding(Padding::Same).stride(&[2]).cross_correlation(cross).build().unwrap();
+        let l = ConvTranspose::builder(&[3], 2, 1)
+            .padding(Padding::Same)
+            .stride(&[2])
+            .cross_correlation(cross)
+            .build()
+            .unwrap();
         assert_eq!(run(&l, &[1, 2, 2], &mut rng).0, vec![1, 1, 4]);
         // output padding
         let m1 = ConvTranspose::builder(&[5, 3], 3, 6).stride(&[3]).cross_correlation(cross).build().unwrap();
@@ -470,7 +495,10 @@ fn lux_conv_transpose_cases() {
 fn lux_catch_channel_mismatch_early() {
     let layer = ConvTranspose::builder(&[4, 4], 42, 16).stride(&[2]).pad(&[1]).build().unwrap();
     let (ps, st) = setup(&mut RngState::seed_from_u64(0), &layer).unwrap();
-    assert_eq!(apply_tensor(&layer, &randn(1, &[3, 42, 28, 28], DType::F32), &ps, &st).unwrap().0.shape(), &[3, 16, 56, 56]);
+    assert_eq!(
+        apply_tensor(&layer, &randn(1, &[3, 42, 28, 28], DType::F32), &ps, &st).unwrap().0.shape(),
+        &[3, 16, 56, 56]
+    );
     for c in [46, 23] {
         let err = apply_tensor(&layer, &randn(1, &[3, c, 28, 28], DType::F32), &ps, &st).unwrap_err().to_string();
         assert!(err.contains("ConvTranspose((4, 4), 42 => 16, pad=1, stride=2)"), "{err}");
@@ -512,13 +540,19 @@ fn default_initialisers_follow_lux() {
 fn printing_matches_lux() {
     let p = |l: &dyn Layer| l.describe();
     assert_eq!(p(&Conv::new(&[3, 3], 1, 6, Activation::Relu).unwrap()), "Conv((3, 3), 1 => 6, relu)");
-    assert_eq!(p(&Conv::builder(&[3, 3], 1, 6).activation(Activation::Relu).pad(&[1]).build().unwrap()), "Conv((3, 3), 1 => 6, relu, pad=1)");
+    assert_eq!(
+        p(&Conv::builder(&[3, 3], 1, 6).activation(Activation::Relu).pad(&[1]).build().unwrap()),
+        "Conv((3, 3), 1 => 6, relu, pad=1)"
+    );
     assert_eq!(p(&Conv::new(&[5], 32, 32, Activation::Tanh).unwrap()), "Conv((5,), 32 => 32, tanh)");
     assert_eq!(
         p(&Conv::builder(&[3, 3], 3, 32).activation(Activation::Relu).padding(Padding::Same).build().unwrap()),
         "Conv((3, 3), 3 => 32, relu, pad=1)"
     );
-    assert_eq!(p(&Conv::builder(&[4, 4], 2, 2).padding(Padding::Same).build().unwrap()), "Conv((4, 4), 2 => 2, pad=(2, 1, 2, 1))");
+    assert_eq!(
+        p(&Conv::builder(&[4, 4], 2, 2).padding(Padding::Same).build().unwrap()),
+        "Conv((4, 4), 2 => 2, pad=(2, 1, 2, 1))"
+    );
     assert_eq!(
         p(&Conv::builder(&[3, 3], 2, 4)
             .activation(Activation::Gelu)
@@ -533,11 +567,21 @@ fn printing_matches_lux() {
     );
     assert_eq!(p(&Conv::builder(&[2], 1, 1).activation(Activation::Sigmoid).build().unwrap()), "Conv((2,), 1 => 1, σ)");
     assert_eq!(
-        p(&ConvTranspose::builder(&[3, 5], 4, 4).activation(Activation::Tanh).padding(Padding::Same).groups(4).build().unwrap()),
+        p(&ConvTranspose::builder(&[3, 5], 4, 4)
+            .activation(Activation::Tanh)
+            .padding(Padding::Same)
+            .groups(4)
+            .build()
+            .unwrap()),
         "ConvTranspose((3, 5), 4 => 4, tanh, pad=(1, 1, 2, 2), groups=4)"
     );
     assert_eq!(
-        p(&ConvTranspose::builder(&[3, 5, 3], 3, 6).stride(&[3]).output_padding(&[1, 0, 1]).use_bias(false).build().unwrap()),
+        p(&ConvTranspose::builder(&[3, 5, 3], 3, 6)
+            .stride(&[3])
+            .output_padding(&[1, 0, 1])
+            .use_bias(false)
+            .build()
+            .unwrap()),
         "ConvTranspose((3, 5, 3), 3 => 6, stride=3, outpad=(1, 0, 1), use_bias=false)"
     );
 }
@@ -548,7 +592,12 @@ fn bad_inputs_and_parameters_are_errors() {
     let (ps, st) = setup(&mut RngState::seed_from_u64(0), &layer).unwrap();
     let err = |x: Tensor, ps: &Tree| apply_tensor(&layer, &x, ps, &st).unwrap_err().to_string();
     let e = err(randn(1, &[2, 4, 8, 8], DType::F32), &ps);
-    assert!(e.contains("Conv((3, 3), 3 => 4)") && e.contains("input has 4 channels, expected 3") && e.contains("[2, 4, 8, 8]"), "{e}");
+    assert!(
+        e.contains("Conv((3, 3), 3 => 4)")
+            && e.contains("input has 4 channels, expected 3")
+            && e.contains("[2, 4, 8, 8]"),
+        "{e}"
+    );
     let e = err(randn(1, &[2, 3, 8], DType::F32), &ps);
     assert!(e.contains("Conv((3, 3), 3 => 4)") && e.contains("[2, 3, 8]") && e.contains("expected rank 4"), "{e}");
     let e = err(randn(1, &[2, 3, 2, 8], DType::F32), &ps);
@@ -559,7 +608,10 @@ fn bad_inputs_and_parameters_are_errors() {
     let other = Conv::builder(&[3, 3], 3, 5).build().unwrap();
     let (ps5, _) = setup(&mut RngState::seed_from_u64(0), &other).unwrap();
     let e = err(randn(1, &[2, 3, 8, 8], DType::F32), &ps5);
-    assert!(e.contains("Conv((3, 3), 3 => 4)") && e.contains("`weight` has shape [5, 3, 3, 3], expected [4, 3, 3, 3]"), "{e}");
+    assert!(
+        e.contains("Conv((3, 3), 3 => 4)") && e.contains("`weight` has shape [5, 3, 3, 3], expected [4, 3, 3, 3]"),
+        "{e}"
+    );
     let e = err(randn(1, &[2, 3, 8, 8], DType::F32), &Tree::new());
     assert!(e.contains("Conv((3, 3), 3 => 4)") && e.contains("weight"), "{e}");
     let mut nb = ps.clone();

@@ -1,8 +1,8 @@
 //! Integration tests of lux-layers, one module per layer family.
 
 mod common;
+mod conv;
 mod dropout;
 mod init;
-mod conv;
 mod pool;
 mod upsample;

@@ -107,7 +107,8 @@ fn windowed_pools_match_naive_loops() {
                         0 => (Padding::default(), vec![(0, 0); d]),
                         1 => (Padding::Explicit(asym.clone()), asym.clone()),
                         _ => {
-                            let p = k.iter().map(|&k| (dl * (k - 1)).div_ceil(2)).zip(k.iter().map(|&k| dl * (k - 1) / 2));
+                            let p =
+                                k.iter().map(|&k| (dl * (k - 1)).div_ceil(2)).zip(k.iter().map(|&k| dl * (k - 1) / 2));
                             (Padding::Same, p.collect())
                         }
                     };
@@ -176,9 +177,24 @@ fn lux_pooling_cases() {
     let y = randn(2, &[2, 3, 20, 20], DType::F32);
     type Mk = fn(&[usize]) -> Box<dyn Layer>;
     let kinds: [(&str, Mk, Mk, Box<dyn Layer>); 3] = [
-        ("Max", |o| Box::new(AdaptiveMaxPool::new(o).unwrap()), |k| Box::new(MaxPool::new(k).unwrap()), Box::new(GlobalMaxPool)),
-        ("Mean", |o| Box::new(AdaptiveMeanPool::new(o).unwrap()), |k| Box::new(MeanPool::new(k).unwrap()), Box::new(GlobalMeanPool)),
-        ("LP", |o| Box::new(AdaptiveLPPool::new(o).unwrap()), |k| Box::new(LPPool::new(k).unwrap()), Box::new(GlobalLPPool::default())),
+        (
+            "Max",
+            |o| Box::new(AdaptiveMaxPool::new(o).unwrap()),
+            |k| Box::new(MaxPool::new(k).unwrap()),
+            Box::new(GlobalMaxPool),
+        ),
+        (
+            "Mean",
+            |o| Box::new(AdaptiveMeanPool::new(o).unwrap()),
+            |k| Box::new(MeanPool::new(k).unwrap()),
+            Box::new(GlobalMeanPool),
+        ),
+        (
+            "LP",
+            |o| Box::new(AdaptiveLPPool::new(o).unwrap()),
+            |k| Box::new(LPPool::new(k).unwrap()),
+            Box::new(GlobalLPPool::default()),
+        ),
     ];
     for (name, adaptive, windowed, global) in kinds {
         let a = run(adaptive(&[5, 5]).as_ref(), &x);
@@ -213,7 +229,11 @@ fn pool_layers_pass_check_layer() {
     let cases: Vec<(Box<dyn Layer>, &Tree, Vec<usize>)> = vec![
         (Box::new(MaxPool::new(&[2, 2]).unwrap()), &x4, vec![2, 2, 2, 2]),
         (Box::new(MeanPool::builder(&[3]).stride(&[1]).pad(&[1]).build().unwrap()), &x3, vec![2, 2, 6]),
-        (Box::new(LPPool::builder(&[2, 2]).padding(Padding::Same).stride(&[1]).build().unwrap()), &x4, vec![2, 2, 4, 4]),
+        (
+            Box::new(LPPool::builder(&[2, 2]).padding(Padding::Same).stride(&[1]).build().unwrap()),
+            &x4,
+            vec![2, 2, 4, 4],
+        ),
         (Box::new(GlobalMaxPool), &x4, vec![2, 2, 1, 1]),
         (Box::new(GlobalMeanPool), &x3, vec![2, 2, 1]),
         (Box::new(GlobalLPPool::default()), &x4, vec![2, 2, 1, 1]),

@@ -72,10 +72,12 @@ fn assert_close(got: &Tensor, want: &[f64], tol: f64) {
 
 #[test]
 fn nearest_matches_naive_loops() {
-    for (xs, scale) in [(vec![2, 3, 4], vec![3]), (vec![2, 2, 3, 4], vec![2, 1]), (vec![1, 2, 2, 3, 2], vec![2, 3, 1])] {
+    for (xs, scale) in [(vec![2, 3, 4], vec![3]), (vec![2, 2, 3, 4], vec![2, 1]), (vec![1, 2, 2, 3, 2], vec![2, 3, 1])]
+    {
         let x = randn(1, &xs, DType::F64);
         let xv = x.to_f64_vec();
-        let layer = Upsample::scale(UpsampleMode::Nearest, &scale.iter().map(|&s| s as f64).collect::<Vec<_>>()).unwrap();
+        let layer =
+            Upsample::scale(UpsampleMode::Nearest, &scale.iter().map(|&s| s as f64).collect::<Vec<_>>()).unwrap();
         let y = run(&layer, &x);
         let mut os = xs[..2].to_vec();
         os.extend(xs[2..].iter().zip(&scale).map(|(a, b)| a * b));
@@ -194,7 +196,10 @@ fn upsample_layers_pass_check_layer() {
 
 #[test]
 fn printing_and_errors() {
-    assert_eq!(Upsample::scale(UpsampleMode::Nearest, &[2.0]).unwrap().describe(), "Upsample(static(:nearest), scale = 2)");
+    assert_eq!(
+        Upsample::scale(UpsampleMode::Nearest, &[2.0]).unwrap().describe(),
+        "Upsample(static(:nearest), scale = 2)"
+    );
     assert_eq!(
         Upsample::size(UpsampleMode::Nearest, &[64, 64]).unwrap().describe(),
         "Upsample(static(:nearest), size = (64, 64))"

@@ -607,7 +607,8 @@ fn conv_transpose_matches_naive_loops_1d_2d_3d() {
 fn conv_transpose_is_the_adjoint_of_conv() -> Result<()> {
     // <conv(a, w), x> == <a, conv_transpose(x, w)> for the same options
     // (height 7 at stride 2 needs an output padding of 1 to come back)
-    let opts = ConvOptions::new().stride(&[2, 1]).padding(Padding::Explicit(vec![(1, 0), (2, 1)])).dilation(&[1, 2]).groups(2);
+    let opts =
+        ConvOptions::new().stride(&[2, 1]).padding(Padding::Explicit(vec![(1, 0), (2, 1)])).dilation(&[1, 2]).groups(2);
     for flip in [false, true] {
         let opts = opts.clone().flip_kernel(flip);
         let a = randn(41, &[2, 4, 7, 6]);
@@ -686,7 +687,10 @@ fn conv_transpose_invalid_arguments_are_errors() {
     let x = randn(1, &[1, 3, 5, 5]);
     let w = randn(2, &[3, 2, 3, 3]);
     let o = ConvOptions::new();
-    assert_err(conv_transpose(&randn(3, &[1, 4, 5, 5]), &w, None, &o, &[]), &["conv_transpose", "4 channels", "expects 3"]);
+    assert_err(
+        conv_transpose(&randn(3, &[1, 4, 5, 5]), &w, None, &o, &[]),
+        &["conv_transpose", "4 channels", "expects 3"],
+    );
     assert_err(conv_transpose(&randn(3, &[3, 5]), &w, None, &o, &[]), &["[3, 5]", "spatial"]);
     assert_err(conv_transpose(&x, &randn(3, &[3, 2, 3]), None, &o, &[]), &["rank"]);
     assert_err(conv_transpose(&x, &w, None, &o.clone().groups(2), &[]), &["3 channels", "groups=2"]);

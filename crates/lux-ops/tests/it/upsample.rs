@@ -81,7 +81,8 @@ fn linear_hand_values() -> Result<()> {
 
 #[test]
 fn nearest_matches_naive_loops() {
-    for (xs, scale) in [(vec![2, 2, 3], vec![2]), (vec![1, 2, 3, 2], vec![1, 3]), (vec![1, 1, 2, 2, 3], vec![2, 1, 2])] {
+    for (xs, scale) in [(vec![2, 2, 3], vec![2]), (vec![1, 2, 3, 2], vec![1, 3]), (vec![1, 1, 2, 2, 3], vec![2, 1, 2])]
+    {
         let x = randn(3, &xs);
         let y = upsample_nearest(&x, &scale).unwrap();
         let mut os = xs[..2].to_vec();
