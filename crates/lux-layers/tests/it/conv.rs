@@ -131,6 +131,11 @@ fn naive_conv_transpose(
     (y, os)
 }
 
+/// (input shape, output channels, kernel, asymmetric padding).
+type ShapeCase = (Vec<usize>, usize, Vec<usize>, Vec<(usize, usize)>);
+/// (layer, input shape, output shape).
+type LayerCase = (Box<dyn Layer>, Vec<usize>, Vec<usize>);
+
 fn same(k: &[usize], dil: &[usize]) -> Vec<(usize, usize)> {
     k.iter()
         .zip(dil)
@@ -151,7 +156,7 @@ fn run_f64(layer: &dyn Layer, x: &Tensor, seed: u64) -> (Vec<f64>, Vec<usize>, T
 #[test]
 fn conv_matches_naive_loops_1d_2d_3d() {
     let mut cases = 0u64;
-    let shapes: [(Vec<usize>, usize, Vec<usize>, Vec<(usize, usize)>); 3] = [
+    let shapes: [ShapeCase; 3] = [
         (vec![2, 4, 9], 6, vec![3], vec![(2, 0)]),
         (vec![2, 4, 7, 6], 4, vec![3, 2], vec![(0, 1), (1, 2)]),
         (vec![1, 2, 5, 6, 5], 4, vec![2, 3, 2], vec![(1, 0), (0, 0), (2, 1)]),
@@ -202,7 +207,7 @@ fn conv_matches_naive_loops_1d_2d_3d() {
 #[test]
 fn conv_transpose_matches_naive_loops_1d_2d_3d() {
     let mut cases = 0u64;
-    let shapes: [(Vec<usize>, usize, Vec<usize>, Vec<(usize, usize)>); 3] = [
+    let shapes: [ShapeCase; 3] = [
         (vec![2, 4, 5], 6, vec![3], vec![(2, 0)]),
         (vec![2, 2, 4, 3], 4, vec![3, 2], vec![(0, 1), (1, 0)]),
         (vec![1, 2, 3, 2, 3], 2, vec![2, 3, 2], vec![(1, 0), (0, 0), (1, 1)]),
@@ -258,7 +263,7 @@ fn conv_transpose_matches_naive_loops_1d_2d_3d() {
 
 #[test]
 fn conv_layers_pass_check_layer() {
-    let cases: Vec<(Box<dyn Layer>, Vec<usize>, Vec<usize>)> = vec![
+    let cases: Vec<LayerCase> = vec![
         (Box::new(Conv::builder(&[3], 6, 2).groups(2).build().unwrap()), vec![1, 6, 4], vec![1, 2, 2]),
         (
             Box::new(Conv::builder(&[3, 3], 2, 3).activation(Activation::Tanh).padding(Padding::Same).build().unwrap()),
@@ -310,7 +315,7 @@ fn lux_grouped_and_depthwise_cases() {
         let layer = Conv::builder(&k, 6, 2).groups(2).build().unwrap();
         let (ps, st) = setup(&mut rng, &layer).unwrap();
         assert_eq!(ps.tensor("weight").unwrap().shape(), ws.as_slice());
-        let (y, _) = apply_tensor(&layer, &randn(1, &xs, DType::F32), &ps, &st).unwrap();
+        let (y, _) = apply_tensor(&layer, randn(1, &xs, DType::F32), &ps, &st).unwrap();
         assert_eq!(y.shape(), ys.as_slice());
     }
     // depthwise
@@ -325,7 +330,7 @@ fn lux_grouped_and_depthwise_cases() {
     // Segfault test Lux#386: Conv((5,), 32 => 32, tanh; groups=32)
     let layer = Conv::builder(&[5], 32, 32).activation(Activation::Tanh).groups(32).build().unwrap();
     let (ps, st) = setup(&mut rng, &layer).unwrap();
-    assert_eq!(apply_tensor(&layer, &randn(3, &[1, 32, 16], DType::F32), &ps, &st).unwrap().0.shape(), &[1, 32, 12]);
+    assert_eq!(apply_tensor(&layer, randn(3, &[1, 32, 16], DType::F32), &ps, &st).unwrap().0.shape(), &[1, 32, 12]);
     // non-integer multiplication factors
     assert!(Conv::builder(&[2, 2], 3, 10).groups(2).build().is_err());
     assert!(Conv::builder(&[2, 2], 2, 9).groups(2).build().is_err());
@@ -349,7 +354,7 @@ fn lux_asymmetric_padding_values() {
         let c = if cross { ", cross_correlation=true" } else { "" };
         assert_eq!(layer.describe(), format!("Conv((3, 3), 1 => 1, relu, pad=(1, 2, 0, 1){c})"));
         let (ps, st) = setup(&mut RngState::seed_from_u64(0), &layer).unwrap();
-        let (y, _) = apply_tensor(&layer, &Tensor::ones(&[1, 1, 28, 28], DType::F32).unwrap(), &ps, &st).unwrap();
+        let (y, _) = apply_tensor(&layer, Tensor::ones(&[1, 1, 28, 28], DType::F32).unwrap(), &ps, &st).unwrap();
         assert_eq!(y.shape(), &[1, 1, 29, 27]);
         let v = y.to_vec::<f32>().unwrap();
         let at = |h: usize, w: usize| v[h * 27 + w];
@@ -423,13 +428,13 @@ fn lux_conv_transpose_cases() {
     let mut rng = RngState::seed_from_u64(2);
     let run = |layer: &ConvTranspose, xs: &[usize], rng: &mut RngState| {
         let (ps, st) = setup(rng, layer).unwrap();
-        (apply_tensor(layer, &randn(9, xs, DType::F32), &ps, &st).unwrap().0.shape().to_vec(), ps)
+        (apply_tensor(layer, randn(9, xs, DType::F32), &ps, &st).unwrap().0.shape().to_vec(), ps)
     };
     for cross in [false, true] {
         // Conv then ConvTranspose gives back the input's size
         let conv = Conv::builder(&[3, 3], 1, 1).build().unwrap();
         let (ps, st) = setup(&mut rng, &conv).unwrap();
-        let (y, _) = apply_tensor(&conv, &randn(1, &[1, 1, 5, 5], DType::F32), &ps, &st).unwrap();
+        let (y, _) = apply_tensor(&conv, randn(1, &[1, 1, 5, 5], DType::F32), &ps, &st).unwrap();
         for bias in [true, false] {
             let t = ConvTranspose::builder(&[3, 3], 1, 1).use_bias(bias).cross_correlation(cross).build().unwrap();
             let (ps, st) = setup(&mut rng, &t).unwrap();
@@ -496,11 +501,11 @@ fn lux_catch_channel_mismatch_early() {
     let layer = ConvTranspose::builder(&[4, 4], 42, 16).stride(&[2]).pad(&[1]).build().unwrap();
     let (ps, st) = setup(&mut RngState::seed_from_u64(0), &layer).unwrap();
     assert_eq!(
-        apply_tensor(&layer, &randn(1, &[3, 42, 28, 28], DType::F32), &ps, &st).unwrap().0.shape(),
+        apply_tensor(&layer, randn(1, &[3, 42, 28, 28], DType::F32), &ps, &st).unwrap().0.shape(),
         &[3, 16, 56, 56]
     );
     for c in [46, 23] {
-        let err = apply_tensor(&layer, &randn(1, &[3, c, 28, 28], DType::F32), &ps, &st).unwrap_err().to_string();
+        let err = apply_tensor(&layer, randn(1, &[3, c, 28, 28], DType::F32), &ps, &st).unwrap_err().to_string();
         assert!(err.contains("ConvTranspose((4, 4), 42 => 16, pad=1, stride=2)"), "{err}");
         assert!(err.contains(&format!("input has {c} channels, expected 42")), "{err}");
     }
@@ -532,7 +537,7 @@ fn default_initialisers_follow_lux() {
     let layer = Conv::builder(&[5, 5], 10, 20).build().unwrap();
     let (ps, st) = setup(&mut RngState::seed_from_u64(5), &layer).unwrap();
     let ps = f64_tree(&ps);
-    let (y, _) = apply_tensor(&layer, &randn(6, &[1, 10, 6, 6], DType::F32), &ps, &st).unwrap();
+    let (y, _) = apply_tensor(&layer, randn(6, &[1, 10, 6, 6], DType::F32), &ps, &st).unwrap();
     assert_eq!(y.dtype(), DType::F64);
 }
 

@@ -554,11 +554,13 @@ fn same_pad_transpose(k: &[usize], s: &[usize], dil: &[usize]) -> Vec<(usize, us
     same_pad(&k2, dil)
 }
 
+/// (x shape, w shape, stride, dilation, asymmetric padding).
+type TransposeCase = (Vec<usize>, Vec<usize>, usize, usize, Vec<(usize, usize)>);
+
 #[test]
 fn conv_transpose_matches_naive_loops_1d_2d_3d() {
     let mut cases = 0;
-    // (x shape, w shape, stride, dilation, asymmetric pad, outpad)
-    let shapes: [(Vec<usize>, Vec<usize>, usize, usize, Vec<(usize, usize)>); 3] = [
+    let shapes: [TransposeCase; 3] = [
         (vec![2, 4, 6], vec![4, 3, 3], 2, 2, vec![(2, 1)]),
         (vec![2, 4, 4, 5], vec![4, 1, 3, 2], 2, 1, vec![(1, 0), (0, 2)]),
         (vec![1, 2, 3, 4, 3], vec![2, 2, 2, 3, 2], 1, 2, vec![(1, 0), (0, 1), (1, 1)]),
