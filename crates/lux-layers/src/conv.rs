@@ -524,7 +524,7 @@ impl Layer for Conv {
 /// activation; stride, pad, outpad, dilation, groups, use_bias,
 /// cross_correlation, init_weight, init_bias)`): `y = activation(
 /// conv_transpose(x, weight) + bias)`, the adjoint of a convolution from
-/// `out` channels to `in` channels (see [`lux_ops::conv_transpose`]).
+/// `out` channels to `in` channels (see [`lux_ops::conv_transpose()`]).
 ///
 /// * Parameters: `weight` `[in, out/groups, k…]`, `bias` `[out]` (when
 ///   `use_bias`). State: none.
