@@ -637,3 +637,29 @@ fn bad_inputs_and_parameters_are_errors() {
     assert!(e.contains("Conv((2, 2), 3 => 10)") && e.contains("divisible by groups=2"), "{e}");
     assert!(ConvTranspose::builder(&[1], 1, 1).stride(&[2]).padding(Padding::Same).build().is_err());
 }
+
+/// The LeNet-5 stack of Lux's docs (`Conv((5, 5), 1 => 6, relu)`,
+/// `MaxPool((2, 2))`, `Conv((5, 5), 6 => 16, relu)`, `MaxPool((2, 2))`),
+/// run layer by layer: shapes, parameter counts and printing.
+#[test]
+fn lenet_stack_shapes_counts_and_printing() {
+    use lux_layers::MaxPool;
+    let c1 = Conv::new(&[5, 5], 1, 6, Activation::Relu).unwrap();
+    let p = MaxPool::new(&[2, 2]).unwrap();
+    let c2 = Conv::new(&[5, 5], 6, 16, Activation::Relu).unwrap();
+    assert_eq!(
+        [c1.describe(), p.describe(), c2.describe()],
+        ["Conv((5, 5), 1 => 6, relu)", "MaxPool((2, 2))", "Conv((5, 5), 6 => 16, relu)"]
+    );
+    assert_eq!((c1.param_count(), c2.param_count(), p.param_count()), (156, 2416, 0));
+    let mut rng = RngState::seed_from_u64(0);
+    let mut x = randn(1, &[4, 1, 28, 28], DType::F32);
+    for (layer, shape) in
+        [(&c1 as &dyn Layer, [4, 6, 24, 24]), (&p, [4, 6, 12, 12]), (&c2, [4, 16, 8, 8]), (&p, [4, 16, 4, 4])]
+    {
+        let (ps, st) = setup(&mut rng, layer).unwrap();
+        x = apply_tensor(layer, &x, &ps, &st).unwrap().0;
+        assert_eq!(x.shape(), &shape, "{}", layer.describe());
+    }
+    assert!(x.to_vec::<f32>().unwrap().iter().all(|&v| v >= 0.0), "relu then max pooling is non-negative");
+}
