@@ -12,6 +12,9 @@
 //! | [`embedding`](mod@embedding) | `Embedding` |
 //! | [`maxout`](mod@maxout) | `Maxout` |
 //! | [`norm`] | `BatchNorm`, `GroupNorm`, `InstanceNorm`, `LayerNorm`, `WeightNorm` |
+//! | [`conv`](mod@conv) | `Conv`, `ConvTranspose` |
+//! | [`pool`](mod@pool) | `MaxPool`, `MeanPool`, `LPPool`, their `Global…` and `Adaptive…` forms |
+//! | [`upsample`](mod@upsample) | `Upsample`, `PixelShuffle` |
 //!
 //! The other standard layers of Lux (dense family, containers,
 //! convolution, pooling, recurrent cells) are being added (issue 14).
@@ -26,6 +29,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub mod dense;
+pub mod conv;
 pub mod dropout;
 pub mod embedding;
 pub mod init;
@@ -38,3 +42,8 @@ pub use dropout::*;
 pub use embedding::*;
 pub use maxout::*;
 pub use norm::*;
+pub mod pool;
+pub mod upsample;
+pub use conv::{Conv, ConvBuilder, ConvTranspose, ConvTransposeBuilder};
+pub use pool::*;
+pub use upsample::*;

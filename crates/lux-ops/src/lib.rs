@@ -10,7 +10,9 @@
 //! | [`softmax`](mod@softmax) | softmax, logsoftmax, logsumexp along any axis |
 //! | [`dense`](mod@dense) | the fused `activation(x·Wᵀ + b)` kernel |
 //! | [`conv`](mod@conv) | N-d convolution (stride, padding, dilation, groups) |
-//! | [`pool`] | max/mean pooling, global and adaptive pooling |
+//! | [`conv_transpose`](mod@conv_transpose) | transposed convolution (the adjoint of `conv` in its input) |
+//! | [`pool`] | max/mean/Lp pooling, global and adaptive pooling |
+//! | [`upsample`] | nearest and (bi/tri)linear upsampling, pixel shuffle |
 //! | [`norm`] | batch, layer, group and instance normalisation |
 //! | [`dropout`](mod@dropout) | dropout and alpha-dropout with an explicit rng |
 //! | [`embedding`](mod@embedding) | embedding lookup, one-hot |
@@ -42,6 +44,7 @@
 
 pub mod activation;
 pub mod conv;
+pub mod conv_transpose;
 pub mod dense;
 pub mod dropout;
 pub mod embedding;
@@ -49,13 +52,16 @@ pub mod lux_ops;
 pub mod norm;
 pub mod pool;
 pub mod softmax;
+pub mod upsample;
 mod util;
+mod window;
 
 pub use activation::{
     Activation, celu, elu, gelu, gelu_erf, hardsigmoid, hardtanh, leakyrelu, logsigmoid, mish, relu, relu6, selu,
     sigmoid, silu, softplus, softsign, swish, tanh,
 };
 pub use conv::{ConvOptions, Padding, conv};
+pub use conv_transpose::conv_transpose;
 pub use dense::dense;
 pub use dropout::{alpha_dropout, dropout, dropout_dims, dropout_mask};
 pub use embedding::{embedding, one_hot};
@@ -64,6 +70,8 @@ pub use norm::{
     NormOptions, RunningStats, batch_norm, group_norm, instance_norm, instance_norm_with_stats, layer_norm,
 };
 pub use pool::{
-    PoolOptions, adaptive_max_pool, adaptive_mean_pool, global_max_pool, global_mean_pool, max_pool, mean_pool,
+    PoolOptions, adaptive_lp_pool, adaptive_max_pool, adaptive_mean_pool, global_lp_pool, global_max_pool,
+    global_mean_pool, lp_pool, max_pool, mean_pool,
 };
 pub use softmax::{logsoftmax, logsumexp, softmax};
+pub use upsample::{pixel_shuffle, upsample_bilinear, upsample_linear, upsample_nearest, upsample_nearest_size};

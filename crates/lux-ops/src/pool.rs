@@ -1,4 +1,4 @@
-//! Max and mean pooling over the spatial dims of `[N, C, spatial…]` inputs
+//! Max, mean and Lp-norm pooling over the spatial dims of `[N, C, spatial…]` inputs
 //! (any number ≥ 1 of spatial dims): windowed, global and adaptive.
 //!
 //! Semantics follow Lux/NNlib:
@@ -315,7 +315,118 @@ pub fn adaptive_mean_pool(x: &Tensor, out_size: &[usize]) -> Result<Tensor> {
     adaptive("adaptive_mean_pool", Kind::Mean, x, out_size)
 }
 
-fn adaptive(op: &str, kind: Kind, x: &Tensor, out_size: &[usize]) -> Result<Tensor> {
+/// Lp-norm pooling (NNlib's `lpnormpool`): `y = (Σ_window x^p)^(1/p)` over
+/// windows of size `window` of `x: [N, C, spatial…]`, with the options of
+/// [`max_pool`] (stride defaults to the window). Padded positions add
+/// nothing to the sum. As in NNlib the power is taken of `x` itself, not
+/// of `|x|`: a negative value with a non-integer `p` gives NaN (Julia throws
+/// a `DomainError`). Composed of differentiable ops (`powf` and
+/// [`mean_pool`]), so differentiable to any order; the gradient at a window
+/// of zeros is infinite for `p > 1`, as the derivative of `s^(1/p)` at 0.
+///
+/// ```
+/// use lux_core::Tensor;
+/// use lux_ops::pool::{lp_pool, PoolOptions};
+/// let x = Tensor::from_vec(vec![3.0f32, 4.0, 1.0, 2.0], &[1, 1, 4])?;
+/// // p = 2: the Euclidean norm of each window [3, 4] and [1, 2]
+/// let y = lp_pool(&x, 2.0, &[2], &PoolOptions::new())?.to_vec::<f32>()?;
+/// assert!((y[0] - 5.0).abs() < 1e-5 && (y[1] - 5f32.sqrt()).abs() < 1e-5);
+/// // p = 1 is the window sum
+/// let y = lp_pool(&x, 1.0, &[2], &PoolOptions::new())?.to_vec::<f32>()?;
+/// assert!((y[0] - 7.0).abs() < 1e-5 && (y[1] - 3.0).abs() < 1e-5);
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+///
+/// # Errors
+/// As for [`max_pool`]; an invalid-argument error when `p` is not a
+/// positive finite number.
+pub fn lp_pool(x: &Tensor, p: f64, window: &[usize], opts: &PoolOptions) -> Result<Tensor> {
+    let op = "lp_pool";
+    check_p(op, p)?;
+    check_float(op, x)?;
+    let geom = resolve(op, x, window, opts)?;
+    let k = geom.win.k.clone();
+    let opts = PoolOptions {
+        stride: geom.win.stride.clone(),
+        padding: Padding::Explicit(geom.win.pad.clone()),
+        ..opts.clone()
+    };
+    lp_of_sum(x, p, geom.win.kk(), |xp| mean_pool(xp, &k, &opts))
+}
+
+/// Global Lp-norm pooling: [`lp_pool`] with one window covering every
+/// spatial dim, keeping them as size 1 (`[N, C, 1, 1]` for images).
+///
+/// ```
+/// use lux_core::Tensor;
+/// use lux_ops::pool::global_lp_pool;
+/// let x = Tensor::from_vec(vec![1.0f32, 2.0, 2.0, 4.0], &[1, 1, 2, 2])?;
+/// let y = global_lp_pool(&x, 2.0)?; // √(1 + 4 + 4 + 16) = 5
+/// assert_eq!(y.shape(), &[1, 1, 1, 1]);
+/// assert!((y.to_vec::<f32>()?[0] - 5.0).abs() < 1e-5);
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+///
+/// # Errors
+/// As for [`global_max_pool`]; `p` not a positive finite number.
+pub fn global_lp_pool(x: &Tensor, p: f64) -> Result<Tensor> {
+    let op = "global_lp_pool";
+    check_p(op, p)?;
+    check_float(op, x)?;
+    check_rank(op, x)?;
+    let k = x.shape()[2..].to_vec();
+    if k.contains(&0) {
+        return Err(LuxError::shape(
+            op,
+            format!(
+                "input {:?} has a zero-size spatial dim {k:?}: no position to pool over in each [n, c] plane",
+                x.shape()
+            ),
+        ));
+    }
+    lp_of_sum(x, p, k.iter().product(), global_mean_pool)
+}
+
+/// Adaptive Lp-norm pooling to the spatial size `out_size`, with the
+/// windows of [`adaptive_max_pool`].
+///
+/// ```
+/// use lux_core::Tensor;
+/// use lux_ops::pool::adaptive_lp_pool;
+/// let x = Tensor::from_vec(vec![3.0f32, 4.0, 0.0, 2.0], &[1, 1, 4])?;
+/// let y = adaptive_lp_pool(&x, 2.0, &[2])?.to_vec::<f32>()?; // windows [3, 4] and [0, 2]
+/// assert!((y[0] - 5.0).abs() < 1e-5 && (y[1] - 2.0).abs() < 1e-5);
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+///
+/// # Errors
+/// As for [`adaptive_max_pool`]; `p` not a positive finite number.
+pub fn adaptive_lp_pool(x: &Tensor, p: f64, out_size: &[usize]) -> Result<Tensor> {
+    let op = "adaptive_lp_pool";
+    check_p(op, p)?;
+    check_float(op, x)?;
+    let (k, stride) = adaptive_window(op, x, out_size)?;
+    let opts = PoolOptions::new().stride(&stride);
+    lp_of_sum(x, p, k.iter().product(), |xp| mean_pool(xp, &k, &opts))
+}
+
+fn check_p(op: &str, p: f64) -> Result<()> {
+    if p.is_finite() && p > 0.0 {
+        Ok(())
+    } else {
+        Err(LuxError::invalid_argument(op, format!("the norm exponent p must be a positive finite number, got {p}")))
+    }
+}
+
+/// `(kk · mean(x^p))^(1/p)`, the mean taken by `mean`.
+fn lp_of_sum(x: &Tensor, p: f64, kk: usize, mean: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
+    let xp = if p == 1.0 { x.clone() } else { x.powf(p)? };
+    let s = mean(&xp)?.mul_scalar(kk as f64)?;
+    if p == 1.0 { Ok(s) } else { s.powf(1.0 / p) }
+}
+
+/// Lux's adaptive window and stride per spatial dim, validated.
+fn adaptive_window(op: &str, x: &Tensor, out_size: &[usize]) -> Result<(Vec<usize>, Vec<usize>)> {
     check_rank(op, x)?;
     let in_sp = &x.shape()[2..];
     if out_size.is_empty() {
@@ -333,6 +444,11 @@ fn adaptive(op: &str, kind: Kind, x: &Tensor, out_size: &[usize]) -> Result<Tens
     }
     let stride: Vec<usize> = in_sp.iter().zip(&out).map(|(i, o)| i / o).collect();
     let k: Vec<usize> = in_sp.iter().zip(&out).zip(&stride).map(|((i, o), s)| i - (o - 1) * s).collect();
+    Ok((k, stride))
+}
+
+fn adaptive(op: &str, kind: Kind, x: &Tensor, out_size: &[usize]) -> Result<Tensor> {
+    let (k, stride) = adaptive_window(op, x, out_size)?;
     let win = Window::resolve(op, "window", x.shape(), &k, &stride, &[], &Padding::default())?;
     pool_fused(op, kind, x, PoolGeom { n: x.shape()[0], c: x.shape()[1], win })
 }

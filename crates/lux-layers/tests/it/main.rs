@@ -2,8 +2,11 @@
 
 mod common;
 mod dense;
+mod conv;
 mod dropout;
 mod embedding;
 mod init;
 mod maxout;
 mod norm;
+mod pool;
+mod upsample;

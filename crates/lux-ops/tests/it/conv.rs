@@ -484,3 +484,225 @@ fn pointwise_kernels() {
     let x = randn(143, &[7, 2, 3]).permute(&[1, 2, 0]).unwrap();
     check_op(|v| conv(&v[0], &v[1], None, &ConvOptions::new()), &[x, randn(144, &[5, 3, 1])]);
 }
+
+// ---------------------------------------------------------------------------
+// conv_transpose
+// ---------------------------------------------------------------------------
+
+use ::lux_ops::conv_transpose;
+
+/// Direct scatter loops in f64 for a transposed convolution: every input
+/// element `x[n, ci, q]` stamps `x · w[ci, co_local, k]` at output position
+/// `q·stride − pad_before + k·dilation` (kernel index reversed with `flip`).
+/// Returns (values, output shape).
+fn naive_conv_transpose(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    c: &Cfg,
+    outpad: &[usize],
+) -> (Vec<f64>, Vec<usize>) {
+    let (xs, ws) = (x.shape().to_vec(), w.shape().to_vec());
+    let (xv, wv) = (x.to_f64_vec(), w.to_f64_vec());
+    let d = xs.len() - 2;
+    let (n, cin) = (xs[0], xs[1]);
+    let (cig, cog) = (cin / c.groups, ws[1]);
+    let cout = cog * c.groups;
+    let k = &ws[2..];
+    let outsp: Vec<usize> = (0..d)
+        .map(|i| (xs[2 + i] - 1) * c.stride[i] + 1 + c.dil[i] * (k[i] - 1) + outpad[i] - c.pad[i].0 - c.pad[i].1)
+        .collect();
+    let mut oshape = vec![n, cout];
+    oshape.extend(&outsp);
+    let mut y = vec![0.0; oshape.iter().product()];
+    if let Some(b) = b {
+        let bv = b.to_f64_vec();
+        for (flat, yv) in y.iter_mut().enumerate() {
+            *yv = bv[unravel(flat, &oshape)[1]];
+        }
+    }
+    let kk: usize = k.iter().product();
+    for (xflat, &xval) in xv.iter().enumerate() {
+        let xi = unravel(xflat, &xs);
+        let (bn, ci) = (xi[0], xi[1]);
+        let g = ci / cig;
+        for col in 0..cog {
+            for kf in 0..kk {
+                let kidx = unravel(kf, k);
+                let mut pos = vec![bn, g * cog + col];
+                let mut inside = true;
+                for i in 0..d {
+                    let kd = if c.flip { k[i] - 1 - kidx[i] } else { kidx[i] };
+                    let p = (xi[2 + i] * c.stride[i] + kd * c.dil[i]) as isize - c.pad[i].0 as isize;
+                    inside &= p >= 0 && p < outsp[i] as isize;
+                    pos.push(p.max(0) as usize);
+                }
+                if inside {
+                    let mut widx = vec![ci, col];
+                    widx.extend(&kidx);
+                    y[ravel(&pos, &oshape)] += xval * wv[ravel(&widx, &ws)];
+                }
+            }
+        }
+    }
+    (y, oshape)
+}
+
+/// Lux's ConvTranspose SamePad: the padding of a `k − s + 1` kernel.
+fn same_pad_transpose(k: &[usize], s: &[usize], dil: &[usize]) -> Vec<(usize, usize)> {
+    let k2: Vec<usize> = k.iter().zip(s).map(|(&k, &s)| k + 1 - s).collect();
+    same_pad(&k2, dil)
+}
+
+/// (x shape, w shape, stride, dilation, asymmetric padding).
+type TransposeCase = (Vec<usize>, Vec<usize>, usize, usize, Vec<(usize, usize)>);
+
+#[test]
+fn conv_transpose_matches_naive_loops_1d_2d_3d() {
+    let mut cases = 0;
+    let shapes: [TransposeCase; 3] = [
+        (vec![2, 4, 6], vec![4, 3, 3], 2, 2, vec![(2, 1)]),
+        (vec![2, 4, 4, 5], vec![4, 1, 3, 2], 2, 1, vec![(1, 0), (0, 2)]),
+        (vec![1, 2, 3, 4, 3], vec![2, 2, 2, 3, 2], 1, 2, vec![(1, 0), (0, 1), (1, 1)]),
+    ];
+    for (si, (xs, ws, s, dl, asym)) in shapes.iter().enumerate() {
+        let d = xs.len() - 2;
+        for groups in [1, 2] {
+            for flip in [false, true] {
+                for padk in 0..3 {
+                    for (bias, op) in [(false, 0), (true, 1)] {
+                        let stride = vec![*s; d];
+                        let dil = vec![*dl; d];
+                        let outpad = vec![if *s > 1 { op } else { 0 }; d];
+                        let (pad, same) = match padk {
+                            0 => (vec![(0, 0); d], false),
+                            1 => (asym.clone(), false),
+                            _ => (same_pad_transpose(&ws[2..], &stride, &dil), true),
+                        };
+                        let cfg = Cfg { stride, pad, dil, groups, flip };
+                        let x = randn(500 + cases, xs);
+                        let mut wshape = ws.clone();
+                        wshape[1] = ws[1] * 2 / groups; // C_out = 2·ws[1] whatever the groups
+                        let w = randn(600 + cases, &wshape);
+                        let b = randn(700 + cases, &[wshape[1] * groups]);
+                        let b = bias.then_some(&b);
+                        let y = conv_transpose(&x, &w, b, &options(&cfg, same), &outpad)
+                            .unwrap_or_else(|e| panic!("shape {si} {cfg:?}: {e}"));
+                        let (want, shape) = naive_conv_transpose(&x, &w, b, &cfg, &outpad);
+                        assert_eq!(y.shape(), shape.as_slice(), "shape {si} {cfg:?}");
+                        if same && *dl == 1 {
+                            let want_sp: Vec<usize> =
+                                xs[2..].iter().zip(&cfg.stride).map(|(i, s)| i * s + outpad[0]).collect();
+                            assert_eq!(&shape[2..], want_sp.as_slice(), "SamePad: out = in · stride");
+                        }
+                        assert_close(&y.to_f64_vec(), &want, 1e-12);
+                        cases += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(cases, 3 * 2 * 2 * 3 * 2);
+}
+
+#[test]
+fn conv_transpose_is_the_adjoint_of_conv() -> Result<()> {
+    // <conv(a, w), x> == <a, conv_transpose(x, w)> for the same options
+    // (height 7 at stride 2 needs an output padding of 1 to come back)
+    let opts =
+        ConvOptions::new().stride(&[2, 1]).padding(Padding::Explicit(vec![(1, 0), (2, 1)])).dilation(&[1, 2]).groups(2);
+    for flip in [false, true] {
+        let opts = opts.clone().flip_kernel(flip);
+        let a = randn(41, &[2, 4, 7, 6]);
+        let w = randn(42, &[6, 2, 3, 2]);
+        let y = conv(&a, &w, None, &opts)?;
+        let x = randn(43, y.shape());
+        let t = conv_transpose(&x, &w, None, &opts, &[1, 0])?;
+        assert_eq!(t.shape(), a.shape());
+        let lhs = y.mul(&x)?.sum_all()?.item_f64()?;
+        let rhs = a.mul(&t)?.sum_all()?.item_f64()?;
+        assert!((lhs - rhs).abs() < 1e-10 * lhs.abs().max(1.0), "{lhs} vs {rhs}");
+    }
+    Ok(())
+}
+
+#[test]
+fn conv_transpose_hand_computed_and_lux_cases() -> Result<()> {
+    // 1-d, stride 2, kernel [1, 10]: each input stamps the kernel
+    let x = Tensor::from_vec(vec![1.0f64, 2.0, 3.0], &[1, 1, 3])?;
+    let w = Tensor::from_vec(vec![1.0f64, 10.0], &[1, 1, 2])?;
+    let y = conv_transpose(&x, &w, None, &ConvOptions::new().stride(&[2]), &[])?;
+    assert_eq!(y.to_vec::<f64>()?, vec![1.0, 10.0, 2.0, 20.0, 3.0, 30.0]);
+    // output padding adds a trailing zero (nothing stamps there)
+    let y = conv_transpose(&x, &w, None, &ConvOptions::new().stride(&[2]), &[1])?;
+    assert_eq!(y.to_vec::<f64>()?, vec![1.0, 10.0, 2.0, 20.0, 3.0, 30.0, 0.0]);
+    // Lux #534: kernel 3, stride 2, SamePad on length 2 → length 4
+    let x = Tensor::ones(&[1, 2, 2], DType::F64)?;
+    let w = randn(3, &[2, 1, 3]);
+    let y = conv_transpose(&x, &w, None, &ConvOptions::new().stride(&[2]).padding(Padding::Same), &[])?;
+    assert_eq!(y.shape(), &[1, 1, 4]);
+    // Lux's "with Output Padding": outpad (1, 0) lengthens the first spatial dim by one
+    let x = randn(4, &[2, 3, 11, 10]);
+    let w = randn(5, &[3, 6, 5, 3]);
+    let o = ConvOptions::new().stride(&[3]);
+    let y1 = conv_transpose(&x, &w, None, &o, &[])?;
+    let y2 = conv_transpose(&x, &w, None, &o, &[1, 0])?;
+    assert_eq!(y1.shape(), &[2, 6, 35, 30]);
+    assert_eq!(y2.shape(), &[2, 6, 36, 30]);
+    Ok(())
+}
+
+#[test]
+fn conv_transpose_gradients_and_nested() {
+    let cfgs = [
+        (vec![2, 2, 4, 3], vec![2, 3, 3, 2], ConvOptions::new().stride(&[2, 1]).pad(&[1]), vec![1, 0]),
+        (
+            vec![1, 4, 5],
+            vec![4, 1, 3],
+            ConvOptions::new().groups(2).dilation(&[2]).padding(Padding::Same).flip_kernel(true),
+            vec![],
+        ),
+    ];
+    for (i, (xs, ws, opts, op)) in cfgs.into_iter().enumerate() {
+        let cout = ws[1] * opts.groups;
+        let inputs = [randn(60 + i as u64, &xs), randn(65 + i as u64, &ws), randn(70 + i as u64, &[cout])];
+        check_op(|t| conv_transpose(&t[0], &t[1], Some(&t[2]), &opts, &op), &inputs);
+        // a gradient of a gradient goes through the composite definition
+        let b = inputs[2].clone();
+        let h = |t: &Tree| -> Result<Tensor> {
+            let inner = Tree::new().with("x", t.tensor("x")?.clone())?.with("w", t.tensor("w")?.clone())?;
+            let g = gradient(
+                |u| weighted_sum(&conv_transpose(u.tensor("x")?, u.tensor("w")?, Some(&b), &opts, &op)?),
+                &inner,
+            )?;
+            g.tensor("x")?.square()?.sum_all()?.add(&g.tensor("w")?.square()?.sum_all()?)
+        };
+        let x = Tree::new().with("x", inputs[0].clone()).unwrap().with("w", inputs[1].clone()).unwrap();
+        if let Err(e) = lux_ad::check_gradients(h, &x, Tolerances::default()) {
+            panic!("config {i}: nested gradient check failed: {e}");
+        }
+    }
+}
+
+#[test]
+fn conv_transpose_invalid_arguments_are_errors() {
+    let x = randn(1, &[1, 3, 5, 5]);
+    let w = randn(2, &[3, 2, 3, 3]);
+    let o = ConvOptions::new();
+    assert_err(
+        conv_transpose(&randn(3, &[1, 4, 5, 5]), &w, None, &o, &[]),
+        &["conv_transpose", "4 channels", "expects 3"],
+    );
+    assert_err(conv_transpose(&randn(3, &[3, 5]), &w, None, &o, &[]), &["[3, 5]", "spatial"]);
+    assert_err(conv_transpose(&x, &randn(3, &[3, 2, 3]), None, &o, &[]), &["rank"]);
+    assert_err(conv_transpose(&x, &w, None, &o.clone().groups(2), &[]), &["3 channels", "groups=2"]);
+    assert_err(conv_transpose(&x, &w, Some(&randn(4, &[3])), &o, &[]), &["bias", "[2]"]);
+    assert_err(conv_transpose(&x, &w, None, &o.clone().stride(&[2]), &[2]), &["output padding", "stride"]);
+    assert_err(conv_transpose(&x, &w, None, &o.clone().pad(&[4]), &[]), &["empty output"]);
+    assert_err(
+        conv_transpose(&x, &randn(5, &[3, 2, 1, 1]), None, &o.clone().stride(&[2]).padding(Padding::Same), &[]),
+        &["Same", "stride"],
+    );
+    assert_err(conv_transpose(&x, &w, None, &o.clone().stride(&[0]), &[]), &["stride"]);
+    assert_err(conv_transpose(&x.to_dtype(DType::I64).unwrap(), &w, None, &o, &[]), &["conv_transpose"]);
+}

@@ -12,6 +12,7 @@ mod norm;
 mod pool;
 mod props;
 mod softmax;
+mod upsample;
 
 use lux_ad::{Tolerances, check_gradients};
 use lux_core::{DType, Result, Tensor, Tree};

@@ -409,3 +409,88 @@ fn degenerate_shapes() -> Result<()> {
     assert_eq!(g.tensor("x")?.shape(), &[1, 1, 0]);
     Ok(())
 }
+
+// ---------------------------------------------------------------------------
+// Lp pooling
+// ---------------------------------------------------------------------------
+
+use ::lux_ops::pool::{adaptive_lp_pool, global_lp_pool, lp_pool};
+
+/// `(Σ_window x^p)^(1/p)` from the naive window loops on plain-f64 powers:
+/// the window sum is the full-window mean times the window size (padding
+/// adds 0).
+fn naive_lp(x: &Tensor, p: f64, k: &[usize], stride: &[usize], pad: &[(usize, usize)], dil: &[usize]) -> Vec<f64> {
+    let xp: Vec<f64> = x.to_f64_vec().iter().map(|v| v.powf(p)).collect();
+    let xp = Tensor::from_vec(xp, x.shape()).unwrap();
+    let kk: usize = k.iter().product();
+    naive_pool(&xp, Kind::Mean, k, stride, pad, dil).0.iter().map(|s| (s * kk as f64).powf(1.0 / p)).collect()
+}
+
+#[test]
+fn lp_pool_matches_naive_loops() {
+    for (xs, k, pad) in [
+        (vec![2, 3, 9], vec![3], vec![(1, 2)]),
+        (vec![2, 2, 6, 7], vec![2, 3], vec![(1, 0), (0, 1)]),
+        (vec![1, 2, 4, 5, 4], vec![2, 2, 2], vec![(0, 1), (1, 1), (0, 0)]),
+    ] {
+        let d = k.len();
+        for p in [1.0, 2.0, 3.0, 2.5] {
+            for (s, dl) in [(k.clone(), 1), (vec![1; d], 2)] {
+                let x = randn(7, &xs).abs().unwrap().add_scalar(0.1).unwrap();
+                let opts = PoolOptions::new().stride(&s).padding(Padding::Explicit(pad.clone())).dilation(&[dl]);
+                let y = lp_pool(&x, p, &k, &opts).unwrap();
+                assert_close(&y.to_f64_vec(), &naive_lp(&x, p, &k, &s, &pad, &vec![dl; d]), 1e-12);
+            }
+        }
+        // p = 2 on signed values: the Euclidean norm of each window
+        let x = randn(8, &xs);
+        let y = lp_pool(&x, 2.0, &k, &PoolOptions::new()).unwrap();
+        assert_close(&y.to_f64_vec(), &naive_lp(&x, 2.0, &k, &k, &vec![(0, 0); d], &vec![1; d]), 1e-12);
+    }
+}
+
+#[test]
+fn global_and_adaptive_lp_pool() -> Result<()> {
+    let x = randn(9, &[2, 3, 5, 4]).abs()?;
+    let y = global_lp_pool(&x, 3.0)?;
+    assert_eq!(y.shape(), &[2, 3, 1, 1]);
+    assert_close(&y.to_f64_vec(), &naive_lp(&x, 3.0, &[5, 4], &[5, 4], &[(0, 0); 2], &[1, 1]), 1e-12);
+    // in 5 → out 2: stride 2, window 3; in 4 → out 3: stride 1, window 2
+    let y = adaptive_lp_pool(&x, 2.0, &[2, 3])?;
+    assert_eq!(y.shape(), &[2, 3, 2, 3]);
+    assert_close(&y.to_f64_vec(), &naive_lp(&x, 2.0, &[3, 2], &[2, 1], &[(0, 0); 2], &[1, 1]), 1e-12);
+    // hand values: ‖[3, 4]‖₂ = 5
+    let x = Tensor::from_vec(vec![3.0f64, 4.0], &[1, 1, 2])?;
+    assert!((global_lp_pool(&x, 2.0)?.item_f64()? - 5.0).abs() < 1e-14);
+    Ok(())
+}
+
+#[test]
+fn lp_pool_gradients_and_nested() {
+    let x = randn(10, &[2, 2, 5, 4]).abs().unwrap().add_scalar(0.5).unwrap();
+    check_op(|t| lp_pool(&t[0], 3.0, &[2, 2], &PoolOptions::new().stride(&[1]).pad(&[1])), std::slice::from_ref(&x));
+    check_op(|t| lp_pool(&t[0], 2.0, &[3], &PoolOptions::new()), &[randn(11, &[2, 2, 7])]);
+    check_op(|t| global_lp_pool(&t[0], 2.0), std::slice::from_ref(&x));
+    check_op(|t| adaptive_lp_pool(&t[0], 2.5, &[2, 3]), std::slice::from_ref(&x));
+    let h = |t: &Tree| -> Result<Tensor> {
+        let g = gradient(|u| weighted_sum(&lp_pool(u.tensor("x")?, 3.0, &[2], &PoolOptions::new())?), t)?;
+        g.tensor("x")?.square()?.sum_all()
+    };
+    let t = Tree::new().with("x", x).unwrap();
+    lux_ad::check_gradients(h, &t, Tolerances::default()).unwrap();
+}
+
+#[test]
+fn lp_pool_errors() {
+    let x = randn(1, &[1, 2, 5, 5]);
+    let e = lp_pool(&x, 0.0, &[2], &PoolOptions::new()).unwrap_err().to_string();
+    assert!(e.contains("lp_pool") && e.contains("p must be"), "{e}");
+    assert!(lp_pool(&x, f64::NAN, &[2], &PoolOptions::new()).is_err());
+    let e = lp_pool(&x, 2.0, &[6], &PoolOptions::new()).unwrap_err().to_string();
+    assert!(e.contains("lp_pool") && e.contains("larger than the padded input"), "{e}");
+    let e = adaptive_lp_pool(&x, 2.0, &[6, 1]).unwrap_err().to_string();
+    assert!(e.contains("adaptive_lp_pool") && e.contains("[6, 1]"), "{e}");
+    let e = global_lp_pool(&randn(1, &[2, 3]), 2.0).unwrap_err().to_string();
+    assert!(e.contains("global_lp_pool") && e.contains("[2, 3]"), "{e}");
+    assert!(lp_pool(&Tensor::zeros(&[1, 1, 4], DType::I64).unwrap(), 2.0, &[2], &PoolOptions::new()).is_err());
+}
