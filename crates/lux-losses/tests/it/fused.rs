@@ -418,3 +418,22 @@ fn mse_fused_bad_input() {
     let l = MSELoss::new().agg(Agg::Sum).call(&Tensor::scalar(2.0f64), &Tensor::scalar(0.0f64)).unwrap();
     assert_eq!(l.to_f64_vec(), vec![4.0]);
 }
+
+#[test]
+fn cross_entropy_fused_masked_logits_with_labels() {
+    // A −∞ logit on a class that is not the label costs nothing and gets a
+    // zero gradient (class indices, no smoothing).
+    for dtype in [DType::F32, DType::F64] {
+        let x = Tensor::from_vec(vec![0.0f64, f64::NEG_INFINITY, 3f64.ln()], &[1, 3]).unwrap().to_dtype(dtype).unwrap();
+        let labels = Tensor::from_vec(vec![2i64], &[1]).unwrap();
+        let (v, g) = value_grad(&CrossEntropyLoss::new().logits(true), &x, &labels);
+        // softmax = [1/4, 0, 3/4]: loss = −log(3/4), ∂ = [1/4, 0, −1/4]
+        assert_close(&v.to_dtype(DType::F64).unwrap(), &Tensor::scalar(-(0.75f64.ln())), 1e-6, "masked value");
+        assert_close(
+            &g.to_dtype(DType::F64).unwrap(),
+            &Tensor::from_vec(vec![0.25, 0.0, -0.25], &[1, 3]).unwrap(),
+            1e-6,
+            "masked gradient",
+        );
+    }
+}
