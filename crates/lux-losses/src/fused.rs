@@ -517,19 +517,16 @@ fn mse_backward<T: Real>(
         let sg = standard(g);
         let gs = sg.as_slice().expect("standard layout");
         let two = T::c(2.0);
-        let work = |(((d, p), q), g): (((&mut [T], &[T]), &[T]), &[T])| {
-            for (((d, &p), &q), &g) in d.iter_mut().zip(p).zip(q).zip(g) {
+        let work = |(k, d): (usize, &mut [T])| {
+            let r = k * CHUNK..k * CHUNK + d.len();
+            for (((d, &p), &q), &g) in d.iter_mut().zip(&xs[r.clone()]).zip(&ys[r.clone()]).zip(&gs[r]) {
                 *d = two * g * (p - q);
             }
         };
         if par {
-            dx.par_chunks_mut(CHUNK)
-                .zip(xs.par_chunks(CHUNK))
-                .zip(ys.par_chunks(CHUNK))
-                .zip(gs.par_chunks(CHUNK))
-                .for_each(work);
+            dx.par_chunks_mut(CHUNK).enumerate().for_each(work);
         } else {
-            dx.chunks_mut(CHUNK).zip(xs.chunks(CHUNK)).zip(ys.chunks(CHUNK)).zip(gs.chunks(CHUNK)).for_each(work);
+            dx.chunks_mut(CHUNK).enumerate().for_each(work);
         }
     } else {
         let gv = g.iter().next().copied().unwrap_or_else(T::zero);
