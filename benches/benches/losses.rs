@@ -32,6 +32,13 @@ fn cross_entropy(c: &mut Criterion) {
         }
         let fused = CrossEntropyLoss::new().logits(true);
         let composite = fused.clone().fused(false);
+        let x = ps.tensor("logits").unwrap();
+        group.bench_function(format!("labels/{batch}x{classes}/fused/fwd"), |b| {
+            b.iter(|| black_box(fused.call(x, &y).unwrap()))
+        });
+        group.bench_function(format!("labels/{batch}x{classes}/composite/fwd"), |b| {
+            b.iter(|| black_box(composite.call(x, &y).unwrap()))
+        });
         group.bench_function(format!("labels/{batch}x{classes}/fused/fwd+bwd"), |b| {
             b.iter(|| black_box(fwd_bwd(&fused, &ps, &y)))
         });
@@ -53,6 +60,9 @@ fn mse(c: &mut Criterion) {
     group.sample_size(30);
     let fused = MSELoss::new();
     let composite = MSELoss::new().fused(false);
+    let xt = ps.tensor("logits").unwrap();
+    group.bench_function("256x1024/fused/fwd", |b| b.iter(|| black_box(fused.call(xt, &y).unwrap())));
+    group.bench_function("256x1024/composite/fwd", |b| b.iter(|| black_box(composite.call(xt, &y).unwrap())));
     group.bench_function("256x1024/fused/fwd+bwd", |b| b.iter(|| black_box(fwd_bwd(&fused, &ps, &y))));
     group.bench_function("256x1024/composite/fwd+bwd", |b| b.iter(|| black_box(fwd_bwd(&composite, &ps, &y))));
     group.finish();
