@@ -1,13 +1,16 @@
 //! The classification losses: cross-entropy (multi-class and binary),
 //! focal losses and the Kullback–Leibler divergence.
 
+use crate::fused::{CeTarget, cast_to, composite_cross_entropy, fused_target, logit_cross_entropy, smooth};
 use crate::util::{epsilon_for, float_predictions, non_negative, prepare, unit_interval};
 use crate::{Agg, LossFunction};
 use lux_core::{DType, LuxError, Result, Tensor, normalize_axis};
+use std::sync::Arc;
 
-/// Class-index targets: an i64 `y` with one axis fewer than `y_pred`
-/// becomes the one-hot tensor of `y_pred`'s shape, the classes on `axis`.
-fn class_targets(loss: &str, y_pred: &Tensor, y: &Tensor, axis: usize) -> Result<Option<Tensor>> {
+/// Class-index targets: for an i64 `y` with one axis fewer than `y_pred`,
+/// the labels in row-major order (one per lane of the class axis `axis`),
+/// each checked to lie in `0..classes`; `None` for any other `y`.
+fn class_labels(loss: &str, y_pred: &Tensor, y: &Tensor, axis: usize) -> Result<Option<Vec<usize>>> {
     if y.dtype() != DType::I64 || y.ndim() + 1 != y_pred.ndim() {
         return Ok(None);
     }
@@ -30,8 +33,14 @@ fn class_targets(loss: &str, y_pred: &Tensor, y: &Tensor, axis: usize) -> Result
             format!("label {bad} is out of range for {classes} classes (valid labels 0..{classes})"),
         ));
     }
-    let hot = lux_ops::one_hot(y, classes, y_pred.dtype())?;
-    let n = y_pred.ndim();
+    Ok(Some(labels.into_iter().map(|l| l as usize).collect()))
+}
+
+/// The one-hot encoding of checked i64 `labels` with the classes on `axis`
+/// (`labels`' shape with `classes` inserted at `axis`).
+pub(crate) fn one_hot_along(labels: &Tensor, classes: usize, axis: usize, dtype: DType) -> Result<Tensor> {
+    let hot = lux_ops::one_hot(labels, classes, dtype)?;
+    let n = labels.ndim() + 1;
     let axes: Vec<usize> = (0..n)
         .map(|k| {
             if k < axis {
@@ -43,7 +52,7 @@ fn class_targets(loss: &str, y_pred: &Tensor, y: &Tensor, axis: usize) -> Result
             }
         })
         .collect();
-    Ok(Some(hot.permute(&axes)?))
+    hot.permute(&axes)
 }
 
 /// Multi-class cross-entropy (Lux's `CrossEntropyLoss`), reduced along the
@@ -97,11 +106,12 @@ pub struct CrossEntropyLoss {
     epsilon: Option<f64>,
     logits: bool,
     label_smoothing: f64,
+    fused: bool,
 }
 
 impl Default for CrossEntropyLoss {
     fn default() -> CrossEntropyLoss {
-        CrossEntropyLoss { agg: Agg::Mean, dims: -1, epsilon: None, logits: false, label_smoothing: 0.0 }
+        CrossEntropyLoss { agg: Agg::Mean, dims: -1, epsilon: None, logits: false, label_smoothing: 0.0, fused: true }
     }
 }
 
@@ -137,6 +147,26 @@ impl CrossEntropyLoss {
         self.label_smoothing = alpha;
         self
     }
+    /// Whether the logit form (`logits = true`) runs the fused kernel
+    /// (default `true`): one pass forward, one pass backward, no softmax or
+    /// one-hot tensor. `false` computes the same function as a composite of
+    /// differentiable ops (`logsoftmax`, `mul`, `sum`), for comparison; the
+    /// values agree to rounding. The probability form is always a composite.
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// use lux_losses::{CrossEntropyLoss, LossFunction};
+    /// let logits = Tensor::from_vec(vec![2.0f64, -1.0, 0.5, 0.0, 3.0, -2.0], &[2, 3])?;
+    /// let labels = Tensor::from_vec(vec![0i64, 1], &[2])?;
+    /// let fused = CrossEntropyLoss::new().logits(true).call(&logits, &labels)?.to_scalar::<f64>()?;
+    /// let composite = CrossEntropyLoss::new().logits(true).fused(false).call(&logits, &labels)?.to_scalar::<f64>()?;
+    /// assert!((fused - composite).abs() < 1e-14);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    pub fn fused(mut self, fused: bool) -> CrossEntropyLoss {
+        self.fused = fused;
+        self
+    }
 }
 
 impl LossFunction for CrossEntropyLoss {
@@ -149,20 +179,34 @@ impl LossFunction for CrossEntropyLoss {
         let eps = epsilon_for(name, self.epsilon, y_pred, y)?;
         float_predictions(name, y_pred)?;
         let axis = normalize_axis(name, self.dims, y_pred.shape())?;
-        let y = match class_targets(name, y_pred, y, axis)? {
-            Some(hot) => hot,
+        let classes = y_pred.shape()[axis];
+        let labels = class_labels(name, y_pred, y, axis)?;
+        if self.logits && self.fused {
+            let per_sample = match labels {
+                Some(labels) => {
+                    let target = CeTarget::Index { labels: Arc::new(labels), tensor: y.detach() };
+                    logit_cross_entropy(y_pred, target, axis, alpha)?
+                }
+                None => {
+                    let y = prepare(name, y_pred, y)?;
+                    let x = cast_to(y_pred, y.dtype())?;
+                    match fused_target(&x, &y)? {
+                        Some(y) => logit_cross_entropy(&x, CeTarget::Dense(y), axis, alpha)?,
+                        None => composite_cross_entropy(&x, &smooth(y, alpha, classes)?, axis)?,
+                    }
+                }
+            };
+            return self.agg.apply(&per_sample);
+        }
+        let y = match labels {
+            Some(_) => one_hot_along(y, classes, axis, y_pred.dtype())?,
             None => prepare(name, y_pred, y)?,
         };
-        let y = if alpha > 0.0 {
-            let classes = y_pred.shape()[axis] as f64;
-            y.mul_scalar(1.0 - alpha)?.add_scalar(alpha / classes)?
-        } else {
-            y
-        };
-        let ax = [axis as isize];
+        let y = smooth(y, alpha, classes)?;
         let per_sample = if self.logits {
-            y.mul(&lux_ops::logsoftmax(y_pred, axis as isize)?)?.sum(&ax, false)?.neg()?
+            composite_cross_entropy(y_pred, &y, axis)?
         } else {
+            let ax = [axis as isize];
             lux_ops::xlogy(&y, &y_pred.add_scalar(eps)?)?.sum(&ax, false)?.neg()?
         };
         self.agg.apply(&per_sample)
@@ -489,6 +533,7 @@ impl LossFunction for KLDivergenceLoss {
             epsilon: Some(eps),
             logits: false,
             label_smoothing: self.label_smoothing,
+            fused: true,
         };
         entropy.add(&ce.call(y_pred, &y)?)
     }

@@ -21,13 +21,20 @@
 //! | margin, segmentation, generic | [`HingeLoss`], [`SquaredHingeLoss`], [`SiameseContrastiveLoss`], [`DiceCoeffLoss`], [`GenericLossFunction`] |
 //! | classification | [`CrossEntropyLoss`] (also class-index targets), [`BinaryCrossEntropyLoss`], [`BinaryFocalLoss`], [`FocalLoss`], [`KLDivergenceLoss`] |
 //!
-//! All are composites of differentiable tensor ops (the logit forms use
-//! `logsoftmax`/`logsigmoid`), so every loss nests under AD; fused
-//! cross-entropy and MSE kernels are still to come.
+//! Logit cross-entropy ([`CrossEntropyLoss`] with `logits = true`, dense or
+//! class-index targets) and [`MSELoss`] run fused kernels: one pass forward,
+//! one pass backward, no softmax, one-hot or difference tensor (their
+//! `fused(false)` option selects the composite form, for comparison). All
+//! other losses are composites of differentiable tensor ops (the logit
+//! forms use `logsoftmax`/`logsigmoid`). Every loss nests under AD: inside
+//! a gradient of a gradient, the fused kernels are differentiated through
+//! their composite definitions. See `docs/losses.md` for the table of
+//! losses, options, defaults and departures from Lux.
 #![doc(test(attr(deny(warnings))))]
 
 mod agg;
 mod classification;
+mod fused;
 mod margin;
 mod regression;
 mod util;

@@ -2,6 +2,7 @@
 //! [`PoissonLoss`] (Lux's `GenericLossFunction` family: an elementwise
 //! formula, broadcast, then `agg`).
 
+use crate::fused::{Reduce, cast_to, composite_squared_error, fused_target, squared_error};
 use crate::util::{epsilon_for, non_negative, prepare};
 use crate::{Agg, LossFunction};
 use lux_core::{Result, Tensor};
@@ -18,9 +19,16 @@ use lux_core::{Result, Tensor};
 /// assert!((MSELoss::new().agg(Agg::Sum).call(&y_model, &y)?.to_scalar::<f64>()? - 0.03).abs() < 1e-12);
 /// # Ok::<(), lux_core::LuxError>(())
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct MSELoss {
     agg: Agg,
+    fused: bool,
+}
+
+impl Default for MSELoss {
+    fn default() -> MSELoss {
+        MSELoss { agg: Agg::Mean, fused: true }
+    }
 }
 
 impl MSELoss {
@@ -34,6 +42,28 @@ impl MSELoss {
         self.agg = agg;
         self
     }
+
+    /// Whether to run the fused kernel (default `true`): one pass forward
+    /// (`Σ (ŷ − y)²`, or the elementwise squares for [`Agg::None`] and
+    /// custom aggregations) and one pass backward (`2·(ŷ − y)·g`), with no
+    /// difference tensor. `false` computes the same function as a composite
+    /// of differentiable ops (`sub`, `square`, `mean_all`), for comparison;
+    /// the values agree to rounding.
+    ///
+    /// ```
+    /// use lux_core::Tensor;
+    /// use lux_losses::{LossFunction, MSELoss};
+    /// let y_model = Tensor::from_vec(vec![1.1f64, 1.9, 3.1], &[3])?;
+    /// let y = Tensor::from_vec(vec![1.0f64, 2.0, 3.0], &[3])?;
+    /// let fused = MSELoss::new().call(&y_model, &y)?.to_scalar::<f64>()?;
+    /// let composite = MSELoss::new().fused(false).call(&y_model, &y)?.to_scalar::<f64>()?;
+    /// assert!((fused - composite).abs() < 1e-15);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    pub fn fused(mut self, fused: bool) -> MSELoss {
+        self.fused = fused;
+        self
+    }
 }
 
 impl LossFunction for MSELoss {
@@ -43,7 +73,20 @@ impl LossFunction for MSELoss {
 
     fn call(&self, y_pred: &Tensor, y: &Tensor) -> Result<Tensor> {
         let y = prepare(self.name(), y_pred, y)?;
-        self.agg.apply(&y_pred.sub(&y)?.square()?)
+        let reduce = match self.agg {
+            Agg::Mean => Reduce::Mean,
+            Agg::Sum => Reduce::Sum,
+            Agg::None | Agg::Custom(_) => Reduce::None,
+        };
+        let x = cast_to(y_pred, y.dtype())?;
+        let loss = match fused_target(&x, &y)? {
+            Some(y) if self.fused => squared_error(&x, &y, reduce)?,
+            _ => composite_squared_error(&x, &y, reduce)?,
+        };
+        match &self.agg {
+            Agg::Custom(f) => f(&loss),
+            _ => Ok(loss),
+        }
     }
 }
 

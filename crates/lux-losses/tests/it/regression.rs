@@ -152,6 +152,10 @@ fn lux_regression_tests() {
     let l = MSELoss::new().agg(Agg::Sum).call(&Tensor::scalar(2.0f64), &Tensor::scalar(0.0f64)).unwrap();
     assert_eq!(l.to_scalar::<f64>().unwrap(), 4.0);
     close(scalar(&MSLELoss::new(), &[2.0], &[1.0]), 2f64.ln().powi(2));
+    // "PoissonLoss" (in Lux's "Other Losses")
+    let (y, yp) = ([0.1, 0.2, 0.3], [0.4, 0.5, 0.6]);
+    close(scalar(&PoissonLoss::new(), &yp, &y), 0.6278353988097339);
+    close(scalar(&PoissonLoss::new(), &y, &y), 0.5044459776946685);
 }
 
 #[test]
