@@ -7,6 +7,8 @@
 //! | module | contents |
 //! |---|---|
 //! | [`init`] | weight initialisers (Lux's WeightInitializers) |
+//! | [`containers`] | `Chain`, `SkipConnection`, `Parallel`, `BranchLayer`, `PairwiseFusion`, `RepeatedLayer` (and their connections `Func`, `Connection`) |
+//! | [`basic`] | `WrappedFunction`, `NoOpLayer`, `FlattenLayer`, `ReshapeLayer`, `SelectDim` |
 //! | [`dropout`](mod@dropout) | `Dropout`, `AlphaDropout`, `VariationalHiddenDropout` |
 //!
 //! The other standard layers of Lux (dense family, containers, norms,
@@ -21,8 +23,12 @@
 //! model it happened (`Dense(784 => 256) at layer_2: …`).
 #![doc(test(attr(deny(warnings))))]
 
+pub mod basic;
+pub mod containers;
 pub mod dropout;
 pub mod init;
 mod util;
 
+pub use basic::*;
+pub use containers::*;
 pub use dropout::*;
