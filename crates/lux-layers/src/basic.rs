@@ -64,7 +64,7 @@ impl<F: Fn(&Tree) -> Result<Tree> + Send + Sync> WrappedFunction<F> {
     /// `WrappedFunction(f)`, printed with `name`.
     ///
     /// ```
-    /// use lux_core::{Layer, Tree};
+    /// use lux_core::Tree;
     /// let id = lux_layers::WrappedFunction::new("identity", |x: &Tree| Ok(x.clone()))?;
     /// assert_eq!(id.name(), "identity");
     /// assert!(lux_layers::WrappedFunction::new("", |x: &Tree| Ok(x.clone())).is_err());
@@ -240,20 +240,26 @@ impl Layer for FlattenLayer {
     fn forward(&self, x: &Tree, _ps: &Tree, st: &Tree) -> Result<(Tree, Tree)> {
         let x = tensor_input(x, || self.describe())?;
         let shape = x.shape();
+        let needs_batch = || {
+            LuxError::shape(
+                &self.describe(),
+                format!(
+                    "input of shape {shape:?}: needs a batch axis and at least one axis to flatten from axis {}",
+                    self.start_axis
+                ),
+            )
+        };
+        if shape.len() < 2 {
+            return Err(needs_batch());
+        }
         let ax = normalize_axis("FlattenLayer", self.start_axis, shape).map_err(|_| {
             LuxError::shape(
                 &self.describe(),
                 format!("start axis {} is out of range for an input of shape {shape:?}", self.start_axis),
             )
         })?;
-        if shape.len() < 2 || ax == 0 {
-            return Err(LuxError::shape(
-                &self.describe(),
-                format!(
-                    "input of shape {shape:?}: needs a batch axis and at least one axis to flatten from axis {}",
-                    self.start_axis
-                ),
-            ));
+        if ax == 0 {
+            return Err(needs_batch());
         }
         let mut out = shape[..ax].to_vec();
         out.push(shape[ax..].iter().product());
@@ -315,7 +321,10 @@ impl ReshapeLayer {
             return Err(LuxError::invalid_argument("ReshapeLayer", "dims is empty"));
         }
         if dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).is_none() {
-            return Err(LuxError::invalid_argument("ReshapeLayer", format!("dims {dims:?} hold more than usize::MAX elements")));
+            return Err(LuxError::invalid_argument(
+                "ReshapeLayer",
+                format!("dims {dims:?} hold more than usize::MAX elements"),
+            ));
         }
         Ok(ReshapeLayer { dims })
     }
@@ -469,7 +478,10 @@ impl Layer for SelectDim {
         let x = tensor_input(x, || self.describe())?;
         let shape = x.shape();
         let ax = normalize_axis("SelectDim", self.axis, shape).map_err(|_| {
-            LuxError::shape(&self.describe(), format!("axis {} is out of range for an input of shape {shape:?}", self.axis))
+            LuxError::shape(
+                &self.describe(),
+                format!("axis {} is out of range for an input of shape {shape:?}", self.axis),
+            )
         })?;
         let n = shape[ax];
         let bad = |i: usize| {

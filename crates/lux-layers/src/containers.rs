@@ -180,7 +180,14 @@ impl<T: LayerList> Group<T> {
 
     /// Runs every layer: on `x` (`split = false`), or on `x`'s `i`-th entry
     /// (`split = true`, `x` a sequence of one entry per layer).
-    fn fan_out(&self, op: impl Fn() -> String, x: &Tree, split: bool, ps: &Tree, st: &Tree) -> Result<(Vec<Tree>, Tree)> {
+    fn fan_out(
+        &self,
+        op: impl Fn() -> String,
+        x: &Tree,
+        split: bool,
+        ps: &Tree,
+        st: &Tree,
+    ) -> Result<(Vec<Tree>, Tree)> {
         let n = self.layers.len();
         if split {
             let got = x.as_seq()?.len();
@@ -289,7 +296,10 @@ impl Func {
                 let mut acc = tensors[0].clone();
                 for t in &tensors[1..] {
                     if t.shape() != acc.shape() {
-                        return Err(LuxError::shape("+", format!("shapes {:?} and {:?} differ", acc.shape(), t.shape())));
+                        return Err(LuxError::shape(
+                            "+",
+                            format!("shapes {:?} and {:?} differ", acc.shape(), t.shape()),
+                        ));
                     }
                     acc = acc.add(t)?;
                 }
@@ -313,12 +323,10 @@ impl Func {
             name: "vcat".into(),
             f: Arc::new(|xs: &[Tree]| {
                 let tensors = tensor_args("vcat", xs)?;
-                Tensor::concat(&tensors, -1)
-                    .map(Tree::from)
-                    .map_err(|e| match e {
-                        LuxError::Shape { msg, .. } => LuxError::Shape { op: "vcat".into(), msg },
-                        other => other,
-                    })
+                Tensor::concat(&tensors, -1).map(Tree::from).map_err(|e| match e {
+                    LuxError::Shape { msg, .. } => LuxError::Shape { op: "vcat".into(), msg },
+                    other => other,
+                })
             }),
         }
     }
@@ -405,7 +413,6 @@ impl Connection {
     /// A layer as the connection.
     ///
     /// ```
-    /// use lux_core::Layer;
     /// let c = lux_layers::Connection::layer(lux_layers::NoOpLayer);
     /// assert_eq!(c.as_layer().describe(), "NoOpLayer()");
     /// ```
@@ -416,7 +423,6 @@ impl Connection {
     /// The connection as a layer (a [`Func`] is a layer too).
     ///
     /// ```
-    /// use lux_core::Layer;
     /// assert_eq!(lux_layers::Connection::from(lux_layers::Func::vcat()).as_layer().describe(), "vcat");
     /// ```
     pub fn as_layer(&self) -> &dyn Layer {
@@ -480,8 +486,7 @@ impl std::fmt::Debug for Connection {
 /// Chain(
 ///     enc = WrappedFunction(tanh),
 ///     dec = NoOpLayer(),
-/// )         # Total: 0 parameters,
-///           #        plus 0 states.");
+/// )         # Total: 0 parameters,\n          #        plus 0 states.");
 /// # Ok::<(), lux_core::LuxError>(())
 /// ```
 pub struct Chain<T> {
@@ -561,7 +566,6 @@ impl<T: LayerList> Chain<T> {
     /// Layer `i`, 0-based (Lux's `c[i + 1]`).
     ///
     /// ```
-    /// use lux_core::Layer;
     /// let c = lux_layers::Chain::new((lux_layers::NoOpLayer, lux_ops::Activation::Relu))?;
     /// assert_eq!(c.get(1).unwrap().describe(), "WrappedFunction(relu)");
     /// assert!(c.get(2).is_none());
@@ -574,7 +578,6 @@ impl<T: LayerList> Chain<T> {
     /// The layer called `name` (Lux's `c.layer_1`, `c.encoder`).
     ///
     /// ```
-    /// use lux_core::Layer;
     /// let c = lux_layers::Chain::new((lux_layers::NoOpLayer, lux_ops::Activation::Relu))?;
     /// assert_eq!(c.get_named("layer_2").unwrap().describe(), "WrappedFunction(relu)");
     /// assert!(c.get_named("encoder").is_none());
@@ -612,7 +615,6 @@ impl<L: Layer> Chain<Vec<L>> {
     /// `Box<dyn Layer>`s built at run time.
     ///
     /// ```
-    /// use lux_core::Layer;
     /// use lux_layers::{Chain, NoOpLayer};
     /// let c = Chain::named([("a", NoOpLayer), ("b", NoOpLayer)])?;
     /// assert_eq!(c.names(), ["a", "b"]);
@@ -671,8 +673,7 @@ impl<T: LayerList> Layer for Chain<T> {
 /// SkipConnection(
 ///     connection = +,
 ///     layers = WrappedFunction(relu),
-/// )         # Total: 0 parameters,
-///           #        plus 0 states.");
+/// )         # Total: 0 parameters,\n          #        plus 0 states.");
 /// # Ok::<(), lux_core::LuxError>(())
 /// ```
 pub struct SkipConnection<L> {
@@ -727,7 +728,6 @@ impl<L: Layer> SkipConnection<L> {
     /// The connection.
     ///
     /// ```
-    /// use lux_core::Layer;
     /// let s = lux_layers::SkipConnection::new(lux_layers::NoOpLayer, lux_layers::Func::add())?;
     /// assert_eq!(s.connection().as_layer().describe(), "+");
     /// # Ok::<(), lux_core::LuxError>(())
@@ -1168,7 +1168,11 @@ impl<T: LayerList> Layer for PairwiseFusion<T> {
             Tree::Seq(xs) => {
                 return Err(LuxError::invalid_argument(
                     &self.display_name(),
-                    format!("the input is a tuple of {} entries, expected {} (one more than the layers)", xs.len(), n + 1),
+                    format!(
+                        "the input is a tuple of {} entries, expected {} (one more than the layers)",
+                        xs.len(),
+                        n + 1
+                    ),
                 ));
             }
             _ => None,
