@@ -10,6 +10,9 @@
 //! | [`containers`] | `Chain`, `SkipConnection`, `Parallel`, `BranchLayer`, `PairwiseFusion`, `RepeatedLayer` (and their connections `Func`, `Connection`) |
 //! | [`basic`] | `WrappedFunction`, `NoOpLayer`, `FlattenLayer`, `ReshapeLayer`, `SelectDim` |
 //! | [`dropout`](mod@dropout) | `Dropout`, `AlphaDropout`, `VariationalHiddenDropout` |
+//! | [`dense`](mod@dense) | `Dense`, `Bilinear`, `Scale` |
+//! | [`embedding`](mod@embedding) | `Embedding` |
+//! | [`maxout`](mod@maxout) | `Maxout` |
 //!
 //! The other standard layers of Lux (dense family, containers, norms,
 //! convolution, pooling, recurrent cells) are being added (issue 14).
@@ -25,10 +28,16 @@
 
 pub mod basic;
 pub mod containers;
+pub mod dense;
 pub mod dropout;
+pub mod embedding;
 pub mod init;
+pub mod maxout;
 mod util;
 
 pub use basic::*;
 pub use containers::*;
+pub use dense::*;
 pub use dropout::*;
+pub use embedding::*;
+pub use maxout::*;

@@ -4,5 +4,8 @@ mod basic;
 mod common;
 mod containers;
 mod display;
+mod dense;
 mod dropout;
+mod embedding;
 mod init;
+mod maxout;
