@@ -621,3 +621,80 @@ fn func_errors() {
     let err = Func::vcat().call(&[scalar(1.0).into(), Tensor::zeros(&[2, 2], DType::F64).unwrap().into()]).unwrap_err();
     assert!(err.to_string().starts_with("vcat: "), "{err}");
 }
+
+// ----- with the library's Dense ------------------------------------------------------
+
+#[test]
+fn chain_of_dense_layers_as_in_luxs_tests() {
+    use lux_layers::Dense;
+    // Lux: Chain(Dense(10 => 5, σ), Dense(5 => 2, tanh), Dense(2 => 1)) on (10, 1) → (1, 1)
+    let model = Chain::new((
+        Dense::new(10, 5, Activation::Sigmoid).unwrap(),
+        Dense::new(5, 2, Activation::Tanh).unwrap(),
+        Dense::new(2, 1, Activation::Identity).unwrap(),
+    ))
+    .unwrap();
+    let (ps, st) = setup0(&model);
+    let x = randn(40, &[1, 10], DType::F32);
+    assert_eq!(apply_tensor(&model, &x, &ps, &st).unwrap().0.shape(), &[1, 1]);
+    check_layer(&model, &randn(41, &[3, 10], DType::F32).into(), &LayerCheck::default()).unwrap();
+    // Lux's "constructors": Dense(2 => 3), Dense(3 => 2), x .+ 1, x .+ 2, NoOpLayer()
+    // gives W2 (W1 x + b1) + b2 + 1 + 2
+    let plus = |v: f64| {
+        WrappedFunction::new(format!("f{v}"), move |x: &Tree| Ok(x.as_tensor()?.add_scalar(v)?.into())).unwrap()
+    };
+    let model = Chain::new((
+        Dense::new(2, 3, Activation::Identity).unwrap(),
+        Dense::new(3, 2, Activation::Identity).unwrap(),
+        plus(1.0),
+        plus(2.0),
+        NoOpLayer,
+    ))
+    .unwrap();
+    assert_eq!(model.len(), 5);
+    let (ps, st) = setup0(&model);
+    let x = randn(42, &[5, 2], DType::F32);
+    let (y, _) = apply_tensor(&model, &x, &ps, &st).unwrap();
+    assert_eq!(y.shape(), &[5, 2]);
+    let h = affine_ref(&vals64(&x), 5, ps.tensor("layer_1.weight").unwrap(), ps.tensor("layer_1.bias").unwrap());
+    let want: Vec<f64> = affine_ref(&h, 5, ps.tensor("layer_2.weight").unwrap(), ps.tensor("layer_2.bias").unwrap())
+        .iter()
+        .map(|v| v + 3.0)
+        .collect();
+    assert_close(&vals64(&y), &want, 1e-5);
+    // the brief's error message, from the library's Dense
+    let mnist = Chain::new((
+        Dense::new(784, 256, Activation::Relu).unwrap(),
+        Dense::new(256, 10, Activation::Identity).unwrap(),
+    ))
+    .unwrap();
+    let nested = Chain::new((Activation::Identity, mnist)).unwrap();
+    let (ps, st) = setup0(&nested);
+    let err = apply(&nested, Tensor::zeros(&[2, 783], DType::F32).unwrap(), &ps, &st).unwrap_err();
+    assert!(err.to_string().starts_with("Dense(784 => 256, relu) at layer_2.layer_1: "), "{err}");
+    assert!(err.to_string().contains("783"), "{err}");
+}
+
+/// Lux's "Coupling Type Instability #416" model runs and gives the expected values.
+#[test]
+fn branch_and_nested_parallel_coupling() {
+    use lux_layers::Dense;
+    let froggie = Chain::new((
+        BranchLayer::new((NoOpLayer, NoOpLayer)).unwrap(),
+        Parallel::tuple((
+            Parallel::new(Func::add(), (Dense::new(1, 1, Activation::Identity).unwrap(), NoOpLayer)).unwrap(),
+            Dense::new(1, 1, Activation::Identity).unwrap(),
+        ))
+        .unwrap(),
+    ))
+    .unwrap();
+    let (ps, st) = setup0(&froggie);
+    let x = Tensor::from_vec(vec![1.0f32], &[1, 1]).unwrap();
+    let (y, _) = apply(&froggie, &x, &ps, &st).unwrap();
+    let ys = y.as_seq().unwrap();
+    let p = |path: &str| vals64(ps.tensor(path).unwrap())[0];
+    let first = p("layer_2.layer_1.layer_1.weight") + p("layer_2.layer_1.layer_1.bias") + 1.0;
+    let second = p("layer_2.layer_2.weight") + p("layer_2.layer_2.bias");
+    assert_close(&vals64(ys[0].as_tensor().unwrap()), &[first], 1e-6);
+    assert_close(&vals64(ys[1].as_tensor().unwrap()), &[second], 1e-6);
+}

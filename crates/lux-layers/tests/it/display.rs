@@ -199,3 +199,41 @@ RepeatedLayer{nrepeats = 10, input_injection = false}(
           #        plus 0 states."
     );
 }
+
+#[test]
+fn dense_models_print_as_lux() {
+    use lux_layers::Dense;
+    // Lux's Parallel docstring model: Parallel(nothing, Dense(2, 1), Dense(2, 1))
+    let model = Parallel::tuple((
+        Dense::new(2, 1, Activation::Identity).unwrap(),
+        Dense::new(2, 1, Activation::Identity).unwrap(),
+    ))
+    .unwrap();
+    assert_eq!(
+        display_model(&model),
+        "\
+Parallel(
+    layer_(1-2) = Dense(2 => 1),                  # 6 (3 x 2) parameters
+)         # Total: 6 parameters,
+          #        plus 0 states."
+    );
+    let mlp = Chain::new((
+        Dense::new(4, 16, Activation::Tanh).unwrap(),
+        SkipConnection::new(Dense::new(16, 16, Activation::Tanh).unwrap(), Func::add()).unwrap(),
+        Dense::new(16, 1, Activation::Identity).unwrap(),
+    ))
+    .unwrap();
+    assert_eq!(
+        display_model(&mlp),
+        "\
+Chain(
+    layer_1 = Dense(4 => 16, tanh),               # 80 parameters
+    layer_2 = SkipConnection(
+        connection = +,
+        layers = Dense(16 => 16, tanh),           # 272 parameters
+    ),
+    layer_3 = Dense(16 => 1),                     # 17 parameters
+)         # Total: 369 parameters,
+          #        plus 0 states."
+    );
+}

@@ -3,8 +3,8 @@
 mod basic;
 mod common;
 mod containers;
-mod display;
 mod dense;
+mod display;
 mod dropout;
 mod embedding;
 mod init;
