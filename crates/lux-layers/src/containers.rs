@@ -277,6 +277,33 @@ impl Func {
         Ok(Func { name, f: Arc::new(f) })
     }
 
+    /// A connection of exactly two trees, `f(a, b)` — e.g. a
+    /// [`SkipConnection`]'s `(layer(x), x)` — printed as `name`.
+    ///
+    /// ```
+    /// use lux_core::{Tensor, Tree};
+    /// let sub = lux_layers::Func::binary("-", |y: &Tree, x: &Tree| Ok(y.as_tensor()?.sub(x.as_tensor()?)?.into()))?;
+    /// let (a, b) = (Tensor::from_vec(vec![5.0f32], &[1])?, Tensor::from_vec(vec![2.0f32], &[1])?);
+    /// assert_eq!(sub.call(&[a.clone().into(), b.into()])?.as_tensor()?.to_vec::<f32>()?, vec![3.0]);
+    /// let err = sub.call(&[a.into()]).unwrap_err();
+    /// assert_eq!(err.to_string(), "-: invalid argument: takes 2 arguments, got 1");
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// An empty `name`.
+    pub fn binary(
+        name: impl Into<String>,
+        f: impl Fn(&Tree, &Tree) -> Result<Tree> + Send + Sync + 'static,
+    ) -> Result<Func> {
+        let name = name.into();
+        let op = name.clone();
+        Func::new(name, move |xs: &[Tree]| match xs {
+            [a, b] => f(a, b),
+            _ => Err(LuxError::invalid_argument(&op, format!("takes 2 arguments, got {}", xs.len()))),
+        })
+    }
+
     /// Julia's `+`: the elementwise sum of tensors of one shape (no
     /// broadcasting, as `+` on Julia arrays). Prints as `+`.
     ///
