@@ -7,6 +7,8 @@
 //! | module | contents |
 //! |---|---|
 //! | [`init`] | weight initialisers (Lux's WeightInitializers) |
+//! | [`containers`] | `Chain`, `SkipConnection`, `Parallel`, `BranchLayer`, `PairwiseFusion`, `RepeatedLayer` (and their connections `Func`, `Connection`) |
+//! | [`basic`] | `WrappedFunction`, `NoOpLayer`, `FlattenLayer`, `ReshapeLayer`, `SelectDim` |
 //! | [`dropout`](mod@dropout) | `Dropout`, `AlphaDropout`, `VariationalHiddenDropout` |
 //! | [`dense`](mod@dense) | `Dense`, `Bilinear`, `Scale` |
 //! | [`embedding`](mod@embedding) | `Embedding` |
@@ -28,6 +30,8 @@
 //! model it happened (`Dense(784 => 256) at layer_2: …`).
 #![doc(test(attr(deny(warnings))))]
 
+pub mod basic;
+pub mod containers;
 pub mod dense;
 pub mod conv;
 pub mod dropout;
@@ -37,6 +41,8 @@ pub mod maxout;
 pub mod norm;
 mod util;
 
+pub use basic::*;
+pub use containers::*;
 pub use dense::*;
 pub use dropout::*;
 pub use embedding::*;

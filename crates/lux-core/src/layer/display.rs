@@ -57,6 +57,9 @@ impl fmt::Display for ModelDisplay<'_> {
 
 /// The children printed under a layer.
 fn printable_children(layer: &dyn Layer) -> Vec<(String, &dyn Layer)> {
+    if let Some(children) = layer.printable_children() {
+        return children;
+    }
     match layer.children() {
         Children::None => Vec::new(),
         Children::Named(children) => children,

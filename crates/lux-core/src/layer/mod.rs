@@ -385,6 +385,32 @@ pub trait Layer: Send + Sync {
     fn children(&self) -> Children<'_> {
         Children::None
     }
+
+    /// The children shown by [`display_model`] when they differ from the
+    /// structural [`children`](Layer::children) (Lux's
+    /// `PrettyPrinting.printable_children`), e.g. a container that prints
+    /// its connection function beside its layers although the function
+    /// holds no parameters. Default: `None` (print the children).
+    ///
+    /// ```
+    /// use lux_core::{display_model, Children, Layer, Result, Tree};
+    /// struct Leaf;
+    /// impl Layer for Leaf {
+    ///     fn forward(&self, x: &Tree, _: &Tree, st: &Tree) -> Result<(Tree, Tree)> { Ok((x.clone(), st.clone())) }
+    /// }
+    /// struct Wrap(Leaf);
+    /// impl Layer for Wrap {
+    ///     fn forward(&self, x: &Tree, ps: &Tree, st: &Tree) -> Result<(Tree, Tree)> { self.0.forward(x, ps, st) }
+    ///     fn children(&self) -> Children<'_> { Children::Wrapped(&self.0) }
+    ///     fn printable_children(&self) -> Option<Vec<(String, &dyn Layer)>> {
+    ///         Some(vec![("model".into(), &self.0 as &dyn Layer)])
+    ///     }
+    /// }
+    /// assert!(display_model(&Wrap(Leaf)).contains("    model = Leaf,"));
+    /// ```
+    fn printable_children(&self) -> Option<Vec<(String, &dyn Layer)>> {
+        None
+    }
 }
 
 /// `a::b::Name<T, U>` → `Name`.
@@ -428,6 +454,9 @@ macro_rules! forward_layer_impl {
             }
             fn children(&self) -> Children<'_> {
                 (**self).children()
+            }
+            fn printable_children(&self) -> Option<Vec<(String, &dyn Layer)>> {
+                (**self).printable_children()
             }
         }
     )*};

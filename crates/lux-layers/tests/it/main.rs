@@ -1,8 +1,11 @@
 //! Integration tests of lux-layers, one module per layer family.
 
+mod basic;
 mod common;
+mod containers;
 mod dense;
 mod conv;
+mod display;
 mod dropout;
 mod embedding;
 mod init;
