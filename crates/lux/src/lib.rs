@@ -28,6 +28,11 @@
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
 
+/// The training guide's examples (`docs/training.md`), compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/training.md")]
+pub struct TrainingGuideDoctests;
+
 pub use lux_ad as ad;
 pub use lux_core as core;
 /// The `rand` crate, in the version the [`Layer`](lux_core::Layer) trait's

@@ -1,4 +1,5 @@
 //! Integration tests of lux-train.
 
+mod lux_api;
 mod rules;
 mod train;
