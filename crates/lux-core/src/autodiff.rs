@@ -498,6 +498,14 @@ impl GradCall {
             if !needs.iter().any(|&b| b) {
                 continue;
             }
+            // A slice's cotangent goes straight into its input's buffer
+            // (first order only: a tracked cotangent takes the
+            // differentiable rule below, so nested AD still records it).
+            if let Op::Shape(ShapeOp::Narrow { axis, start, .. }) = &node.op {
+                if !g.is_tracked() && accumulate_slice(&mut grads, &mut heap, &node.inputs[0], &g, *axis, *start)? {
+                    continue;
+                }
+            }
             // Saved values keep their record only for other (enclosing) calls.
             let keep = |t: &Tensor| match &t.node {
                 Some(n) if n.calls.has_other_than(id) => t.clone(),
@@ -651,6 +659,68 @@ release_tuple!(A);
 release_tuple!(A, B);
 release_tuple!(A, B, C);
 release_tuple!(A, B, C, D);
+
+/// Adds the untracked cotangent `g` of `input.narrow(axis, start, _)` into
+/// the gradient accumulated for `input`, in place: the accumulator is made
+/// (zeros of `input`'s shape) the first time and then owned by the backward
+/// pass, so the slices of one tensor cost their own size each, not the whole
+/// tensor's (`eachslice` over T steps is linear in T, not quadratic).
+/// Returns `false`, having done nothing, when the general rule must run
+/// instead: a tracked accumulator (nested AD), or a dtype other than f32/f64.
+fn accumulate_slice(
+    grads: &mut HashMap<u64, Tensor>,
+    heap: &mut BinaryHeap<ById>,
+    input: &Tensor,
+    g: &Tensor,
+    axis: usize,
+    start: usize,
+) -> Result<bool> {
+    if !matches!(input.dtype(), DType::F32 | DType::F64) {
+        return Ok(false);
+    }
+    let parent = input.node.as_ref().expect("needed inputs are tracked");
+    let unusable = |acc: &Tensor| acc.is_tracked() || acc.dtype() != input.dtype() || acc.shape() != input.shape();
+    if grads.get(&parent.id).is_some_and(unusable) {
+        return Ok(false);
+    }
+    let g = if g.dtype() != input.dtype() { g.to_dtype(input.dtype())? } else { g.clone() };
+    let len = g.shape().get(axis).copied().unwrap_or(0);
+    let fits = g.ndim() == input.ndim()
+        && start + len <= input.shape()[axis]
+        && g.shape().iter().zip(input.shape()).enumerate().all(|(d, (a, b))| d == axis || a == b);
+    if !fits {
+        return Err(LuxError::Unsupported(format!(
+            "internal: a slice cotangent of shape {:?} at {start} on axis {axis} does not fit an input of shape {:?}",
+            g.shape(),
+            input.shape()
+        )));
+    }
+    let (mut acc, fresh) = match grads.remove(&parent.id) {
+        Some(acc) => (acc, false),
+        None => (Tensor::zeros(input.shape(), input.dtype())?, true),
+    };
+    fn add_into<T: Copy + std::ops::AddAssign>(
+        acc: &mut ndarray::ArcArray<T, ndarray::IxDyn>,
+        g: &ndarray::ArcArray<T, ndarray::IxDyn>,
+        axis: usize,
+        start: usize,
+        len: usize,
+    ) {
+        // `slice_axis_mut` makes the buffer unique first (copy-on-write).
+        let mut part = acc.slice_axis_mut(ndarray::Axis(axis), ndarray::Slice::from(start..start + len));
+        part.zip_mut_with(g, |a, &b| *a += b);
+    }
+    match (&mut acc.data, &g.data) {
+        (Data::F32(a), Data::F32(b)) => add_into(a, b, axis, start, len),
+        (Data::F64(a), Data::F64(b)) => add_into(a, b, axis, start, len),
+        _ => unreachable!("both are in the input's dtype, f32 or f64"),
+    }
+    grads.insert(parent.id, acc);
+    if fresh {
+        heap.push(ById(parent.clone()));
+    }
+    Ok(true)
+}
 
 /// Only float outputs have derivatives: the gradient of an integer or
 /// bool result (an `argmax`, a comparison) is an error, not zeros.
