@@ -8,6 +8,7 @@
 //! |---|---|
 //! | [`init`] | weight initialisers (Lux's WeightInitializers) |
 //! | [`dropout`](mod@dropout) | `Dropout`, `AlphaDropout`, `VariationalHiddenDropout` |
+//! | [`recurrent`] | `RNNCell`, `LSTMCell`, `GRUCell`, `Recurrence`, `StatefulRecurrentCell`, `BidirectionalRNN` |
 //!
 //! The other standard layers of Lux (dense family, containers, norms,
 //! convolution, pooling, recurrent cells) are being added (issue 14).
@@ -23,6 +24,8 @@
 
 pub mod dropout;
 pub mod init;
+pub mod recurrent;
 mod util;
 
 pub use dropout::*;
+pub use recurrent::*;

@@ -3,3 +3,4 @@
 mod common;
 mod dropout;
 mod init;
+mod recurrent;
