@@ -116,7 +116,8 @@ impl Spec {
             init.validate().map_err(|e| LuxError::invalid_argument(describe, e.to_string()))?;
         }
         if let Kind::Rnn(a) = self.kind {
-            a.apply(&Tensor::zeros(&[1], DType::F32)?).map_err(|e| LuxError::invalid_argument(describe, e.to_string()))?;
+            a.apply(&Tensor::zeros(&[1], DType::F32)?)
+                .map_err(|e| LuxError::invalid_argument(describe, e.to_string()))?;
         }
         Ok(())
     }
@@ -124,7 +125,7 @@ impl Spec {
     /// `Name(in => out[, activation][, use_bias=false][, train_state=true][, train_memory=true])`.
     fn describe(&self) -> String {
         let mut s = match self.kind {
-            Kind::Rnn(a) if a == Activation::Identity => format!("RNNCell({} => {}", self.in_dims, self.out_dims),
+            Kind::Rnn(Activation::Identity) => format!("RNNCell({} => {}", self.in_dims, self.out_dims),
             Kind::Rnn(a) => format!("RNNCell({} => {}, {}", self.in_dims, self.out_dims, a.julia_name()),
             Kind::Lstm => format!("LSTMCell({} => {}", self.in_dims, self.out_dims),
             Kind::Gru => format!("GRUCell({} => {}", self.in_dims, self.out_dims),
@@ -161,7 +162,11 @@ impl Spec {
         let (g, i, o) = (self.kind.gates(), self.in_dims, self.out_dims);
         let gated = |rng: &mut dyn Rng, init: &Init, shape: &[usize]| -> Result<Tensor> {
             let blocks = (0..g).map(|_| init.init(rng, shape, DType::F32)).collect::<Result<Vec<_>>>()?;
-            if blocks.len() == 1 { Ok(blocks.into_iter().next().expect("one block")) } else { Tensor::concat(&blocks, 0) }
+            if blocks.len() == 1 {
+                Ok(blocks.into_iter().next().expect("one block"))
+            } else {
+                Tensor::concat(&blocks, 0)
+            }
         };
         let mut ps = Tree::new();
         ps.insert("weight_ih", gated(rng, &self.init_weight, &[o, i])?)?;
@@ -234,8 +239,11 @@ impl Spec {
         };
         let ih = get("weight_ih", &[g * o, i])?;
         let hh = get("weight_hh", &[g * o, o])?;
-        let (b_ih, b_hh) =
-            if self.use_bias { (Some(get("bias_ih", &[g * o])?), Some(get("bias_hh", &[g * o])?)) } else { (None, None) };
+        let (b_ih, b_hh) = if self.use_bias {
+            (Some(get("bias_ih", &[g * o])?), Some(get("bias_hh", &[g * o])?))
+        } else {
+            (None, None)
+        };
         Ok(Weights { ih, hh, b_ih, b_hh })
     }
 
@@ -253,10 +261,7 @@ impl Spec {
         let c = float_input(c, || format!("{} ({what})", describe()))?;
         let want: Vec<usize> = if unbatched { vec![self.out_dims] } else { vec![batch, self.out_dims] };
         if c.shape() != want.as_slice() {
-            return Err(LuxError::shape(
-                &describe(),
-                format!("{what} has shape {:?}, expected {want:?}", c.shape()),
-            ));
+            return Err(LuxError::shape(&describe(), format!("{what} has shape {:?}, expected {want:?}", c.shape())));
         }
         let c = if unbatched { c.unsqueeze(0)? } else { c.clone() };
         if c.dtype() != dtype { c.to_dtype(dtype) } else { Ok(c) }
@@ -338,12 +343,18 @@ fn split_cell_input<'a>(
 ) -> Result<(&'a Tree, Option<&'a [Tree]>)> {
     match x {
         Tree::Seq(items) => {
-            let bad = |msg: String| LuxError::Structure { path: lux_core::ROOT.into(), msg: format!("{}: {msg}", describe()) };
+            let bad = |msg: String| LuxError::Structure {
+                path: lux_core::ROOT.into(),
+                msg: format!("{}: {msg}", describe()),
+            };
             let [x, carry] = items.as_slice() else {
                 return Err(bad(format!("expects x or the pair (x, carry), got a sequence of {} items", items.len())));
             };
             let Tree::Seq(carry) = carry else {
-                return Err(bad(format!("the carry must be a sequence of {carry_len} tensors, got a {}", carry.kind_name())));
+                return Err(bad(format!(
+                    "the carry must be a sequence of {carry_len} tensors, got a {}",
+                    carry.kind_name()
+                )));
             };
             if carry.len() != carry_len {
                 let want = if carry_len == 2 { "(h, c)" } else { "(h,)" };
@@ -821,7 +832,11 @@ pub enum SequenceOrdering {
 
 /// A sequence input: its steps, and where to stack outputs (`None`: the
 /// input was a `Tree::Seq`).
-fn sequence_steps(x: &Tree, ordering: SequenceOrdering, describe: &impl Fn() -> String) -> Result<(Vec<Tree>, Option<usize>)> {
+fn sequence_steps(
+    x: &Tree,
+    ordering: SequenceOrdering,
+    describe: &impl Fn() -> String,
+) -> Result<(Vec<Tree>, Option<usize>)> {
     let (steps, axis) = match x {
         Tree::Tensor(t) => {
             let axis = match (t.ndim(), ordering) {
@@ -843,7 +858,11 @@ fn sequence_steps(x: &Tree, ordering: SequenceOrdering, describe: &impl Fn() -> 
         other => {
             return Err(LuxError::Structure {
                 path: lux_core::ROOT.into(),
-                msg: format!("{}: expects a sequence tensor or a sequence of tensors, got a {}", describe(), other.kind_name()),
+                msg: format!(
+                    "{}: expects a sequence tensor or a sequence of tensors, got a {}",
+                    describe(),
+                    other.kind_name()
+                ),
             });
         }
     };
@@ -1249,7 +1268,12 @@ impl<F: RecurrentCell, B: RecurrentCell> BidirectionalRNN<F, B> {
     /// # Ok::<(), lux_core::LuxError>(())
     /// ```
     pub fn with_backward(forward_cell: F, backward_cell: B) -> Self {
-        BidirectionalRNN { forward_cell, backward_cell, merge_mode: MergeMode::Concat, ordering: SequenceOrdering::BatchFirst }
+        BidirectionalRNN {
+            forward_cell,
+            backward_cell,
+            merge_mode: MergeMode::Concat,
+            ordering: SequenceOrdering::BatchFirst,
+        }
     }
 
     /// How each step's two outputs are combined (default concatenation).
@@ -1315,7 +1339,14 @@ impl<F: RecurrentCell, B: RecurrentCell> Layer for BidirectionalRNN<F, B> {
         .map_err(|e| nest(e, "forward_cell", &self.forward_cell, &steps[0], ps, st))?;
         let reversed: Vec<Tree> = steps.iter().rev().cloned().collect();
         let (mut bwd, st_b) = (|| {
-            run_cell(&self.backward_cell, &reversed, ps.get("backward_cell")?, st.get("backward_cell")?, true, &describe)
+            run_cell(
+                &self.backward_cell,
+                &reversed,
+                ps.get("backward_cell")?,
+                st.get("backward_cell")?,
+                true,
+                &describe,
+            )
         })()
         .map_err(|e| nest(e, "backward_cell", &self.backward_cell, &reversed[0], ps, st))?;
         bwd.reverse();

@@ -68,8 +68,7 @@ fn naive_step(kind: Naive, ps: &Tree, x: &[f64], h: &[f64], c: &[f64]) -> (Vec<f
         Naive::Rnn(f) => ((0..o).map(|j| f(zx[j] + zh[j])).collect(), vec![]),
         Naive::Lstm => {
             let g: Vec<f64> = zx.iter().zip(&zh).map(|(a, b)| a + b).collect();
-            let c2: Vec<f64> =
-                (0..o).map(|j| sigm(g[o + j]) * c[j] + sigm(g[j]) * g[2 * o + j].tanh()).collect();
+            let c2: Vec<f64> = (0..o).map(|j| sigm(g[o + j]) * c[j] + sigm(g[j]) * g[2 * o + j].tanh()).collect();
             let h2 = (0..o).map(|j| sigm(g[3 * o + j]) * c2[j].tanh()).collect();
             (h2, c2)
         }
@@ -251,7 +250,8 @@ fn cell_steps_match_the_naive_step_with_a_given_carry() {
         let layer = cell.layer();
         let ps = to_f64(&setup(&mut RngState::seed_from_u64(k as u64 + 10), layer).unwrap().0);
         let st = setup(&mut RngState::seed_from_u64(0), layer).unwrap().1;
-        let carry = if matches!(naive, Naive::Lstm) { Tree::seq([h.clone(), c.clone()]) } else { Tree::seq([h.clone()]) };
+        let carry =
+            if matches!(naive, Naive::Lstm) { Tree::seq([h.clone(), c.clone()]) } else { Tree::seq([h.clone()]) };
         let (out, _) = apply(layer, Tree::seq([Tree::from(&x), carry]), &ps, &st).unwrap();
         let (xv, hv, cv) = (vals(&x), vals(&h), vals(&c));
         for b in 0..2 {
@@ -334,13 +334,10 @@ fn parameter_names_shapes_and_counts() {
     let gru = GRUCell::builder(3, 5).use_bias(false).build().unwrap();
     assert_eq!(gru.param_count(), 45 + 75);
     let rnn = RNNCell::builder(3, 5).train_state(true).build().unwrap();
-    assert_eq!(setup(&mut RngState::seed_from_u64(0), &rnn).unwrap().0.keys().collect::<Vec<_>>(), [
-        "weight_ih",
-        "weight_hh",
-        "bias_ih",
-        "bias_hh",
-        "hidden_state"
-    ]);
+    assert_eq!(
+        setup(&mut RngState::seed_from_u64(0), &rnn).unwrap().0.keys().collect::<Vec<_>>(),
+        ["weight_ih", "weight_hh", "bias_ih", "bias_hh", "hidden_state"]
+    );
     // Lux's tests: hidden_state is a parameter exactly when train_state is set
     for (train, has) in [(true, true), (false, false)] {
         for cell in cells(true, train) {
@@ -357,7 +354,11 @@ fn parameter_names_shapes_and_counts() {
 fn trainable_hidden_states_start_like_the_zero_carry_and_get_gradients() {
     type Build = fn(bool, bool) -> Box<dyn Layer>;
     let builds: [Build; 3] = [
-        |s, _| Box::new(RNNCell::builder(3, 5).activation(Activation::Identity).use_bias(false).train_state(s).build().unwrap()),
+        |s, _| {
+            Box::new(
+                RNNCell::builder(3, 5).activation(Activation::Identity).use_bias(false).train_state(s).build().unwrap(),
+            )
+        },
         |s, m| Box::new(LSTMCell::builder(3, 5).use_bias(false).train_state(s).train_memory(m).build().unwrap()),
         |s, _| Box::new(GRUCell::builder(3, 5).use_bias(false).train_state(s).build().unwrap()),
     ];
@@ -367,7 +368,8 @@ fn trainable_hidden_states_start_like_the_zero_carry_and_get_gradients() {
             let plain = build(false, false);
             let (ps0, st0) = setup(&mut RngState::seed_from_u64(1), plain.as_ref()).unwrap();
             let (out0, _) = apply(plain.as_ref(), &x, &ps0, &st0).unwrap();
-            let flags: &[(bool, bool)] = if k == 1 { &[(true, false), (false, true), (true, true)] } else { &[(true, false)] };
+            let flags: &[(bool, bool)] =
+                if k == 1 { &[(true, false), (false, true), (true, true)] } else { &[(true, false)] };
             for &(s, m) in flags {
                 let trained = build(s, m);
                 let (ps_t, st_t) = setup(&mut RngState::seed_from_u64(2), trained.as_ref()).unwrap();
@@ -396,7 +398,8 @@ fn trainable_hidden_states_start_like_the_zero_carry_and_get_gradients() {
 
 #[test]
 fn random_init_state_is_drawn_from_the_state_rng_and_does_not_advance_it() {
-    let cell = LSTMCell::builder(2, 3).init_state(Init::normal(0.0, 1.0)).init_memory(Init::normal(5.0, 0.1)).build().unwrap();
+    let cell =
+        LSTMCell::builder(2, 3).init_state(Init::normal(0.0, 1.0)).init_memory(Init::normal(5.0, 0.1)).build().unwrap();
     let (ps, st) = setup(&mut RngState::seed_from_u64(0), &cell).unwrap();
     let x = randn(1, &[4, 2], DType::F32);
     let (a, st2) = apply(&cell, &x, &ps, &st).unwrap();
@@ -509,9 +512,15 @@ fn stateful_cell_keeps_its_carry_in_the_state() {
     for use_bias in [true, false] {
         for train_state in [true, false] {
             let cells: Vec<Box<dyn Layer>> = vec![
-                Box::new(StatefulRecurrentCell::new(RNNCell::builder(3, 5).use_bias(use_bias).train_state(train_state).build().unwrap())),
-                Box::new(StatefulRecurrentCell::new(LSTMCell::builder(3, 5).use_bias(use_bias).train_state(train_state).build().unwrap())),
-                Box::new(StatefulRecurrentCell::new(GRUCell::builder(3, 5).use_bias(use_bias).train_state(train_state).build().unwrap())),
+                Box::new(StatefulRecurrentCell::new(
+                    RNNCell::builder(3, 5).use_bias(use_bias).train_state(train_state).build().unwrap(),
+                )),
+                Box::new(StatefulRecurrentCell::new(
+                    LSTMCell::builder(3, 5).use_bias(use_bias).train_state(train_state).build().unwrap(),
+                )),
+                Box::new(StatefulRecurrentCell::new(
+                    GRUCell::builder(3, 5).use_bias(use_bias).train_state(train_state).build().unwrap(),
+                )),
             ];
             for rnn in cells {
                 assert!(!rnn.preserves_state_type());
@@ -589,8 +598,11 @@ fn stateful_cell_steps_equal_a_recurrence() {
 fn bidirectional_shapes_values_and_check_layer() {
     // Lux's tests: merged outputs are [batch, 2·out] per step; unmerged a pair.
     type Build = fn() -> Box<dyn RecurrentCellDyn>;
-    let builds: [Build; 3] =
-        [|| Box::new(RNNCell::new(3, 5).unwrap()), || Box::new(LSTMCell::new(3, 5).unwrap()), || Box::new(GRUCell::new(3, 5).unwrap())];
+    let builds: [Build; 3] = [
+        || Box::new(RNNCell::new(3, 5).unwrap()),
+        || Box::new(LSTMCell::new(3, 5).unwrap()),
+        || Box::new(GRUCell::new(3, 5).unwrap()),
+    ];
     for build in builds {
         let cell = build();
         let bi = cell.bidirectional(MergeMode::Concat);
@@ -604,7 +616,13 @@ fn bidirectional_shapes_values_and_check_layer() {
         assert_eq!((f.shape(), b.shape()), (&[2, 4, 5][..], &[2, 4, 5][..]));
         assert_eq!(&Tensor::concat(&[f.clone(), b.clone()], -1).unwrap(), &y);
         // forward half: a Recurrence with the forward parameters
-        let (fw, _) = apply_tensor(cell.recurrence(true).as_ref(), &x, ps.get("forward_cell").unwrap(), st.get("forward_cell").unwrap()).unwrap();
+        let (fw, _) = apply_tensor(
+            cell.recurrence(true).as_ref(),
+            &x,
+            ps.get("forward_cell").unwrap(),
+            st.get("forward_cell").unwrap(),
+        )
+        .unwrap();
         assert_eq!(&fw, f);
         // backward half: a Recurrence over the time-reversed input, reversed back
         let (bw, _) = apply_tensor(
@@ -627,7 +645,10 @@ fn bidirectional_shapes_values_and_check_layer() {
     let (y, _) = apply(&bi, xs.clone(), &ps, &st).unwrap();
     assert_eq!(y.len(), 3);
     assert_eq!(y.at("2").unwrap().as_tensor().unwrap().shape(), &[2, 7]);
-    assert_eq!(bi.param_count(), LSTMCell::new(3, 5).unwrap().param_count() + GRUCell::new(3, 2).unwrap().param_count());
+    assert_eq!(
+        bi.param_count(),
+        LSTMCell::new(3, 5).unwrap().param_count() + GRUCell::new(3, 2).unwrap().param_count()
+    );
     check(&bi, xs, None);
 }
 
@@ -638,14 +659,33 @@ fn describe_prints_as_lux() {
     let cases: Vec<(Box<dyn Layer>, &str)> = vec![
         (Box::new(RNNCell::new(3, 5).unwrap()), "RNNCell(3 => 5, tanh)"),
         (Box::new(RNNCell::builder(3, 5).activation(Activation::Identity).build().unwrap()), "RNNCell(3 => 5)"),
-        (Box::new(RNNCell::builder(3, 5).activation(Activation::Sigmoid).use_bias(false).train_state(true).build().unwrap()), "RNNCell(3 => 5, σ, use_bias=false, train_state=true)"),
+        (
+            Box::new(
+                RNNCell::builder(3, 5)
+                    .activation(Activation::Sigmoid)
+                    .use_bias(false)
+                    .train_state(true)
+                    .build()
+                    .unwrap(),
+            ),
+            "RNNCell(3 => 5, σ, use_bias=false, train_state=true)",
+        ),
         (Box::new(LSTMCell::new(3, 5).unwrap()), "LSTMCell(3 => 5)"),
-        (Box::new(LSTMCell::builder(3, 5).use_bias(false).train_memory(true).build().unwrap()), "LSTMCell(3 => 5, use_bias=false, train_memory=true)"),
+        (
+            Box::new(LSTMCell::builder(3, 5).use_bias(false).train_memory(true).build().unwrap()),
+            "LSTMCell(3 => 5, use_bias=false, train_memory=true)",
+        ),
         (Box::new(GRUCell::builder(3, 5).train_state(true).build().unwrap()), "GRUCell(3 => 5, train_state=true)"),
         (Box::new(Recurrence::new(LSTMCell::new(3, 5).unwrap())), "Recurrence(LSTMCell(3 => 5))"),
-        (Box::new(Recurrence::new(RNNCell::new(2, 4).unwrap()).return_sequence(true)), "Recurrence(RNNCell(2 => 4, tanh); return_sequence=true)"),
+        (
+            Box::new(Recurrence::new(RNNCell::new(2, 4).unwrap()).return_sequence(true)),
+            "Recurrence(RNNCell(2 => 4, tanh); return_sequence=true)",
+        ),
         (Box::new(StatefulRecurrentCell::new(GRUCell::new(3, 5).unwrap())), "StatefulRecurrentCell(GRUCell(3 => 5))"),
-        (Box::new(BidirectionalRNN::new(GRUCell::new(3, 5).unwrap()).merge_mode(MergeMode::None)), "BidirectionalRNN(GRUCell(3 => 5), GRUCell(3 => 5); merge_mode=nothing)"),
+        (
+            Box::new(BidirectionalRNN::new(GRUCell::new(3, 5).unwrap()).merge_mode(MergeMode::None)),
+            "BidirectionalRNN(GRUCell(3 => 5), GRUCell(3 => 5); merge_mode=nothing)",
+        ),
     ];
     for (layer, want) in cases {
         assert_eq!(layer.describe(), want);
@@ -726,7 +766,10 @@ fn bad_sequences_are_errors() {
         err_of(&rec, randn(1, &[3], DType::F32).into()).to_string(),
         "Recurrence(LSTMCell(3 => 5)): a sequence tensor must be [batch, time, features] (or [time, features]), got shape [3]"
     );
-    assert_eq!(err_of(&rec, Tree::Seq(vec![])).to_string(), "Recurrence(LSTMCell(3 => 5)): the sequence has no time steps");
+    assert_eq!(
+        err_of(&rec, Tree::Seq(vec![])).to_string(),
+        "Recurrence(LSTMCell(3 => 5)): the sequence has no time steps"
+    );
     assert_eq!(
         err_of(&rec, randn(1, &[2, 0, 3], DType::F32).into()).to_string(),
         "Recurrence(LSTMCell(3 => 5)): the sequence has no time steps"
@@ -778,8 +821,9 @@ fn spirals(seed: u64, n: usize, len: usize) -> (Tensor, Tensor) {
     (Tensor::from_vec(x, &[n, len, 2]).unwrap(), Tensor::from_vec(y, &[n, 1]).unwrap())
 }
 
+/// Runs in about 5 s in the debug test profile (2 shared cores), so it is
+/// not restricted to release builds.
 #[test]
-#[cfg_attr(debug_assertions, ignore = "release-only: run with --release")]
 fn spiral() {
     let (len, hidden) = (50, 8);
     let (x_train, y_train) = spirals(1, 1000, len);
