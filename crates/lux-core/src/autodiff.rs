@@ -32,6 +32,19 @@ fn next_id() -> u64 {
     NEXT_ID.fetch_add(1, Ordering::Relaxed)
 }
 
+/// The ids of the gradient calls that still exist (a [`GradCall`] registers
+/// itself when made and leaves when dropped). Values computed during a call
+/// keep its id in their records after it ends; only a live call can still
+/// differentiate them, so a finished call's id is ignored where it would
+/// otherwise keep a record alive or fill a [`CallSet`]. Consulted only in
+/// nested situations (a record with more than one call), never on the
+/// first-order path.
+static LIVE_CALLS: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new());
+
+fn live_calls() -> std::sync::MutexGuard<'static, Vec<u64>> {
+    LIVE_CALLS.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// How many gradient calls one value may depend on at once (nesting depth).
 pub const MAX_NESTING: usize = 8;
 
@@ -58,9 +71,30 @@ impl CallSet {
     fn has_other_than(&self, id: u64) -> bool {
         self.as_slice().iter().any(|&x| x != id)
     }
+    /// Whether a call other than `id` that still exists is in the set.
+    fn has_live_other_than(&self, id: u64) -> bool {
+        self.has_other_than(id) && {
+            let live = live_calls();
+            self.as_slice().iter().any(|&x| x != id && live.contains(&x))
+        }
+    }
+    /// Drops the ids of calls that no longer exist.
+    fn prune(&mut self) {
+        let live = live_calls();
+        let kept: Vec<u64> = self.as_slice().iter().copied().filter(|x| live.contains(x)).collect();
+        drop(live);
+        *self = CallSet::default();
+        for x in kept {
+            self.ids[self.len as usize] = x;
+            self.len += 1;
+        }
+    }
     fn insert(&mut self, id: u64) -> Result<()> {
         if self.contains(id) {
             return Ok(());
+        }
+        if self.len as usize == MAX_NESTING {
+            self.prune();
         }
         if self.len as usize == MAX_NESTING {
             return Err(LuxError::Unsupported(format!(
@@ -310,6 +344,15 @@ pub struct GradCall {
     leaves: Vec<Tensor>,
 }
 
+impl Drop for GradCall {
+    fn drop(&mut self) {
+        let mut live = live_calls();
+        if let Some(i) = live.iter().position(|&x| x == self.id) {
+            live.swap_remove(i);
+        }
+    }
+}
+
 impl Default for GradCall {
     fn default() -> Self {
         Self::new()
@@ -345,7 +388,9 @@ impl GradCall {
     /// # Ok::<(), lux_core::LuxError>(())
     /// ```
     pub fn new() -> Self {
-        GradCall { id: next_id(), leaves: Vec::new() }
+        let id = next_id();
+        live_calls().push(id);
+        GradCall { id, leaves: Vec::new() }
     }
 
     /// Marks `x` as an input of this call and returns the tracked value to
@@ -508,11 +553,11 @@ impl GradCall {
             }
             // Saved values keep their record only for other (enclosing) calls.
             let keep = |t: &Tensor| match &t.node {
-                Some(n) if n.calls.has_other_than(id) => t.clone(),
+                Some(n) if n.calls.has_live_other_than(id) => t.clone(),
                 _ => t.detach(),
             };
             let inputs: Vec<Tensor> = node.inputs.iter().map(keep).collect();
-            let output = if node.calls.has_other_than(id) {
+            let output = if node.calls.has_live_other_than(id) {
                 Tensor { data: node.output.clone(), node: Some(node.clone()) }
             } else {
                 Tensor { data: node.output.clone(), node: None }
@@ -560,7 +605,10 @@ impl GradCall {
     pub fn release(&self, t: &Tensor) -> Result<Tensor> {
         match &t.node {
             Some(n) if n.calls.contains(self.id) => {
-                let calls = n.calls.without(self.id);
+                let mut calls = n.calls.without(self.id);
+                if calls.len > 0 {
+                    calls.prune(); // only live enclosing calls can still use the record
+                }
                 if calls.len == 0 {
                     Ok(t.detach())
                 } else {

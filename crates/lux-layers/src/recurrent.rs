@@ -414,6 +414,25 @@ pub trait RecurrentCell: Layer {
     fn out_dims(&self) -> usize;
 }
 
+/// A boxed cell is a cell, so that the cell of a [`Recurrence`] can be
+/// chosen at run time.
+///
+/// ```
+/// use lux_core::*;
+/// use lux_layers::*;
+/// let cell: Box<dyn RecurrentCell> = if true { Box::new(GRUCell::new(2, 3)?) } else { Box::new(LSTMCell::new(2, 3)?) };
+/// let model = Recurrence::new(cell);
+/// assert_eq!(model.describe(), "Recurrence(GRUCell(2 => 3))");
+/// let (ps, st) = setup(&mut RngState::seed_from_u64(0), &model)?;
+/// assert_eq!(apply_tensor(&model, Tensor::ones(&[1, 4, 2], DType::F32)?, &ps, &st)?.0.shape(), &[1, 3]);
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+impl<C: RecurrentCell + ?Sized> RecurrentCell for Box<C> {
+    fn out_dims(&self) -> usize {
+        (**self).out_dims()
+    }
+}
+
 /// The options every cell's builder shares.
 macro_rules! builder_options {
     ($builder:ident, $cell:ident) => {

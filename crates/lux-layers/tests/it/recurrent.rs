@@ -504,6 +504,30 @@ fn recurrence_with_a_user_cell() {
     assert_eq!(y.to_vec::<f64>().unwrap(), vec![1.0, 2.0, 4.0, 6.0, 9.0, 12.0]);
 }
 
+/// Second order through a whole recurrence (the slices' in-place gradient
+/// accumulation must leave nested AD intact): a Hessian-vector product
+/// against central differences of the gradient.
+#[test]
+fn hessian_vector_product_through_an_lstm_recurrence() {
+    let model = Recurrence::new(LSTMCell::new(2, 3).unwrap());
+    let (ps, st) = setup(&mut RngState::seed_from_u64(3), &model).unwrap();
+    let x = randn(4, &[2, 5, 2], DType::F64);
+    let p = tree! { ps: to_f64(&ps), x: x.clone() };
+    let f = |t: &Tree| -> lux_core::Result<Tensor> {
+        let (y, _) = apply_tensor(&model, t.tensor("x")?, t.get("ps")?, &st)?;
+        y.mul(&y)?.sum_all()
+    };
+    let v = p.try_map(|path, t| Ok(randn(path.len() as u64 + 50, t.shape(), DType::F64))).unwrap();
+    let hv = lux_ad::hvp(f, &p, &v).unwrap();
+    let eps = 1e-5;
+    let shifted = |s: f64| lux_ad::gradient(f, &p.zip_map(&v, |_, a, b| a.add(&b.mul_scalar(s)?)).unwrap()).unwrap();
+    let (gp, gm) = (shifted(eps), shifted(-eps));
+    for ((path, h), ((_, a), (_, b))) in hv.tensors().into_iter().zip(gp.tensors().into_iter().zip(gm.tensors())) {
+        let fd: Vec<f64> = vals(a).iter().zip(vals(b)).map(|(a, b)| (a - b) / (2.0 * eps)).collect();
+        assert_close(&vals(h), &fd, 1e-6, &path);
+    }
+}
+
 // ----- StatefulRecurrentCell -------------------------------------------------------
 
 #[test]
@@ -877,4 +901,34 @@ fn spiral() {
     let final_loss = loss(&ps, &x_test, &y_test).unwrap().to_scalar::<f32>().unwrap();
     eprintln!("spiral: first loss {first_loss:?}, test loss {final_loss}, train acc {train_acc}, test acc {test_acc}");
     assert!(test_acc >= 0.98, "test accuracy {test_acc} (train {train_acc})");
+}
+
+/// Nested AD through a long chain of fused ops (each one's second-order
+/// rule runs its own inner gradient call): finished inner calls must not
+/// pile up in the record (before the fix, 6 sigmoids gave "a value depends
+/// on more than 8 nested gradient calls"). The HVP against central
+/// differences of the gradient.
+#[test]
+fn nested_ad_through_a_deep_chain_of_fused_ops() {
+    let p = tree! { x: randn(1, &[3], DType::F64) };
+    let v = tree! { x: randn(2, &[3], DType::F64) };
+    let f = |t: &Tree| -> lux_core::Result<Tensor> {
+        let mut y = t.tensor("x")?.clone();
+        for _ in 0..12 {
+            // 2σ(2y) − 1 = tanh y, through the fused sigmoid
+            y = lux_ops::activation::sigmoid(&y.mul_scalar(2.0)?)?.mul_scalar(2.0)?.add_scalar(-1.0)?;
+        }
+        y.sum_all()
+    };
+    let hv = lux_ad::hvp(f, &p, &v).unwrap();
+    let eps = 1e-5;
+    let shifted = |s: f64| lux_ad::gradient(f, &p.zip_map(&v, |_, a, b| a.add(&b.mul_scalar(s)?)).unwrap()).unwrap();
+    let (gp, gm) = (shifted(eps), shifted(-eps));
+    let fd: Vec<f64> = vals(gp.tensor("x").unwrap())
+        .iter()
+        .zip(vals(gm.tensor("x").unwrap()))
+        .map(|(a, b)| (a - b) / (2.0 * eps))
+        .collect();
+    assert!(fd.iter().all(|v| v.abs() > 1e-3), "{fd:?}");
+    assert_close(&vals(hv.tensor("x").unwrap()), &fd, 1e-6, "hvp");
 }
