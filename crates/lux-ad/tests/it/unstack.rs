@@ -149,6 +149,9 @@ fn second_order_through_slices() -> Result<()> {
 
 /// Times the backward pass of a T = 50 (and T = 200) recurrence over slices.
 /// Run with `cargo test --release -p lux-ad --test it unstack::timing -- --ignored --nocapture`.
+/// Measured on the 2-core dev machine (release, x `[32, T, 64]` f32, load < 1):
+/// before the in-place slice accumulation T = 50: 17.7 ms, T = 200: 168 ms
+/// (quadratic); after T = 50: 3.8 ms, T = 200: 17.5 ms (linear).
 #[test]
 #[ignore = "timing only: run in release with --ignored --nocapture"]
 fn timing_backward_of_slice_recurrence() -> Result<()> {
