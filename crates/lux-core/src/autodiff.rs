@@ -32,6 +32,19 @@ fn next_id() -> u64 {
     NEXT_ID.fetch_add(1, Ordering::Relaxed)
 }
 
+/// The ids of the gradient calls that still exist (a [`GradCall`] registers
+/// itself when made and leaves when dropped). Values computed during a call
+/// keep its id in their records after it ends; only a live call can still
+/// differentiate them, so a finished call's id is ignored where it would
+/// otherwise keep a record alive or fill a [`CallSet`]. Consulted only in
+/// nested situations (a record with more than one call), never on the
+/// first-order path.
+static LIVE_CALLS: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new());
+
+fn live_calls() -> std::sync::MutexGuard<'static, Vec<u64>> {
+    LIVE_CALLS.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// How many gradient calls one value may depend on at once (nesting depth).
 pub const MAX_NESTING: usize = 8;
 
@@ -58,9 +71,30 @@ impl CallSet {
     fn has_other_than(&self, id: u64) -> bool {
         self.as_slice().iter().any(|&x| x != id)
     }
+    /// Whether a call other than `id` that still exists is in the set.
+    fn has_live_other_than(&self, id: u64) -> bool {
+        self.has_other_than(id) && {
+            let live = live_calls();
+            self.as_slice().iter().any(|&x| x != id && live.contains(&x))
+        }
+    }
+    /// Drops the ids of calls that no longer exist.
+    fn prune(&mut self) {
+        let live = live_calls();
+        let kept: Vec<u64> = self.as_slice().iter().copied().filter(|x| live.contains(x)).collect();
+        drop(live);
+        *self = CallSet::default();
+        for x in kept {
+            self.ids[self.len as usize] = x;
+            self.len += 1;
+        }
+    }
     fn insert(&mut self, id: u64) -> Result<()> {
         if self.contains(id) {
             return Ok(());
+        }
+        if self.len as usize == MAX_NESTING {
+            self.prune();
         }
         if self.len as usize == MAX_NESTING {
             return Err(LuxError::Unsupported(format!(
@@ -310,6 +344,15 @@ pub struct GradCall {
     leaves: Vec<Tensor>,
 }
 
+impl Drop for GradCall {
+    fn drop(&mut self) {
+        let mut live = live_calls();
+        if let Some(i) = live.iter().position(|&x| x == self.id) {
+            live.swap_remove(i);
+        }
+    }
+}
+
 impl Default for GradCall {
     fn default() -> Self {
         Self::new()
@@ -345,7 +388,9 @@ impl GradCall {
     /// # Ok::<(), lux_core::LuxError>(())
     /// ```
     pub fn new() -> Self {
-        GradCall { id: next_id(), leaves: Vec::new() }
+        let id = next_id();
+        live_calls().push(id);
+        GradCall { id, leaves: Vec::new() }
     }
 
     /// Marks `x` as an input of this call and returns the tracked value to
@@ -498,13 +543,21 @@ impl GradCall {
             if !needs.iter().any(|&b| b) {
                 continue;
             }
+            // A slice's cotangent goes straight into its input's buffer
+            // (first order only: a tracked cotangent takes the
+            // differentiable rule below, so nested AD still records it).
+            if let Op::Shape(ShapeOp::Narrow { axis, start, .. }) = &node.op {
+                if !g.is_tracked() && accumulate_slice(&mut grads, &mut heap, &node.inputs[0], &g, *axis, *start)? {
+                    continue;
+                }
+            }
             // Saved values keep their record only for other (enclosing) calls.
             let keep = |t: &Tensor| match &t.node {
-                Some(n) if n.calls.has_other_than(id) => t.clone(),
+                Some(n) if n.calls.has_live_other_than(id) => t.clone(),
                 _ => t.detach(),
             };
             let inputs: Vec<Tensor> = node.inputs.iter().map(keep).collect();
-            let output = if node.calls.has_other_than(id) {
+            let output = if node.calls.has_live_other_than(id) {
                 Tensor { data: node.output.clone(), node: Some(node.clone()) }
             } else {
                 Tensor { data: node.output.clone(), node: None }
@@ -552,7 +605,10 @@ impl GradCall {
     pub fn release(&self, t: &Tensor) -> Result<Tensor> {
         match &t.node {
             Some(n) if n.calls.contains(self.id) => {
-                let calls = n.calls.without(self.id);
+                let mut calls = n.calls.without(self.id);
+                if calls.len > 0 {
+                    calls.prune(); // only live enclosing calls can still use the record
+                }
                 if calls.len == 0 {
                     Ok(t.detach())
                 } else {
@@ -651,6 +707,68 @@ release_tuple!(A);
 release_tuple!(A, B);
 release_tuple!(A, B, C);
 release_tuple!(A, B, C, D);
+
+/// Adds the untracked cotangent `g` of `input.narrow(axis, start, _)` into
+/// the gradient accumulated for `input`, in place: the accumulator is made
+/// (zeros of `input`'s shape) the first time and then owned by the backward
+/// pass, so the slices of one tensor cost their own size each, not the whole
+/// tensor's (`eachslice` over T steps is linear in T, not quadratic).
+/// Returns `false`, having done nothing, when the general rule must run
+/// instead: a tracked accumulator (nested AD), or a dtype other than f32/f64.
+fn accumulate_slice(
+    grads: &mut HashMap<u64, Tensor>,
+    heap: &mut BinaryHeap<ById>,
+    input: &Tensor,
+    g: &Tensor,
+    axis: usize,
+    start: usize,
+) -> Result<bool> {
+    if !matches!(input.dtype(), DType::F32 | DType::F64) {
+        return Ok(false);
+    }
+    let parent = input.node.as_ref().expect("needed inputs are tracked");
+    let unusable = |acc: &Tensor| acc.is_tracked() || acc.dtype() != input.dtype() || acc.shape() != input.shape();
+    if grads.get(&parent.id).is_some_and(unusable) {
+        return Ok(false);
+    }
+    let g = if g.dtype() != input.dtype() { g.to_dtype(input.dtype())? } else { g.clone() };
+    let len = g.shape().get(axis).copied().unwrap_or(0);
+    let fits = g.ndim() == input.ndim()
+        && start + len <= input.shape()[axis]
+        && g.shape().iter().zip(input.shape()).enumerate().all(|(d, (a, b))| d == axis || a == b);
+    if !fits {
+        return Err(LuxError::Unsupported(format!(
+            "internal: a slice cotangent of shape {:?} at {start} on axis {axis} does not fit an input of shape {:?}",
+            g.shape(),
+            input.shape()
+        )));
+    }
+    let (mut acc, fresh) = match grads.remove(&parent.id) {
+        Some(acc) => (acc, false),
+        None => (Tensor::zeros(input.shape(), input.dtype())?, true),
+    };
+    fn add_into<T: Copy + std::ops::AddAssign>(
+        acc: &mut ndarray::ArcArray<T, ndarray::IxDyn>,
+        g: &ndarray::ArcArray<T, ndarray::IxDyn>,
+        axis: usize,
+        start: usize,
+        len: usize,
+    ) {
+        // `slice_axis_mut` makes the buffer unique first (copy-on-write).
+        let mut part = acc.slice_axis_mut(ndarray::Axis(axis), ndarray::Slice::from(start..start + len));
+        part.zip_mut_with(g, |a, &b| *a += b);
+    }
+    match (&mut acc.data, &g.data) {
+        (Data::F32(a), Data::F32(b)) => add_into(a, b, axis, start, len),
+        (Data::F64(a), Data::F64(b)) => add_into(a, b, axis, start, len),
+        _ => unreachable!("both are in the input's dtype, f32 or f64"),
+    }
+    grads.insert(parent.id, acc);
+    if fresh {
+        heap.push(ById(parent.clone()));
+    }
+    Ok(true)
+}
 
 /// Only float outputs have derivatives: the gradient of an integer or
 /// bool result (an `argmax`, a comparison) is an error, not zeros.

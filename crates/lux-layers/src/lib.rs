@@ -7,19 +7,21 @@
 //! | module | contents |
 //! |---|---|
 //! | [`init`] | weight initialisers (Lux's WeightInitializers) |
-//! | [`containers`] | `Chain`, `SkipConnection`, `Parallel`, `BranchLayer`, `PairwiseFusion`, `RepeatedLayer` (and their connections `Func`, `Connection`) |
-//! | [`basic`] | `WrappedFunction`, `NoOpLayer`, `FlattenLayer`, `ReshapeLayer`, `SelectDim` |
-//! | [`dropout`](mod@dropout) | `Dropout`, `AlphaDropout`, `VariationalHiddenDropout` |
 //! | [`dense`](mod@dense) | `Dense`, `Bilinear`, `Scale` |
 //! | [`embedding`](mod@embedding) | `Embedding` |
 //! | [`maxout`](mod@maxout) | `Maxout` |
+//! | [`containers`] | `Chain` (typed, `Vec`-boxed, named), `SkipConnection`, `Parallel`, `BranchLayer`, `PairwiseFusion`, `RepeatedLayer` |
+//! | [`basic`] | `WrappedFunction`, `NoOpLayer`, `FlattenLayer`, `ReshapeLayer`, `SelectDim` |
+//! | [`dropout`](mod@dropout) | `Dropout`, `AlphaDropout`, `VariationalHiddenDropout` |
 //! | [`norm`] | `BatchNorm`, `GroupNorm`, `InstanceNorm`, `LayerNorm`, `WeightNorm` |
 //! | [`conv`](mod@conv) | `Conv`, `ConvTranspose` |
 //! | [`pool`](mod@pool) | `MaxPool`, `MeanPool`, `LPPool`, their `Global…` and `Adaptive…` forms |
 //! | [`upsample`](mod@upsample) | `Upsample`, `PixelShuffle` |
+//! | [`recurrent`] | `RNNCell`, `LSTMCell`, `GRUCell`, `Recurrence`, `StatefulRecurrentCell`, `BidirectionalRNN` |
 //!
-//! The other standard layers of Lux (dense family, containers,
-//! convolution, pooling, recurrent cells) are being added (issue 14).
+//! Plain activations (`lux_ops::Activation`) are layers too, and a user's
+//! own `Layer` fits into every container. `docs/layers.md` maps every Lux
+//! layer to its lux-rs name.
 //!
 //! Every layer type is also re-exported at the crate root.
 //!
@@ -32,24 +34,26 @@
 
 pub mod basic;
 pub mod containers;
-pub mod dense;
 pub mod conv;
+pub mod dense;
 pub mod dropout;
 pub mod embedding;
 pub mod init;
 pub mod maxout;
 pub mod norm;
+pub mod pool;
+pub mod recurrent;
+pub mod upsample;
 mod util;
 
 pub use basic::*;
 pub use containers::*;
+pub use conv::{Conv, ConvBuilder, ConvTranspose, ConvTransposeBuilder};
 pub use dense::*;
 pub use dropout::*;
 pub use embedding::*;
 pub use maxout::*;
 pub use norm::*;
-pub mod pool;
-pub mod upsample;
-pub use conv::{Conv, ConvBuilder, ConvTranspose, ConvTransposeBuilder};
 pub use pool::*;
+pub use recurrent::*;
 pub use upsample::*;

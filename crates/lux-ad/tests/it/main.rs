@@ -7,6 +7,7 @@ mod nested;
 mod ops;
 mod ops_extra;
 mod testing;
+mod unstack;
 
 use lux_core::{DType, Result, Tensor};
 use rand::SeedableRng;

@@ -3,8 +3,8 @@
 mod basic;
 mod common;
 mod containers;
-mod dense;
 mod conv;
+mod dense;
 mod display;
 mod dropout;
 mod embedding;
@@ -12,4 +12,5 @@ mod init;
 mod maxout;
 mod norm;
 mod pool;
+mod recurrent;
 mod upsample;
