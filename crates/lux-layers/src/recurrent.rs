@@ -1059,6 +1059,11 @@ impl<C: RecurrentCell> Layer for Recurrence<C> {
         Children::Wrapped(&self.cell)
     }
 
+    /// Lux prints the wrapped cell under its field name, `cell`.
+    fn printable_children(&self) -> Option<Vec<(String, &dyn Layer)>> {
+        Some(vec![("cell".into(), &self.cell as &dyn Layer)])
+    }
+
     fn describe(&self) -> String {
         let mut opts = Vec::new();
         if self.return_sequence {
@@ -1184,6 +1189,11 @@ impl<C: RecurrentCell> Layer for StatefulRecurrentCell<C> {
 
     fn children(&self) -> Children<'_> {
         Children::Wrapped(&self.cell)
+    }
+
+    /// Lux prints the wrapped cell under its field name, `cell`.
+    fn printable_children(&self) -> Option<Vec<(String, &dyn Layer)>> {
+        Some(vec![("cell".into(), &self.cell as &dyn Layer)])
     }
 
     fn describe(&self) -> String {

@@ -719,10 +719,10 @@ fn describe_prints_as_lux() {
 #[test]
 fn display_model_of_an_lstm_recurrence() {
     // Written out by hand from Lux's format: 4·(2·8 + 8·8 + 8 + 8) = 384
-    // parameters and the cell's rng as one state. lux-core prints a
-    // wrapper's child under the name `layer` (Lux: `cell`).
+    // parameters and the cell's rng as one state; the wrapped cell under
+    // its field name, `cell`, as Lux prints it.
     let model = Recurrence::new(LSTMCell::new(2, 8).unwrap());
-    let want = "Recurrence(\n    layer = LSTMCell(2 => 8),                     # 384 parameters, plus 1 non-trainable\n)         # Total: 384 parameters,\n          #        plus 1 states.";
+    let want = "Recurrence(\n    cell = LSTMCell(2 => 8),                      # 384 parameters, plus 1 non-trainable\n)         # Total: 384 parameters,\n          #        plus 1 states.";
     assert_eq!(lux_core::display_model(&model), want);
     let bi = BidirectionalRNN::new(LSTMCell::new(3, 5).unwrap());
     let want = "BidirectionalRNN(\n    forward_cell = LSTMCell(3 => 5),              # 200 parameters, plus 1 non-trainable\n    backward_cell = LSTMCell(3 => 5),             # 200 parameters, plus 1 non-trainable\n)         # Total: 400 parameters,\n          #        plus 2 states.";
