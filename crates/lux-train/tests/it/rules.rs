@@ -503,3 +503,21 @@ fn rules_print_as_optimisers_jl() {
         assert_eq!(rule.to_string(), want);
     }
 }
+
+#[test]
+fn adam_epsilon_is_at_least_1e_minus_7_for_f16_parameters() {
+    // One Adam step with a tiny gradient g: Δ = η·g/(|g| + ε) in the compute
+    // type, so ε decides the step. For f16 storage ε = max(1e-8, 1e-7).
+    let g16 = Tensor::from_vec(vec![1e-7f32], &[1]).unwrap().to_dtype(DType::F16).unwrap();
+    let g = g16.to_dtype(DType::F32).unwrap().to_vec::<f32>().unwrap()[0] as f64;
+    let step = |dtype: DType| {
+        let mut ps = tree! { w: Tensor::from_vec(vec![1.0f32], &[1]).unwrap().to_dtype(dtype).unwrap() };
+        let mut opt = setup(Adam::new(0.5), &ps).unwrap();
+        opt.update_mut(&mut ps, &tree! { w: g16.to_dtype(dtype).unwrap() }).unwrap();
+        ps.tensor("w").unwrap().to_dtype(DType::F64).unwrap().to_vec::<f64>().unwrap()[0]
+    };
+    let want = |eps: f64| 1.0 - 0.5 * g / (g + eps);
+    assert!((step(DType::F16) - want(1e-7)).abs() < 1e-3, "{} vs {}", step(DType::F16), want(1e-7));
+    // f32 keeps ε = 1e-8: a much larger step
+    assert!((step(DType::F32) - want(1e-8)).abs() < 1e-6, "{} vs {}", step(DType::F32), want(1e-8));
+}
