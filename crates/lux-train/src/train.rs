@@ -78,6 +78,22 @@ loss_objectives!(
 );
 
 /// What a step does with a gradient that holds NaN or ±∞ anywhere.
+///
+/// ```
+/// use lux_core::{setup, tree, RngState, Tensor};
+/// use lux_layers::Dense;
+/// use lux_ops::Activation;
+/// use lux_train::*;
+/// let model = Dense::new(1, 1, Activation::Identity)?;
+/// let (ps, st) = setup(&mut RngState::seed_from_u64(0), &model)?;
+/// let nan = tree! { weight: Tensor::from_vec(vec![f32::NAN], &[1, 1])?, bias: Tensor::from_vec(vec![0.0f32], &[1])? };
+/// let mut ts = TrainState::new(model, ps, st, Adam::default())?;
+/// assert!(apply_gradients_mut(&mut ts, &nan).is_err()); // Error: the default
+/// let mut ts = ts.with_non_finite(NonFinite::Skip);
+/// apply_gradients_mut(&mut ts, &nan)?;
+/// assert_eq!((ts.step(), ts.skipped_steps()), (0, 1));
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum NonFinite {
     /// An `Err`; the train state is left as it was (the default).
@@ -425,6 +441,29 @@ pub(crate) fn all_finite(t: &Tree) -> Result<bool> {
 /// differ from the parameters are an `Err` and `ts` is unchanged; so are
 /// non-finite gradients under [`NonFinite::Error`] (the default).
 ///
+/// ```
+/// use lux_ad::AutoTape;
+/// use lux_core::{setup, DType, RngState, Tensor};
+/// use lux_layers::Dense;
+/// use lux_losses::MSELoss;
+/// use lux_ops::Activation;
+/// use lux_train::*;
+/// let model = Dense::new(3, 2, Activation::Identity)?;
+/// let (ps, st) = setup(&mut RngState::seed_from_u64(0), &model)?;
+/// let mut rng = RngState::seed_from_u64(1);
+/// let data = (Tensor::randn(&mut rng, &[8, 3], DType::F32)?, Tensor::zeros(&[8, 2], DType::F32)?);
+/// let mut ts = TrainState::new(model, ps, st, Descent::new(0.1))?;
+/// let (grads, _, _, next) = compute_gradients(&AutoTape, &MSELoss::default(), &data, &ts)?;
+/// ts = next;
+/// let before = ts.parameters().clone();
+/// apply_gradients_mut(&mut ts, &grads)?;
+/// assert_eq!(ts.step(), 1);
+/// // w ← w − η·g
+/// let want = before.tensor("weight")?.sub(&grads.tensor("weight")?.mul_scalar(0.1)?)?;
+/// assert_eq!(ts.parameters().tensor("weight")?, &want);
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+///
 /// # Errors
 /// As above.
 pub fn apply_gradients_mut<M>(ts: &mut TrainState<M>, grads: &Tree) -> Result<()> {
@@ -447,6 +486,25 @@ pub fn apply_gradients_mut<M>(ts: &mut TrainState<M>, grads: &Tree) -> Result<()
 /// Lux's `apply_gradients(ts, grads)`: as [`apply_gradients_mut`] on a
 /// copy; `ts` is unchanged (buffers are copied where written).
 ///
+/// ```
+/// use lux_ad::AutoTape;
+/// use lux_core::{setup, DType, RngState, Tensor};
+/// use lux_layers::Dense;
+/// use lux_losses::MSELoss;
+/// use lux_ops::Activation;
+/// use lux_train::*;
+/// let model = Dense::new(3, 2, Activation::Identity)?;
+/// let (ps, st) = setup(&mut RngState::seed_from_u64(0), &model)?;
+/// let mut rng = RngState::seed_from_u64(1);
+/// let data = (Tensor::randn(&mut rng, &[8, 3], DType::F32)?, Tensor::zeros(&[8, 2], DType::F32)?);
+/// let ts = TrainState::new(model, ps, st, Adam::default())?;
+/// let (grads, _, _, ts) = compute_gradients(&AutoTape, &MSELoss::default(), &data, &ts)?;
+/// let next = apply_gradients(&ts, &grads)?;
+/// assert_eq!((ts.step(), next.step()), (0, 1));
+/// assert_ne!(ts.parameters(), next.parameters());
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+///
 /// # Errors
 /// As [`apply_gradients_mut`].
 pub fn apply_gradients<M>(ts: &TrainState<M>, grads: &Tree) -> Result<TrainState<M>> {
@@ -458,6 +516,29 @@ pub fn apply_gradients<M>(ts: &TrainState<M>, grads: &Tree) -> Result<TrainState
 /// Lux's `single_train_step!`: [`compute_gradients`] then
 /// [`apply_gradients_mut`], in place. With `return_gradients = false` the
 /// output's `grads` is `None`. On an error, `ts` is unchanged.
+///
+/// ```
+/// use lux_ad::AutoTape;
+/// use lux_core::{setup, DType, RngState, Tensor};
+/// use lux_layers::Dense;
+/// use lux_losses::MSELoss;
+/// use lux_ops::Activation;
+/// use lux_train::*;
+/// let model = Dense::new(3, 2, Activation::Identity)?;
+/// let (ps, st) = setup(&mut RngState::seed_from_u64(0), &model)?;
+/// let mut rng = RngState::seed_from_u64(1);
+/// let data = (Tensor::randn(&mut rng, &[8, 3], DType::F32)?, Tensor::zeros(&[8, 2], DType::F32)?);
+/// let mut ts = TrainState::new(model, ps, st, Adam::new(0.05))?;
+/// let first = single_train_step_mut(&AutoTape, &MSELoss::default(), &data, &mut ts, true)?;
+/// assert!(first.grads.is_some());
+/// for _ in 0..100 {
+///     single_train_step_mut(&AutoTape, &MSELoss::default(), &data, &mut ts, false)?;
+/// }
+/// let last = single_train_step_mut(&AutoTape, &MSELoss::default(), &data, &mut ts, false)?;
+/// assert!(last.loss.to_scalar::<f32>()? < first.loss.to_scalar::<f32>()? / 10.0);
+/// assert_eq!(ts.step(), 102);
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
 ///
 /// # Errors
 /// As [`compute_gradients`] and [`apply_gradients_mut`].
@@ -476,6 +557,24 @@ pub fn single_train_step_mut<M, D: ?Sized, O: Objective<M, D> + ?Sized>(
 
 /// Lux's `single_train_step`: as [`single_train_step_mut`] on a copy;
 /// returns the output and the new train state, `ts` is unchanged.
+///
+/// ```
+/// use lux_ad::AutoTape;
+/// use lux_core::{setup, DType, RngState, Tensor};
+/// use lux_layers::Dense;
+/// use lux_losses::MSELoss;
+/// use lux_ops::Activation;
+/// use lux_train::*;
+/// let model = Dense::new(3, 2, Activation::Identity)?;
+/// let (ps, st) = setup(&mut RngState::seed_from_u64(0), &model)?;
+/// let mut rng = RngState::seed_from_u64(1);
+/// let data = (Tensor::randn(&mut rng, &[8, 3], DType::F32)?, Tensor::zeros(&[8, 2], DType::F32)?);
+/// let ts = TrainState::new(model, ps, st, Adam::default())?;
+/// let (out, next) = single_train_step(&AutoTape, &MSELoss::default(), &data, &ts, false)?;
+/// assert!(out.grads.is_none());
+/// assert_eq!((ts.step(), next.step()), (0, 1));
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
 ///
 /// # Errors
 /// As [`single_train_step_mut`].
