@@ -12,6 +12,7 @@
 //! batch axis `:` first; [`SelectDim`] and [`FlattenLayer`] take signed
 //! row-major axes (`-1` = last) and 0-based indices.
 
+use crate::util::in_layer;
 use lux_core::{Layer, LuxError, Result, Tensor, Tree, normalize_axis};
 
 /// `x` as a tensor of any dtype, or an `Err` naming the layer.
@@ -22,15 +23,6 @@ fn tensor_input(x: &Tree, describe: impl FnOnce() -> String) -> Result<&Tensor> 
             path: lux_core::ROOT.into(),
             msg: format!("{}: expects a tensor input, got a {}", describe(), other.kind_name()),
         }),
-    }
-}
-
-/// Puts the layer's name into the `op` of an error from a tensor op.
-fn in_layer(err: LuxError, describe: impl FnOnce() -> String) -> LuxError {
-    match err {
-        LuxError::Shape { msg, .. } => LuxError::Shape { op: describe(), msg },
-        LuxError::InvalidArgument { msg, .. } => LuxError::InvalidArgument { op: describe(), msg },
-        other => other,
     }
 }
 

@@ -31,19 +31,11 @@
 //! numbers: `Conv((3, 3), 1 => 6, pad=1)`).
 
 use crate::init::{Init, calculate_gain, fans};
-use crate::util::float_input;
+use crate::util::{float_input, in_layer, julia_tuple};
 use lux_core::{DType, Layer, LuxError, Result, Tensor, Tree};
 use lux_ops::conv::{ConvOptions, Padding, conv};
 use lux_ops::{Activation, conv_transpose};
 use rand::Rng;
-
-/// A list as Julia prints a tuple: `(3,)`, `(3, 3)`.
-pub(crate) fn julia_tuple<T: std::fmt::Display>(v: &[T]) -> String {
-    match v {
-        [one] => format!("({one},)"),
-        _ => format!("({})", v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")),
-    }
-}
 
 /// Lux's `PrettyPrinting.tuple_string`: a single value when all are equal.
 pub(crate) fn tuple_string<T: std::fmt::Display + PartialEq>(v: &[T]) -> String {
@@ -56,15 +48,6 @@ pub(crate) fn tuple_string<T: std::fmt::Display + PartialEq>(v: &[T]) -> String 
 /// Flat `(before, after, before, after, …)` padding, as Lux stores it.
 fn flat_pad(pad: &[(usize, usize)]) -> Vec<usize> {
     pad.iter().flat_map(|&(b, a)| [b, a]).collect()
-}
-
-/// Puts the layer's name into the `op` of an error from an op.
-pub(crate) fn in_layer(err: LuxError, describe: impl FnOnce() -> String) -> LuxError {
-    match err {
-        LuxError::Shape { msg, .. } => LuxError::Shape { op: describe(), msg },
-        LuxError::InvalidArgument { msg, .. } => LuxError::InvalidArgument { op: describe(), msg },
-        other => other,
-    }
 }
 
 /// The input as a float tensor of rank `spatial + 2`, or an `Err` naming

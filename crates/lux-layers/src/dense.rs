@@ -18,7 +18,7 @@
 //! missing, extra or wrongly shaped `weight`/`bias`).
 
 use crate::init::{Init, calculate_gain};
-use crate::util::float_input;
+use crate::util::{float_input, in_layer};
 use lux_core::{DType, Layer, LuxError, Result, Tensor, Tree};
 use lux_ops::Activation;
 use lux_ops::dense::dense;
@@ -31,18 +31,6 @@ pub use bilinear::*;
 pub use scale::*;
 
 // ----- shared helpers (also used by embedding.rs) ------------------------------------
-
-/// Puts the layer's name into the `op` of an error raised by an op it
-/// called (the op's own name is dropped: the layer is what the user built).
-pub(crate) fn in_layer(err: LuxError, describe: impl FnOnce() -> String) -> LuxError {
-    match err {
-        LuxError::Shape { msg, .. } => LuxError::Shape { op: describe(), msg },
-        LuxError::InvalidArgument { msg, .. } => LuxError::InvalidArgument { op: describe(), msg },
-        LuxError::DType { expected, got, .. } => LuxError::DType { op: describe(), expected, got },
-        LuxError::UnsupportedDType { dtype, .. } => LuxError::UnsupportedDType { op: describe(), dtype },
-        other => other,
-    }
-}
 
 /// Checks that `ps` is a map holding exactly the keys `expected` (in any
 /// order); the message names the layer and both key lists.

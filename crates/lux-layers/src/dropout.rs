@@ -16,7 +16,8 @@
 //! dropout layers (with their state) that compute the same values: the
 //! identity for `p = 0`, zeros for `p = 1`.
 
-use crate::util::float_input;
+use crate::util::{float_input, in_layer};
+use lux_core::julia_float;
 use lux_core::{Layer, LuxError, Result, RngState, Tensor, Tree, tree};
 use lux_ops::dropout::{alpha_dropout, dropout_dims, dropout_mask};
 use rand::Rng;
@@ -27,15 +28,6 @@ fn check_p(layer: &str, p: f64) -> Result<()> {
         Ok(())
     } else {
         Err(LuxError::invalid_argument(layer, format!("the dropout probability p must be in [0, 1], got {p}")))
-    }
-}
-
-/// A float as Julia prints it (`0.5`, `1.0`, `1.0e-5`).
-pub(crate) fn julia_float(v: f64) -> String {
-    let s = format!("{v:?}");
-    match s.split_once('e') {
-        Some((m, e)) if !m.contains('.') => format!("{m}.0e{e}"),
-        _ => s,
     }
 }
 
@@ -51,15 +43,6 @@ pub(crate) fn julia_dims(dims: &[isize]) -> String {
 /// The `rng` and `training` leaves of a dropout layer's state.
 fn rng_and_mode(st: &Tree) -> Result<(&RngState, bool)> {
     Ok((st.get("rng")?.as_rng()?, st.get("training")?.as_bool()?))
-}
-
-/// Puts the layer's name into the `op` of an error from a dropout op.
-fn in_layer(err: LuxError, describe: impl FnOnce() -> String) -> LuxError {
-    match err {
-        LuxError::Shape { msg, .. } => LuxError::Shape { op: describe(), msg },
-        LuxError::InvalidArgument { msg, .. } => LuxError::InvalidArgument { op: describe(), msg },
-        other => other,
-    }
 }
 
 // ----- Dropout -----------------------------------------------------------------------

@@ -1,8 +1,9 @@
 //! [`Embedding`]: a lookup table of vectors indexed by integer tokens
 //! (Lux's `Embedding` in `src/layers/embedding.jl`).
 
-use crate::dense::{check_param_keys, in_layer, param};
+use crate::dense::{check_param_keys, param};
 use crate::init::Init;
+use crate::util::in_layer;
 use lux_core::{DType, Layer, LuxError, Result, Tensor, Tree};
 use lux_ops::embedding::embedding;
 use rand::Rng;

@@ -17,8 +17,9 @@
 //! Printing follows Lux, including its quirk for a global Lp pool with
 //! `p ≠ 2`: `GlobalLPPool(, p=3)`.
 
-use crate::conv::{in_layer, julia_tuple, spatial_input, tuple_string};
+use crate::conv::{spatial_input, tuple_string};
 use crate::util::float_input;
+use crate::util::{in_layer, julia_tuple};
 use lux_core::{Layer, LuxError, Result, Tensor, Tree};
 use lux_ops::conv::Padding;
 use lux_ops::pool::{

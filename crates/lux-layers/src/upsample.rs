@@ -9,8 +9,8 @@
 //! (PyTorch's default) call [`lux_ops::upsample_linear`] with
 //! `align_corners = false`.
 
-use crate::conv::{in_layer, julia_tuple};
 use crate::util::float_input;
+use crate::util::{in_layer, julia_tuple};
 use lux_core::{Layer, LuxError, Result, Tensor, Tree};
 use lux_ops::{pixel_shuffle, upsample_linear, upsample_nearest};
 

@@ -1,8 +1,9 @@
 //! [`Scale`]: the elementwise affine layer (Lux's `Scale`).
 
-use super::{check_activation, check_param_keys, in_layer, param, show_suffix, to_param_dtype};
+use super::{check_activation, check_param_keys, param, show_suffix, to_param_dtype};
 use crate::init::Init;
 use crate::util::float_input;
+use crate::util::in_layer;
 use lux_core::{DType, Layer, LuxError, Result, Tree};
 use lux_ops::Activation;
 use rand::Rng;

@@ -28,11 +28,11 @@
 //! [`describe`](lux_core::Layer::describe), with the shapes in the message.
 
 use crate::init::Init;
+pub(super) use crate::util::{in_layer, julia_tuple};
 use lux_core::{DType, LuxError, Result, Tensor, Tree, tree};
 use lux_ops::Activation;
 use lux_ops::norm::RunningStats;
 use rand::Rng;
-use std::fmt::Display;
 
 mod batch;
 mod group;
@@ -45,25 +45,6 @@ pub use group::*;
 pub use instance::*;
 pub use layer::*;
 pub use weight::*;
-
-/// Puts the layer's description into the `op` of an error from a kernel.
-pub(super) fn in_layer(err: LuxError, describe: impl FnOnce() -> String) -> LuxError {
-    match err {
-        LuxError::Shape { msg, .. } => LuxError::Shape { op: describe(), msg },
-        LuxError::InvalidArgument { msg, .. } => LuxError::InvalidArgument { op: describe(), msg },
-        LuxError::DType { expected, got, .. } => LuxError::DType { op: describe(), expected, got },
-        LuxError::UnsupportedDType { dtype, .. } => LuxError::UnsupportedDType { op: describe(), dtype },
-        other => other,
-    }
-}
-
-/// A Julia tuple of the items: `()`, `(3,)`, `(3, 4)`.
-pub(super) fn julia_tuple<T: Display>(items: &[T]) -> String {
-    match items {
-        [one] => format!("({one},)"),
-        _ => format!("({})", items.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")),
-    }
-}
 
 /// `", act"` for a non-identity activation, as Lux prints it.
 pub(super) fn act_suffix(activation: Activation) -> String {
