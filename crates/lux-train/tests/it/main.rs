@@ -1,4 +1,5 @@
 //! Integration tests of lux-train.
 
+mod checkpoint;
 mod rules;
 mod train;

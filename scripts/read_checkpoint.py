@@ -1,0 +1,23 @@
+"""Reads a lux-rs checkpoint (or any safetensors file) with Python's
+`safetensors` package and prints its metadata and tensors.
+
+    pip install safetensors numpy
+    python3 scripts/read_checkpoint.py PATH.safetensors
+"""
+import json
+import sys
+
+from safetensors import safe_open
+
+path = sys.argv[1]
+with safe_open(path, framework="numpy") as f:
+    meta = f.metadata() or {}
+    for key in sorted(meta):
+        value = meta[key]
+        if key == "lux.trees":
+            value = json.dumps(json.loads(value))[:200] + " ..."
+        print(f"metadata {key} = {value}")
+    for name in f.keys():
+        t = f.get_tensor(name)
+        print(f"tensor {name}: {t.dtype} {list(t.shape)}")
+        print(f"  {t.ravel()[:8].tolist()}{' ...' if t.size > 8 else ''}")
