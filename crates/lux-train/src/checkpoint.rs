@@ -47,7 +47,7 @@
 //! what is wrong.
 //!
 //! ```
-//! use lux_core::{tree, Tensor, Tree};
+//! use lux_core::{tree, Tensor};
 //! use lux_train::{load_trees, save_trees};
 //! let path = std::env::temp_dir().join(format!("lux-doc-checkpoint-{}.safetensors", std::process::id()));
 //! let ps = tree! { layer_1: tree! { weight: Tensor::from_vec(vec![1.0f32, 2.0], &[1, 2])? }, training: true };
@@ -71,8 +71,17 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The value of `lux.format` in files written by [`save_trees`].
+///
+/// ```
+/// assert_eq!(lux_train::checkpoint::FORMAT, "lux-rs.trees");
+/// ```
 pub const FORMAT: &str = "lux-rs.trees";
-/// The value of `lux.version` in files written by [`save_trees`].
+/// The value of `lux.version` in files written by [`save_trees`];
+/// [`load_trees`] reads this version only.
+///
+/// ```
+/// assert_eq!(lux_train::checkpoint::FORMAT_VERSION, "1");
+/// ```
 pub const FORMAT_VERSION: &str = "1";
 
 const KEY_FORMAT: &str = "lux.format";
@@ -684,7 +693,30 @@ fn same_layout(want: &Tree, got: &Tree, at: &str, path: &Path) -> Result<()> {
 /// the rule's printed form in `lux.optimizer` for information only): a
 /// learning rate changed with `adjust` must be set again after loading.
 ///
-/// See [`save_checkpoint`] for an example.
+/// ```
+/// use lux_core::{setup, tree, Layer, Result, RngState, Tensor, Tree};
+/// use lux_train::{load_checkpoint, save_checkpoint, Descent, TrainState};
+/// struct Scale(usize);
+/// impl Layer for Scale {
+///     fn init_params(&self, _: &mut dyn lux_core::__private::rand::Rng) -> Result<Tree> {
+///         Ok(tree! { w: Tensor::ones(&[self.0], lux_core::DType::F32)? })
+///     }
+///     fn forward(&self, x: &Tree, ps: &Tree, st: &Tree) -> Result<(Tree, Tree)> {
+///         Ok((x.as_tensor()?.mul(ps.tensor("w")?)?.into(), st.clone()))
+///     }
+/// }
+/// let path = std::env::temp_dir().join(format!("lux-doc-load-ckpt-{}.safetensors", std::process::id()));
+/// let (ps, st) = setup(&mut RngState::seed_from_u64(0), &Scale(2))?;
+/// save_checkpoint(&path, &TrainState::new(Scale(2), ps, st, Descent::new(0.1))?)?;
+/// // a train state of another model: an error naming the leaf, nothing changed
+/// let (ps, st) = setup(&mut RngState::seed_from_u64(0), &Scale(3))?;
+/// let mut other = TrainState::new(Scale(3), ps, st, Descent::new(0.1))?;
+/// let err = load_checkpoint(&path, &mut other).unwrap_err().to_string();
+/// assert!(err.starts_with("structure mismatch at ps.w: the train state has a f32 tensor of shape [3], the checkpoint a f32 tensor of shape [2]"));
+/// assert_eq!(other.parameters().tensor("w")?.shape(), &[3]);
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// # Errors
 /// Everything [`load_trees`] rejects; a file without the trees `ps`, `st`

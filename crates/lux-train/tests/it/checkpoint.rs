@@ -14,12 +14,27 @@ use proptest::prelude::*;
 use rand::RngExt;
 use std::path::{Path, PathBuf};
 
-/// A fresh, empty directory for one test.
-fn tmp_dir(name: &str) -> PathBuf {
+/// A fresh, empty directory for one test, removed when dropped.
+struct TmpDir(PathBuf);
+
+impl std::ops::Deref for TmpDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tmp_dir(name: &str) -> TmpDir {
     let dir = std::env::temp_dir().join(format!("lux-ckpt-test-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TmpDir(dir)
 }
 
 /// Two dense layers, a step counter and an RNG in the state: the output is
@@ -270,7 +285,7 @@ fn an_interrupted_save_leaves_the_previous_file_intact() {
     assert_eq!(std::fs::read(&path).unwrap(), before);
     assert_eq!(load_trees(&path).unwrap(), vec![("ps".to_string(), old)]);
     // no temporary file is left behind
-    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let files: Vec<_> = std::fs::read_dir(&*dir).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(files, ["ckpt.safetensors"]);
     // a directory that does not exist: an error naming the path, nothing written
     let missing = dir.join("no/such/dir/ckpt.safetensors");
@@ -517,6 +532,7 @@ proptest! {
             prop_assert_eq!(bits(ts.parameters()), before);
             prop_assert_eq!(ts.step(), 0);
         }
+        let _ = std::fs::remove_file(&path);
     }
 }
 
