@@ -251,7 +251,8 @@ fn skeleton(tree: &Tree, name: &str, blobs: &mut Vec<(String, Blob)>) -> Result<
 }
 
 /// Serialises the trees and metadata into the bytes of a safetensors file.
-fn encode(trees: &[(&str, &Tree)], metadata: &[(&str, &str)]) -> Result<Vec<u8>> {
+/// `reserved` are `lux.` keys set by this module (not checked).
+fn encode(trees: &[(&str, &Tree)], metadata: &[(&str, &str)], reserved: &[(&str, &str)]) -> Result<Vec<u8>> {
     let mut seen = HashSet::new();
     let mut blobs = Vec::new();
     let mut skeletons = Vec::with_capacity(trees.len());
@@ -274,6 +275,9 @@ fn encode(trees: &[(&str, &Tree)], metadata: &[(&str, &str)]) -> Result<Vec<u8>>
     info.insert(KEY_FORMAT.into(), FORMAT.into());
     info.insert(KEY_VERSION.into(), FORMAT_VERSION.into());
     info.insert(KEY_TREES.into(), json);
+    for &(k, v) in reserved {
+        info.insert(k.to_string(), v.to_string());
+    }
     safetensors::tensor::serialize(blobs.iter().map(|(n, b)| (n.as_str(), b)), Some(info))
         .map_err(|e| LuxError::invalid_argument("save_trees", e.to_string()))
 }
@@ -329,7 +333,7 @@ fn write_atomic(path: &Path, bytes: &[u8], before_rename: impl FnOnce(&Path) -> 
 /// with `lux.`, or an I/O failure (then a previous file at `path` is
 /// intact).
 pub fn save_trees(path: impl AsRef<Path>, trees: &[(&str, &Tree)], metadata: &[(&str, &str)]) -> Result<()> {
-    let bytes = encode(trees, metadata)?;
+    let bytes = encode(trees, metadata, &[])?;
     write_atomic(path.as_ref(), &bytes, |_| Ok(()))
 }
 
@@ -341,7 +345,7 @@ pub fn __save_trees_interrupted(
     trees: &[(&str, &Tree)],
     metadata: &[(&str, &str)],
 ) -> Result<()> {
-    let bytes = encode(trees, metadata)?;
+    let bytes = encode(trees, metadata, &[])?;
     write_atomic(path.as_ref(), &bytes, |_| Err(std::io::Error::other("injected failure before rename")))
 }
 
@@ -612,27 +616,9 @@ pub fn save_checkpoint<M>(path: impl AsRef<Path>, ts: &TrainState<M>) -> Result<
         .map_err(|e| LuxError::invalid_argument("save_checkpoint", e.to_string()))?;
     let rule = opt.rule().to_string();
     let trees = [("ps", ts.parameters()), ("st", ts.states()), ("opt", opt.tree())];
-    let bytes = encode(&trees, &[])?;
-    // The reserved keys are added after `encode`'s check of user keys.
-    let bytes = with_reserved(bytes, &[(KEY_STEP, &step), (KEY_FROZEN, &frozen), (KEY_OPTIMIZER, &rule)])?;
+    let reserved = [(KEY_STEP, step.as_str()), (KEY_FROZEN, frozen.as_str()), (KEY_OPTIMIZER, rule.as_str())];
+    let bytes = encode(&trees, &[], &reserved)?;
     write_atomic(path.as_ref(), &bytes, |_| Ok(()))
-}
-
-/// Re-encodes `bytes` (a file from [`encode`]) with extra reserved metadata.
-fn with_reserved(bytes: Vec<u8>, extra: &[(&str, &str)]) -> Result<Vec<u8>> {
-    let here = Path::new("<memory>");
-    let st = parse(&bytes, here)?;
-    let mut meta = header_metadata(&bytes, here)?;
-    for &(k, v) in extra {
-        meta.insert(k.to_string(), v.to_string());
-    }
-    let blobs: Vec<(String, Blob)> = st
-        .tensors()
-        .into_iter()
-        .map(|(n, v)| (n, Blob { dtype: v.dtype(), shape: v.shape().to_vec(), bytes: v.data().to_vec() }))
-        .collect();
-    safetensors::tensor::serialize(blobs.iter().map(|(n, b)| (n.as_str(), b)), Some(meta))
-        .map_err(|e| LuxError::invalid_argument("save_checkpoint", e.to_string()))
 }
 
 /// Checks that `got` (from the file) has the structure, leaf kinds, tensor

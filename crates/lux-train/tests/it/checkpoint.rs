@@ -539,3 +539,17 @@ proptest! {
 thread_local! {
     static GOOD: std::cell::OnceCell<(PathBuf, Vec<u8>)> = const { std::cell::OnceCell::new() };
 }
+
+#[test]
+fn a_zero_sized_tensor_of_enormous_shape_is_not_a_panic() {
+    let dir = tmp_dir("zero-huge");
+    let path = dir.join("z.safetensors");
+    save_trees(&path, &[("m", &Tree::Tensor(Tensor::from_vec(vec![true, false], &[2]).unwrap()))], &[]).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let bad = rewrite(&bytes, |h, _| {
+        h["z"] = serde_json::json!({ "dtype": "F32", "shape": [0, 1u64 << 62, 1u64 << 62], "data_offsets": [2, 2] });
+    });
+    std::fs::write(&path, &bad).unwrap();
+    let err = read_safetensors(&path).unwrap_err().to_string();
+    assert!(err.contains("tensor `z`"), "{err}");
+}
