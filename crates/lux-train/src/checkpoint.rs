@@ -610,6 +610,35 @@ pub fn read_safetensors(path: impl AsRef<Path>) -> Result<(Tree, HashMap<String,
 /// # Errors
 /// As [`save_trees`].
 pub fn save_checkpoint<M>(path: impl AsRef<Path>, ts: &TrainState<M>) -> Result<()> {
+    save_checkpoint_with_metadata(path, ts, &[])
+}
+
+/// As [`save_checkpoint`], with extra string metadata (an epoch, a
+/// configuration) that [`load_metadata`] reads back.
+///
+/// ```
+/// use lux_core::{tree, Layer, Result, Tensor, Tree};
+/// use lux_train::{load_metadata, save_checkpoint_with_metadata, Descent, TrainState};
+/// struct Id;
+/// impl Layer for Id {
+///     fn forward(&self, x: &Tree, _: &Tree, st: &Tree) -> Result<(Tree, Tree)> { Ok((x.clone(), st.clone())) }
+/// }
+/// let path = std::env::temp_dir().join(format!("lux-doc-ckpt-meta-{}.safetensors", std::process::id()));
+/// let ts = TrainState::new(Id, Tree::new(), Tree::new(), Descent::new(0.1))?;
+/// save_checkpoint_with_metadata(&path, &ts, &[("epoch", "4")])?;
+/// let meta = load_metadata(&path)?;
+/// assert_eq!((meta["epoch"].as_str(), meta["lux.step"].as_str()), ("4", "0"));
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// As [`save_trees`].
+pub fn save_checkpoint_with_metadata<M>(
+    path: impl AsRef<Path>,
+    ts: &TrainState<M>,
+    metadata: &[(&str, &str)],
+) -> Result<()> {
     let step = ts.step().to_string();
     let opt = ts.optimizer_state();
     let frozen = serde_json::to_string(opt.frozen())
@@ -617,7 +646,7 @@ pub fn save_checkpoint<M>(path: impl AsRef<Path>, ts: &TrainState<M>) -> Result<
     let rule = opt.rule().to_string();
     let trees = [("ps", ts.parameters()), ("st", ts.states()), ("opt", opt.tree())];
     let reserved = [(KEY_STEP, step.as_str()), (KEY_FROZEN, frozen.as_str()), (KEY_OPTIMIZER, rule.as_str())];
-    let bytes = encode(&trees, &[], &reserved)?;
+    let bytes = encode(&trees, metadata, &reserved)?;
     write_atomic(path.as_ref(), &bytes, |_| Ok(()))
 }
 

@@ -34,7 +34,10 @@ pub mod schedule;
 pub mod state;
 pub mod train;
 
-pub use checkpoint::{load_checkpoint, load_metadata, load_trees, read_safetensors, save_checkpoint, save_trees};
+pub use checkpoint::{
+    load_checkpoint, load_metadata, load_trees, read_safetensors, save_checkpoint, save_checkpoint_with_metadata,
+    save_trees,
+};
 pub use rule::{Hyper, HyperField, HyperSlot, LeafInfo, Rule, set_field};
 pub use rules::adam::{AMSGrad, AdaBelief, AdaMax, Adam, AdamW, Lion, NAdam, OAdam, RAdam};
 pub use rules::adaptive::{AdaDelta, AdaGrad, RMSProp};

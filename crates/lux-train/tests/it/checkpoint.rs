@@ -152,6 +152,10 @@ fn every_leaf_kind_and_dtype_round_trips_bit_exactly() {
     assert_eq!(got[0].1.tensor("f32_t").unwrap().to_vec::<f32>().unwrap(), vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
     assert_eq!(got[1].1, b);
     assert_eq!(got[2].1, root_tensor);
+    if let Some(keep) = std::env::var_os("LUX_CKPT_KEEP") {
+        // for checking the file with scripts/read_checkpoint.py
+        std::fs::copy(&path, keep).unwrap();
+    }
     let meta = load_metadata(&path).unwrap();
     assert_eq!((meta["note"].as_str(), meta["epoch"].as_str()), ("x y", "2"));
     assert_eq!((meta["lux.format"].as_str(), meta["lux.version"].as_str()), ("lux-rs.trees", "1"));
