@@ -617,7 +617,7 @@ pub fn save_checkpoint<M>(path: impl AsRef<Path>, ts: &TrainState<M>) -> Result<
 /// configuration) that [`load_metadata`] reads back.
 ///
 /// ```
-/// use lux_core::{tree, Layer, Result, Tensor, Tree};
+/// use lux_core::{Layer, Result, Tree};
 /// use lux_train::{load_metadata, save_checkpoint_with_metadata, Descent, TrainState};
 /// struct Id;
 /// impl Layer for Id {
