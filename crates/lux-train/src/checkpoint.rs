@@ -26,8 +26,11 @@
 //!     `{"int": 3}`, `{"float": 0.5}`, `{"rng": …}`, `"none"`). Empty maps
 //!     and sequences are kept.
 //!   * for a checkpoint, `lux.step` (the step count), `lux.frozen` (the
-//!     optimiser's frozen paths, a JSON list) and `lux.optimizer` (the rule
-//!     as printed, for information only);
+//!     optimiser's frozen paths, a JSON list), `lux.rule` (the rule's
+//!     name, e.g. `Adam`), `lux.hyperparameters` (for a rule that is not a
+//!     chain: its hyper-parameters, e.g. `[["eta", {"scalar": 0.001}],
+//!     ["beta", {"pair": [0.9, 0.999]}], …]`) and `lux.optimizer` (the rule
+//!     as printed, for information);
 //!   * any extra metadata given to [`save_trees`] (keys must not start with
 //!     `lux.`).
 //!
@@ -58,6 +61,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use crate::rule::Hyper;
 use crate::train::TrainState;
 use lux_core::__private::half::{bf16, f16};
 use lux_core::{DType, LuxError, Result, Tensor, Tree};
@@ -90,6 +94,32 @@ const KEY_TREES: &str = "lux.trees";
 const KEY_STEP: &str = "lux.step";
 const KEY_FROZEN: &str = "lux.frozen";
 const KEY_OPTIMIZER: &str = "lux.optimizer";
+const KEY_RULE: &str = "lux.rule";
+const KEY_HYPER: &str = "lux.hyperparameters";
+
+fn hyper_json(h: Hyper) -> serde_json::Value {
+    match h {
+        Hyper::Scalar(v) => serde_json::json!({ "scalar": v }),
+        Hyper::Pair(a, b) => serde_json::json!({ "pair": [a, b] }),
+        Hyper::Flag(v) => serde_json::json!({ "flag": v }),
+        Hyper::Count(n) => serde_json::json!({ "count": n }),
+    }
+}
+
+fn json_hyper(v: &serde_json::Value) -> Option<Hyper> {
+    let o = v.as_object().filter(|o| o.len() == 1)?;
+    let (k, v) = o.iter().next()?;
+    Some(match k.as_str() {
+        "scalar" => Hyper::Scalar(v.as_f64()?),
+        "pair" => match v.as_array()?.as_slice() {
+            [a, b] => Hyper::Pair(a.as_f64()?, b.as_f64()?),
+            _ => return None,
+        },
+        "flag" => Hyper::Flag(v.as_bool()?),
+        "count" => Hyper::Count(usize::try_from(v.as_u64()?).ok()?),
+        _ => return None,
+    })
+}
 
 /// The structure of a tree with its tensors taken out (the `lux.trees` JSON).
 #[derive(Serialize, Deserialize)]
@@ -643,9 +673,20 @@ pub fn save_checkpoint_with_metadata<M>(
     let opt = ts.optimizer_state();
     let frozen = serde_json::to_string(opt.frozen())
         .map_err(|e| LuxError::invalid_argument("save_checkpoint", e.to_string()))?;
-    let rule = opt.rule().to_string();
+    let printed = opt.rule().to_string();
     let trees = [("ps", ts.parameters()), ("st", ts.states()), ("opt", opt.tree())];
-    let reserved = [(KEY_STEP, step.as_str()), (KEY_FROZEN, frozen.as_str()), (KEY_OPTIMIZER, rule.as_str())];
+    let mut reserved = vec![
+        (KEY_STEP, step),
+        (KEY_FROZEN, frozen),
+        (KEY_OPTIMIZER, printed),
+        (KEY_RULE, opt.rule().name().to_string()),
+    ];
+    if opt.rule().inner().is_empty() {
+        let list: Vec<serde_json::Value> =
+            opt.rule().hyperparameters().into_iter().map(|(n, h)| serde_json::json!([n, hyper_json(h)])).collect();
+        reserved.push((KEY_HYPER, serde_json::Value::Array(list).to_string()));
+    }
+    let reserved: Vec<(&str, &str)> = reserved.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let bytes = encode(&trees, metadata, &reserved)?;
     write_atomic(path.as_ref(), &bytes, |_| Ok(()))
 }
@@ -704,9 +745,11 @@ fn same_layout(want: &Tree, got: &Tree, at: &str, path: &Path) -> Result<()> {
 /// shapes, dtypes, and the same optimiser rule): restores the parameters,
 /// states, optimiser state (including frozen paths) and step.
 ///
-/// The rule and its hyper-parameters are `ts`'s own (a checkpoint records
-/// the rule's printed form in `lux.optimizer` for information only): a
-/// learning rate changed with `adjust` must be set again after loading.
+/// The rule must be of the kind the checkpoint was written with (`lux.rule`);
+/// its hyper-parameters (a learning rate changed with `adjust`, say) are
+/// restored from `lux.hyperparameters`. For an
+/// [`OptimiserChain`](crate::OptimiserChain) the hyper-parameters are not
+/// recorded: they are `ts`'s own.
 ///
 /// ```
 /// use lux_core::{setup, tree, Layer, Result, RngState, Tensor, Tree};
@@ -758,11 +801,27 @@ pub fn load_checkpoint<M>(path: impl AsRef<Path>, ts: &mut TrainState<M>) -> Res
         Some(s) => serde_json::from_str(s).map_err(|e| file_err(path, format!("invalid `{KEY_FROZEN}`: {e}")))?,
         None => Vec::new(),
     };
+    let mut opt = ts.optimizer_state().clone();
+    if let Some(name) = meta.get(KEY_RULE) {
+        if name != opt.rule().name() {
+            return Err(file_err(
+                path,
+                format!("the checkpoint was written with the rule {name}, the train state uses {}", opt.rule().name()),
+            ));
+        }
+    }
+    if let Some(list) = meta.get(KEY_HYPER) {
+        let bad = |msg: String| file_err(path, format!("invalid `{KEY_HYPER}`: {msg}"));
+        let list: Vec<(String, serde_json::Value)> = serde_json::from_str(list).map_err(|e| bad(e.to_string()))?;
+        for (name, value) in list {
+            let h = json_hyper(&value).ok_or_else(|| bad(format!("{name} = {value}")))?;
+            opt.adjust_mut(&name, h).map_err(|e| bad(e.to_string()))?;
+        }
+    }
     let [(_, ps), (_, st_tree), (_, opt_tree)]: [(String, Tree); 3] = trees.try_into().map_err(|_| wrong())?;
     same_layout(ts.parameters(), &ps, "ps", path)?;
     same_layout(ts.states(), &st_tree, "st", path)?;
     same_layout(ts.optimizer_state().tree(), &opt_tree, "opt", path)?;
-    let mut opt = ts.optimizer_state().clone();
     *opt.tree_mut() = opt_tree;
     opt.thaw("")?;
     for f in &frozen {

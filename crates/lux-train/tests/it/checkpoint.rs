@@ -264,6 +264,26 @@ fn resume_through_a_file_is_bit_exact() {
 }
 
 #[test]
+fn hyperparameters_are_restored() {
+    let dir = tmp_dir("hyper");
+    let path = dir.join("ckpt.safetensors");
+    let mut ts = train_state(4, 1);
+    ts.adjust_mut("eta", 0.0025).unwrap();
+    ts.adjust_mut("beta", (0.8, 0.99)).unwrap();
+    save_checkpoint(&path, &ts).unwrap();
+    let mut fresh = train_state(4, 1);
+    load_checkpoint(&path, &mut fresh).unwrap();
+    assert_eq!(fresh.optimizer().to_string(), "Adam(eta=0.0025, beta=(0.8, 0.99), epsilon=1.0e-8)");
+    // an invalid value in the file: an error, nothing changed
+    let bytes = std::fs::read(&path).unwrap();
+    let bad = rewrite(&bytes, |h, _| {
+        h["__metadata__"]["lux.hyperparameters"] = r#"[["eta", {"scalar": -1.0}]]"#.into();
+    });
+    let err = load_err(&dir, &bad);
+    assert!(err.contains("invalid `lux.hyperparameters`"), "{err}");
+}
+
+#[test]
 fn frozen_paths_are_restored() {
     let dir = tmp_dir("frozen");
     let path = dir.join("ckpt.safetensors");
@@ -355,7 +375,7 @@ fn load_err(dir: &Path, bytes: &[u8]) -> String {
     let err = load_checkpoint(&path, &mut ts).expect_err("a damaged file loaded").to_string();
     assert_eq!(bits(ts.parameters()), before, "half-loaded");
     assert_eq!(ts.step(), 0);
-    assert!(load_trees(&path).is_err() || err.contains("structure mismatch") || err.contains("lux.step"), "{err}");
+    assert!(load_trees(&path).is_err() || err.contains("structure mismatch") || err.contains("`lux."), "{err}");
     err
 }
 
@@ -497,10 +517,27 @@ fn a_checkpoint_of_another_model_is_an_error_and_changes_nothing() {
     let mut ts2 = TrainState::new(Net::new(3), ts.parameters().clone(), st, Adam::new(0.01)).unwrap();
     let err = load_checkpoint(&path, &mut ts2).unwrap_err().to_string();
     assert!(err.starts_with("structure mismatch at st: the train state has keys"), "{err}");
-    // another optimiser (Descent has no state tensors)
+    // another optimiser
     let mut sgd =
         TrainState::new(Net::new(3), ts.parameters().clone(), ts.states().clone(), Descent::new(0.1)).unwrap();
     let err = load_checkpoint(&path, &mut sgd).unwrap_err().to_string();
+    assert!(
+        err.ends_with("good.safetensors: the checkpoint was written with the rule Adam, the train state uses Descent"),
+        "{err}"
+    );
+    // a rule name that matches but a state structure that does not (Descent's state into Momentum's)
+    let dir2 = tmp_dir("mismatch-rule");
+    let p2 = dir2.join("sgd.safetensors");
+    save_checkpoint(&p2, &sgd).unwrap();
+    let bytes = std::fs::read(&p2).unwrap();
+    let bad = rewrite(&bytes, |h, _| {
+        h["__metadata__"]["lux.rule"] = "Momentum".into();
+        h["__metadata__"].as_object_mut().unwrap().remove("lux.hyperparameters");
+    });
+    std::fs::write(&p2, bad).unwrap();
+    let mut momentum =
+        TrainState::new(Net::new(3), ts.parameters().clone(), ts.states().clone(), Momentum::default()).unwrap();
+    let err = load_checkpoint(&p2, &mut momentum).unwrap_err().to_string();
     assert!(err.starts_with("structure mismatch at opt.layer_1"), "{err}");
     // and the right one loads
     load_checkpoint(&path, &mut ts).unwrap();
