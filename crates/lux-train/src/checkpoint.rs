@@ -288,6 +288,9 @@ fn encode(trees: &[(&str, &Tree)], metadata: &[(&str, &str)], reserved: &[(&str,
     let mut skeletons = Vec::with_capacity(trees.len());
     for &(name, tree) in trees {
         check_key(name, "the list of trees")?;
+        if name == "__metadata__" {
+            return Err(LuxError::invalid_argument("save_trees", "a tree cannot be named `__metadata__`"));
+        }
         if !seen.insert(name) {
             return Err(LuxError::invalid_argument("save_trees", format!("two trees are named `{name}`")));
         }

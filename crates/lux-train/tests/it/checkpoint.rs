@@ -332,6 +332,7 @@ fn bad_trees_and_metadata_are_rejected_on_save() {
         save_trees(&path, &[("ps", &t), ("ps", &t)], &[]).unwrap_err().to_string().contains("two trees are named `ps`")
     );
     assert!(save_trees(&path, &[("p.s", &t)], &[]).is_err());
+    assert!(save_trees(&path, &[("__metadata__", &t)], &[]).unwrap_err().to_string().contains("`__metadata__`"));
     assert!(save_trees(&path, &[("ps", &t)], &[("lux.step", "3")]).unwrap_err().to_string().contains("reserved"));
     assert!(!path.exists());
 }
