@@ -455,6 +455,15 @@ fn a_tensor_that_disagrees_with_the_structure_is_an_error() {
     // metadata that is not ours, not valid, or of another version
     let bad = rewrite(&bytes, |h, _| h["__metadata__"]["lux.trees"] = "{".into());
     assert!(load_err(&dir, &bad).contains("`lux.trees` is not valid"));
+    let bad = rewrite(&bytes, |h, _| {
+        let trees =
+            h["__metadata__"]["lux.trees"].as_str().unwrap().replace(r#"{"leaf":{"int":1}}"#, r#"{"leaf":{"map":[]}}"#);
+        assert!(trees.contains(r#"{"leaf":{"map":[]}}"#));
+        h["__metadata__"]["lux.trees"] = trees.into();
+    });
+    assert!(load_err(&dir, &bad).contains("`lux.trees`: a map is not a leaf, at st.count"));
+    let bad = rewrite(&bytes, |h, _| h["__metadata__"]["lux.frozen"] = r#"["layer_9"]"#.into());
+    assert!(load_err(&dir, &bad).contains("`lux.frozen`: missing key `layer_9`"));
     let bad = rewrite(&bytes, |h, _| h["__metadata__"]["lux.version"] = "2".into());
     assert!(load_err(&dir, &bad).contains("unsupported `lux.version`"));
     let bad = rewrite(&bytes, |h, _| h["__metadata__"]["lux.step"] = "-1".into());
