@@ -561,9 +561,7 @@ proptest! {
         edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
         cut in proptest::option::of(any::<prop::sample::Index>()),
     ) {
-        let dir = std::env::temp_dir().join(format!("lux-ckpt-test-{}-proptest", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let (_, bytes) = GOOD.with(|g| g.get_or_init(|| good_file(&dir)).clone());
+        let bytes = GOOD.with(|g| g.get_or_init(|| good_file(&tmp_dir("proptest-good")).1).clone());
         let mut b = bytes.clone();
         for (i, v) in edits {
             let i = i.index(b.len());
@@ -572,7 +570,11 @@ proptest! {
         if let Some(c) = cut {
             b.truncate(c.index(b.len()));
         }
-        let path = dir.join(format!("damaged-{:?}.safetensors", std::thread::current().id()));
+        let path = std::env::temp_dir().join(format!(
+            "lux-ckpt-test-{}-damaged-{:?}.safetensors",
+            std::process::id(),
+            std::thread::current().id()
+        ));
         std::fs::write(&path, &b).unwrap();
         let _ = load_trees(&path);
         let _ = read_safetensors(&path);
@@ -588,7 +590,7 @@ proptest! {
 }
 
 thread_local! {
-    static GOOD: std::cell::OnceCell<(PathBuf, Vec<u8>)> = const { std::cell::OnceCell::new() };
+    static GOOD: std::cell::OnceCell<Vec<u8>> = const { std::cell::OnceCell::new() };
 }
 
 #[test]
