@@ -9,6 +9,7 @@
 //! | [`rules`] | the built-in rules, Optimisers.jl v0.4's formulas and defaults |
 //! | [`state`] | [`setup`], [`OptState`]: update (in place or not), adjust, freeze/thaw |
 //! | [`schedule`] | learning-rate [`Schedule`]s (constant, step, exponential, cosine with warm-up) |
+//! | [`checkpoint`] | checkpoints in safetensors: [`save_checkpoint`] / [`load_checkpoint`], [`save_trees`] / [`load_trees`], [`read_safetensors`] |
 //! | [`train`] | Lux's Training API: [`TrainState`], [`compute_gradients`], [`apply_gradients_mut`], [`single_train_step_mut`], … |
 //!
 //! ```
@@ -26,12 +27,17 @@
 //! ```
 #![doc(test(attr(deny(warnings))))]
 
+pub mod checkpoint;
 pub mod rule;
 pub mod rules;
 pub mod schedule;
 pub mod state;
 pub mod train;
 
+pub use checkpoint::{
+    load_checkpoint, load_metadata, load_trees, read_safetensors, save_checkpoint, save_checkpoint_with_metadata,
+    save_trees,
+};
 pub use rule::{Hyper, HyperField, HyperSlot, LeafInfo, Rule, set_field};
 pub use rules::adam::{AMSGrad, AdaBelief, AdaMax, Adam, AdamW, Lion, NAdam, OAdam, RAdam};
 pub use rules::adaptive::{AdaDelta, AdaGrad, RMSProp};

@@ -1,5 +1,6 @@
 //! Integration tests of lux-train.
 
+mod checkpoint;
 mod lux_api;
 mod rules;
 mod train;
