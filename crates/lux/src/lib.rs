@@ -12,6 +12,7 @@
 //! | [`layers`] (`lux-layers`) | Lux's standard layers (`Dense`, `Chain`, `Conv`, `BatchNorm`, `LSTMCell`, …) and weight initialisers |
 //! | [`losses`] (`lux-losses`) | Lux's loss functions as values (`MSELoss`, `CrossEntropyLoss`, …), `Agg`, `LossFunction` |
 //! | [`train`] (`lux-train`) | Optimisers.jl's rules, `OptState`, schedules, `TrainState` and the Training API |
+//! | [`data`] (`lux-data`) | the bundled UCI digits, seeded train/test splits and mini-batches |
 //! | [`rand`] | the `rand` crate, in the version the `Layer` trait uses |
 //!
 //! ```
@@ -40,6 +41,7 @@ pub use lux_core as core;
 #[doc(no_inline)]
 pub use lux_core::__private::rand;
 pub use lux_core::tree;
+pub use lux_data as data;
 pub use lux_layers as layers;
 pub use lux_losses as losses;
 pub use lux_ops as ops;
