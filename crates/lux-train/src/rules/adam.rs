@@ -44,6 +44,14 @@ fn moments_state(x: &Tensor, beta: (f64, f64), third: &str) -> Result<Tree> {
     ]))
 }
 
+/// Adam's moment updates, `m ← β₁m + (1 − β₁)g` and `v ← β₂v + (1 − β₂)g²`,
+/// shared by every rule of the family that keeps both.
+#[inline(always)]
+fn moments<T: Real>(m: &mut T, v: &mut T, g: T, b1: T, b2: T) {
+    *m = b1 * *m + (T::c(1.0) - b1) * g;
+    *v = b2 * *v + (T::c(1.0) - b2) * (g * g);
+}
+
 /// The per-element constants of one Adam step, in the compute type.
 #[derive(Clone, Copy)]
 struct AdamConsts<T> {
@@ -59,9 +67,7 @@ impl<T: Real> AdamConsts<T> {
     /// Advances `m`, `v` with gradient `g` and returns Δ, in Optimisers.jl's order of operations.
     #[inline(always)]
     fn step(&self, m: &mut T, v: &mut T, g: T) -> T {
-        let one = T::c(1.0);
-        *m = self.b1 * *m + (one - self.b1) * g;
-        *v = self.b2 * *v + (one - self.b2) * (g * g);
+        moments(m, v, g, self.b1, self.b2);
         *m / self.c1 / ((*v / self.c2).sqrt() + self.eps) * self.eta
     }
 }
@@ -247,8 +253,7 @@ impl Rule for AdamW {
             let (ds, _) = dx.make_mut::<T>()?;
             for i in 0..ds.len() {
                 let g = ds[i];
-                ms[i] = b1 * ms[i] + (T::c(1.0) - b1) * g;
-                vs[i] = b2 * vs[i] + (T::c(1.0) - b2) * (g * g);
+                moments(&mut ms[i], &mut vs[i], g, b1, b2);
                 let d = ms[i] / c1 / ((vs[i] / c2).sqrt() + eps);
                 ds[i] = if self.couple { eta * (d + lambda * xs[i]) } else { eta * d + lambda * xs[i] };
             }
@@ -313,8 +318,7 @@ impl Rule for RAdam {
             };
             for i in 0..ds.len() {
                 let g = ds[i];
-                ms[i] = b1 * ms[i] + (T::c(1.0) - b1) * g;
-                vs[i] = b2 * vs[i] + (T::c(1.0) - b2) * (g * g);
+                moments(&mut ms[i], &mut vs[i], g, b1, b2);
                 ds[i] = if rectify {
                     ms[i] / (T::c(1.0) - b1t) / ((vs[i] / (T::c(1.0) - b2t)).sqrt() + eps) * eta * r
                 } else {
@@ -368,8 +372,7 @@ impl Rule for NAdam {
             let (ds, _) = dx.make_mut::<T>()?;
             for i in 0..ds.len() {
                 let g = ds[i];
-                ms[i] = b1 * ms[i] + (T::c(1.0) - b1) * g;
-                vs[i] = b2 * vs[i] + (T::c(1.0) - b2) * (g * g);
+                moments(&mut ms[i], &mut vs[i], g, b1, b2);
                 ds[i] = (b1 * ms[i] / (T::c(1.0) - b1 * b1t) + (T::c(1.0) - b1) * g / (T::c(1.0) - b1t))
                     / ((vs[i] * b2 / (T::c(1.0) - b2t)).sqrt() + eps)
                     * eta;
@@ -423,8 +426,7 @@ impl Rule for OAdam {
             let (ds, _) = dx.make_mut::<T>()?;
             for i in 0..ds.len() {
                 let g = ds[i];
-                ms[i] = b1 * ms[i] + (T::c(1.0) - b1) * g;
-                vs[i] = b2 * vs[i] + (T::c(1.0) - b2) * (g * g);
+                moments(&mut ms[i], &mut vs[i], g, b1, b2);
                 let prev = ts[i];
                 ts[i] = eta * ms[i] / c1 / ((vs[i] / c2).sqrt() + eps);
                 ds[i] = T::c(2.0) * ts[i] - prev;
@@ -526,8 +528,7 @@ impl Rule for AMSGrad {
             let (ds, _) = dx.make_mut::<T>()?;
             for i in 0..ds.len() {
                 let g = ds[i];
-                ms[i] = b1 * ms[i] + (T::c(1.0) - b1) * g;
-                vs[i] = b2 * vs[i] + (T::c(1.0) - b2) * (g * g);
+                moments(&mut ms[i], &mut vs[i], g, b1, b2);
                 hs[i] = hs[i].max(vs[i]);
                 ds[i] = eta * ms[i] / (hs[i].sqrt() + eps);
             }
