@@ -4,9 +4,10 @@
 //! `cargo run --release --example digits` trains an MLP; `-- --model cnn`
 //! a small CNN (Conv/BatchNorm/MaxPool). Options: `--epochs`,
 //! `--batch-size`, `--lr`, `--seed`, `--checkpoint PATH` (written after
-//! every epoch, atomically), `--resume PATH`, `--out DIR` (the loss and
-//! accuracy curves as `curves.csv` and `curves.svg`). A bad flag prints the
-//! usage and exits non-zero.
+//! every epoch, atomically; `OUT/checkpoint.safetensors` by default),
+//! `--resume PATH`, `--out DIR` (the loss and accuracy curves as
+//! `curves.csv` and `curves.svg`, `target/digits` by default). A bad flag
+//! prints the usage and exits non-zero.
 
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -44,13 +45,14 @@ struct Args {
     /// Seed of the parameters, the train/test split and the batch order.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Write a checkpoint here after every epoch (safetensors, atomic).
+    /// Write a checkpoint here after every epoch (safetensors, atomic)
+    /// [default: OUT/checkpoint.safetensors].
     #[arg(long)]
     checkpoint: Option<PathBuf>,
     /// Resume from this checkpoint (same model and seed).
     #[arg(long)]
     resume: Option<PathBuf>,
-    /// Directory for the curves (`curves.csv`, `curves.svg`).
+    /// Directory for the curves (`curves.csv`, `curves.svg`) and the default checkpoint.
     #[arg(long, default_value = "target/digits")]
     out: PathBuf,
 }
@@ -210,6 +212,7 @@ fn run(args: Args) -> Result<()> {
 
     std::fs::create_dir_all(&args.out).map_err(|e| LuxError::Io(format!("{}: {e}", args.out.display())))?;
     let (csv_path, svg_path) = (args.out.join("curves.csv"), args.out.join("curves.svg"));
+    let checkpoint = args.checkpoint.clone().unwrap_or_else(|| args.out.join("checkpoint.safetensors"));
     let loss = CrossEntropyLoss::new().logits(true);
     let bar = ProgressBar::new(args.epochs.saturating_sub(first_epoch) * steps_per_epoch);
     bar.set_style(
@@ -234,10 +237,8 @@ fn run(args: Args) -> Result<()> {
             println!("epoch {:>3}: train loss {train_loss:.4}, test accuracy {:.2} %", epoch + 1, 100.0 * acc)
         });
         curves.push(EpochStats { epoch: epoch + 1, train_loss, test_accuracy: acc });
-        if let Some(path) = &args.checkpoint {
-            let csv = curves_csv(&curves);
-            save_checkpoint_with_metadata(path, &ts, &[("digits.config", &config), ("digits.curves", &csv)])?;
-        }
+        let csv = curves_csv(&curves);
+        save_checkpoint_with_metadata(&checkpoint, &ts, &[("digits.config", &config), ("digits.curves", &csv)])?;
     }
     bar.finish_and_clear();
     std::fs::write(&csv_path, curves_csv(&curves)).map_err(|e| LuxError::Io(format!("{}: {e}", csv_path.display())))?;
@@ -259,9 +260,7 @@ fn run(args: Args) -> Result<()> {
         csv_path.display(),
         svg_path.display()
     );
-    if let Some(path) = &args.checkpoint {
-        println!("checkpoint in {}", path.display());
-    }
-    println!("wall time {:.1} s", start.elapsed().as_secs_f64());
+    println!("checkpoint in {}", checkpoint.display());
+    println!("wall time {:.2} s", start.elapsed().as_secs_f64());
     Ok(())
 }
