@@ -1,6 +1,9 @@
 //! Standard workloads shared by the `lux-bench` binary and the criterion
-//! benches, written with tensor ops and `lux::ops` kernels until the layer
-//! crates exist.
+//! benches: [`steps`] holds the full training steps (`tiny`, `mnist`,
+//! `wide`, `conv`, `lstm`); [`TinyMlp`] the tiny MLP's loss and gradient
+//! written with tensor ops and `lux::ops` kernels (fused and unfused).
+
+pub mod steps;
 
 use lux::ops::Activation;
 use lux::prelude::*;

@@ -1,12 +1,21 @@
 //! `lux-bench`: per-call times of the standard workloads, as medians.
 //!
 //! ```text
-//! cargo run --release -p lux-bench -- [matmul] [tiny] [--smoke]
+//! cargo run --release -p lux-bench -- [matmul] [grad] [tiny] [mnist] [wide] [conv] [lstm]
+//!                                     [--seconds S] [--json] [--smoke]
 //! ```
-//! With no workload named, runs all. `--smoke` runs each once, quickly (CI).
+//! `tiny` … `lstm` time one full training step (forward, loss, backward,
+//! Adam update through `single_train_step_mut`): 5 warm-up steps, then steps
+//! for about `S` seconds (default 3, at least 20 steps); they print the median
+//! and minimum per step and the loss before and after, which must have
+//! fallen. `grad` times the tiny MLP's `value_and_gradient` (fused and
+//! unfused ops), `matmul` square matrix products. With nothing named, runs
+//! all. `--json` prints the step workloads as one JSON object per line (the
+//! peers script reads them); `--smoke` runs each a few times, quickly (CI).
 
 use lux::prelude::*;
 use lux_bench::TinyMlp;
+use lux_bench::steps::{StepWorkload, WORKLOADS};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::time::{Duration, Instant};
@@ -58,24 +67,88 @@ fn tiny(smoke: bool) -> Result<()> {
     Ok(())
 }
 
+/// Times training steps of one workload; `Err` if the loss did not fall.
+fn train_steps(name: &str, seconds: f64, smoke: bool, json: bool) -> Result<()> {
+    let mut w = StepWorkload::new(name)?;
+    let first = w.step()?;
+    for _ in 0..if smoke { 1 } else { 4 } {
+        w.step()?;
+    }
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while times.len() < if smoke { 2 } else { 20 } || (!smoke && start.elapsed().as_secs_f64() < seconds) {
+        let t = Instant::now();
+        std::hint::black_box(w.step()?);
+        times.push(t.elapsed());
+    }
+    let last = w.step()?;
+    let steps = times.len();
+    let min = *times.iter().min().expect("at least two steps were timed");
+    let med = median(times);
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    if json {
+        println!(
+            "{{\"framework\": \"lux-rs\", \"workload\": \"{name}\", \"median_ms\": {}, \"min_ms\": {}, \"steps\": {steps}, \"loss_before\": {first}, \"loss_after\": {last}}}",
+            ms(med),
+            ms(min)
+        );
+    } else {
+        println!(
+            "{name:<6} {}: median {:.3} ms, min {:.3} ms per step ({steps} steps); loss {first:.5} -> {last:.5}",
+            w.description,
+            ms(med),
+            ms(min)
+        );
+    }
+    if last.partial_cmp(&first) != Some(std::cmp::Ordering::Less) {
+        return Err(LuxError::invalid_argument(
+            "lux-bench",
+            format!("{name}: the loss did not fall ({first} -> {last})"),
+        ));
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let smoke = args.iter().any(|a| a == "--smoke");
-    let named: Vec<&str> = args.iter().map(String::as_str).filter(|a| !a.starts_with("--")).collect();
-    let all = named.is_empty();
-    for name in &named {
-        if !["matmul", "tiny"].contains(name) {
-            return Err(LuxError::InvalidArgument {
-                op: "lux-bench".into(),
-                msg: format!("unknown workload `{name}` (matmul, tiny)"),
-            });
+    let flag = |f: &str| args.iter().any(|a| a == f);
+    let (smoke, json) = (flag("--smoke"), flag("--json"));
+    let mut seconds = 3.0;
+    let mut named: Vec<&str> = Vec::new();
+    let mut it = args.iter().map(String::as_str);
+    while let Some(a) = it.next() {
+        match a {
+            "--smoke" | "--json" => {}
+            "--seconds" => {
+                seconds = it
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .filter(|s: &f64| *s > 0.0)
+                    .ok_or_else(|| LuxError::invalid_argument("lux-bench", "--seconds takes a positive number"))?
+            }
+            name if ["matmul", "grad"].contains(&name) || WORKLOADS.contains(&name) => named.push(name),
+            other => {
+                return Err(LuxError::invalid_argument(
+                    "lux-bench",
+                    format!(
+                        "unknown argument `{other}` (matmul, grad, {}, --seconds S, --json, --smoke)",
+                        WORKLOADS.join(", ")
+                    ),
+                ));
+            }
         }
     }
-    if all || named.contains(&"matmul") {
+    let all = named.is_empty();
+    if (all && !json) || named.contains(&"matmul") {
         matmul(smoke)?;
     }
-    if all || named.contains(&"tiny") {
+    if (all && !json) || named.contains(&"grad") {
         tiny(smoke)?;
+    }
+    for name in WORKLOADS {
+        if all || named.contains(&name) {
+            train_steps(name, seconds, smoke, json)?;
+        }
     }
     Ok(())
 }
