@@ -4,8 +4,10 @@
 //! ([`display_model`]).
 
 mod display;
+mod stateful;
 
 pub use display::{ModelDisplay, display_model, julia_float};
+pub use stateful::StatefulLayer;
 
 use crate::Tensor;
 use crate::error::{LuxError, Result};

@@ -1,0 +1,301 @@
+//! The `compact!` proc-macro of lux-rs (Lux.jl's `@compact`). Use it as
+//! `lux::compact!`: its documentation, the classification of values and
+//! the semantics are there. Generated code names lux items only through
+//! `::lux::__private::compact`, never through the caller's imports.
+
+use proc_macro::TokenStream;
+use proc_macro2::{Span, TokenStream as TokenStream2};
+use quote::{format_ident, quote, quote_spanned};
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Expr, ExprClosure, Ident, Pat, Token, Type};
+
+/// Builds a layer from named values and a forward body (Lux's `@compact`);
+/// documented where it is re-exported, as `lux::compact!`.
+#[proc_macro]
+pub fn compact(input: TokenStream) -> TokenStream {
+    match syn::parse::<Input>(input).and_then(expand) {
+        Ok(ts) => ts.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// The parsed arguments, in order.
+struct Input {
+    items: Vec<Expr>,
+}
+
+impl Parse for Input {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        // `;` is accepted as a separator too (Lux's `@compact(a = 1; b = 2)`).
+        let mut items = Vec::new();
+        while !input.is_empty() {
+            items.push(input.parse::<Expr>()?);
+            if input.is_empty() {
+                break;
+            }
+            if input.peek(Token![;]) {
+                input.parse::<Token![;]>()?;
+            } else {
+                input.parse::<Token![,]>()?;
+            }
+        }
+        Ok(Input { items })
+    }
+}
+
+/// How one value enters the layer.
+enum ValueKind {
+    /// Classified by its type.
+    Auto(Expr),
+    /// `non_trainable(v)`.
+    NonTrainable(Expr),
+    /// `init_fn(f)` / `init_fn(f, parameter)`.
+    InitParam(Expr),
+    /// `init_fn(f, state)`.
+    InitState(Expr),
+}
+
+struct Keyword {
+    name: Ident,
+    kind: ValueKind,
+}
+
+fn err(span: Span, msg: &str) -> syn::Error {
+    syn::Error::new(span, msg)
+}
+
+/// The name of a call like `init_fn(..)` when `e` is one.
+fn call_name(e: &Expr) -> Option<(String, &Punctuated<Expr, Token![,]>)> {
+    if let Expr::Call(call) = e
+        && let Expr::Path(p) = &*call.func
+        && let Some(id) = p.path.get_ident()
+    {
+        return Some((id.to_string(), &call.args));
+    }
+    None
+}
+
+fn classify(value: Expr) -> syn::Result<ValueKind> {
+    match call_name(&value) {
+        Some((name, args)) if name == "non_trainable" => {
+            if args.len() != 1 {
+                return Err(err(value.span(), "non_trainable expects exactly one value: `non_trainable(v)`"));
+            }
+            Ok(ValueKind::NonTrainable(args[0].clone()))
+        }
+        Some((name, args)) if name == "init_fn" => {
+            if args.is_empty() || args.len() > 2 {
+                return Err(err(
+                    value.span(),
+                    "init_fn expects a function of the rng and an optional kind: `init_fn(|rng| ..)` or `init_fn(|rng| .., state)`",
+                ));
+            }
+            let f = args[0].clone();
+            let kind = match args.get(1) {
+                None => "parameter".to_string(),
+                Some(Expr::Path(p)) if p.path.get_ident().is_some() => p.path.get_ident().map(Ident::to_string).unwrap_or_default(),
+                Some(other) => return Err(err(other.span(), "the kind of init_fn must be `parameter` or `state`")),
+            };
+            match kind.as_str() {
+                "parameter" => Ok(ValueKind::InitParam(f)),
+                "state" => Ok(ValueKind::InitState(f)),
+                _ => Err(err(args[1].span(), "the kind of init_fn must be `parameter` or `state`")),
+            }
+        }
+        _ => Ok(ValueKind::Auto(value)),
+    }
+}
+
+/// The source text of a span, or its tokens when there is none.
+fn text(span: Span, tokens: TokenStream2) -> String {
+    span.source_text().unwrap_or_else(|| tokens.to_string())
+}
+
+/// A block's source without its braces, dedented (for printing).
+fn body_text(body: &Expr) -> String {
+    let src = text(body.span(), quote!(#body));
+    let inner = match body {
+        Expr::Block(_) => {
+            let s = src.trim();
+            s.strip_prefix('{').and_then(|s| s.strip_suffix('}')).unwrap_or(s).to_string()
+        }
+        _ => return src.trim().to_string(),
+    };
+    let lines: Vec<&str> = inner.lines().collect();
+    let indent = lines
+        .iter()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    let mut out: Vec<String> = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        let l = if i == 0 { l.trim() } else { l.get(indent..).unwrap_or(l.trim_start()).trim_end() };
+        if !(l.is_empty() && (i == 0 || i + 1 == lines.len())) {
+            out.push(l.to_string());
+        }
+    }
+    out.join("\n")
+}
+
+fn expand(input: Input) -> syn::Result<TokenStream2> {
+    if input.items.is_empty() {
+        return Err(err(Span::call_site(), "expects at least two expressions: a function and at least one keyword"));
+    }
+    let mut closure: Option<ExprClosure> = None;
+    let mut keywords: Vec<Keyword> = Vec::new();
+    let mut name: Option<Expr> = None;
+    let mut dispatch: Option<Type> = None;
+    for item in input.items {
+        match item {
+            Expr::Closure(c) => {
+                if closure.is_some() {
+                    return Err(err(c.span(), "expects one anonymous function"));
+                }
+                closure = Some(c);
+            }
+            Expr::Assign(a) => {
+                let Expr::Path(p) = &*a.left else {
+                    return Err(err(a.left.span(), "expects only keyword arguments"));
+                };
+                let Some(id) = p.path.get_ident().cloned() else {
+                    return Err(err(a.left.span(), "expects only keyword arguments"));
+                };
+                if id == "name" {
+                    name = Some(*a.right);
+                } else if id == "dispatch" {
+                    let right = &a.right;
+                    dispatch = Some(syn::parse2::<Type>(quote!(#right)).map_err(|_| {
+                        err(right.span(), "`dispatch` expects a type (a marker the layer's type is parameterised by)")
+                    })?);
+                } else {
+                    if keywords.iter().any(|k| k.name == id) {
+                        return Err(err(id.span(), &format!("the keyword `{id}` is given twice")));
+                    }
+                    keywords.push(Keyword { name: id, kind: classify(*a.right)? });
+                }
+            }
+            // `c` alone is `c = c` (Lux's `@compact(a = 1; c)`).
+            Expr::Path(p) if p.path.get_ident().is_some() => {
+                let id = p.path.get_ident().cloned().unwrap_or_else(|| format_ident!("_"));
+                if keywords.iter().any(|k| k.name == id) {
+                    return Err(err(id.span(), &format!("the keyword `{id}` is given twice")));
+                }
+                keywords.push(Keyword { name: id.clone(), kind: ValueKind::Auto(Expr::Path(p)) });
+            }
+            other => return Err(err(other.span(), "expects only keyword arguments")),
+        }
+    }
+    let Some(closure) = closure else {
+        return Err(err(Span::call_site(), "expects an anonymous function"));
+    };
+    if keywords.is_empty() {
+        return Err(err(Span::call_site(), "expects keyword arguments"));
+    }
+    let inputs: Vec<&Pat> = closure.inputs.iter().collect();
+    if inputs.is_empty() {
+        return Err(err(closure.or1_token.span, "expects the input as the function's first argument"));
+    }
+    if inputs.len() > 2 {
+        return Err(err(inputs[2].span(), "expects at most 2 arguments"));
+    }
+
+    let rt = quote!(::lux::__private::compact);
+    let mixed = Span::mixed_site();
+    let values = Ident::new("__values", mixed);
+    let (x, ps, st) = (Ident::new("__x", mixed), Ident::new("__ps", mixed), Ident::new("__st", mixed));
+    let n = keywords.len();
+    let fields: Vec<Ident> = (0..n).map(|i| Ident::new(&format!("__v{i}"), mixed)).collect();
+    let params: Vec<Ident> = (0..n).map(|i| Ident::new(&format!("__T{i}"), mixed)).collect();
+    let held: Vec<Ident> = (0..n).map(|i| Ident::new(&format!("__held{i}"), mixed)).collect();
+    let names: Vec<&Ident> = keywords.iter().map(|k| &k.name).collect();
+    let name_strs: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+
+    // Each value, classified and put in its slot.
+    let inits = keywords.iter().map(|k| match &k.kind {
+        ValueKind::NonTrainable(e) => quote_spanned!(e.span()=> #rt::non_trainable(#e)),
+        ValueKind::InitParam(f) => quote_spanned!(f.span()=> #rt::init_param(#f)),
+        ValueKind::InitState(f) => quote_spanned!(f.span()=> #rt::init_state(#f)),
+        ValueKind::Auto(e) => {
+            let w = Ident::new("__w", mixed);
+            let mix_check = match e {
+                Expr::Tuple(t) if (2..=6).contains(&t.elems.len()) => {
+                    let idx = (0..t.elems.len()).map(syn::Index::from);
+                    quote_spanned!(t.span()=> #rt::kinds::assert_no_layer_mix((#((&&&&&#rt::Wrap(&#w.0.#idx)).__compact_kind(),)*));)
+                }
+                _ => quote!(),
+            };
+            quote_spanned!(e.span()=> {
+                let #w = #rt::Wrap(#e);
+                #mix_check
+                (&&&&&#w).__compact_kind().slot(#w.0)
+            })
+        }
+    });
+
+    let (input_pat, input_ty) = match inputs[0] {
+        Pat::Type(pt) => (&*pt.pat, Some(&*pt.ty)),
+        other => (other, None),
+    };
+    let bind_input = match input_ty {
+        Some(ty) => quote_spanned!(ty.span()=>
+            #[allow(unused_variables)]
+            let #input_pat: #ty = <#ty as #rt::FromInput>::from_input(#x)?;
+        ),
+        None => quote!(#[allow(unused_variables)] let #input_pat: &#rt::Tree = #x;),
+    };
+    let bind_ps = inputs.get(1).map(|p| quote!(#[allow(unused_variables)] let #p: &#rt::Tree = #ps;));
+
+    let body = &*closure.body;
+    let body_block = match body {
+        Expr::Block(_) => quote!(#body),
+        other => quote!({ #other }),
+    };
+    let input_text = text(input_pat.span(), quote!(#input_pat));
+    let body_str = body_text(body);
+    let name_arg = match &name {
+        Some(e) => quote!(::std::option::Option::Some(::std::string::ToString::to_string(&#e))),
+        None => quote!(::std::option::Option::None),
+    };
+    let dispatch_ty = dispatch.map_or_else(|| quote!(#rt::NoDispatch), |t| quote!(#t));
+    let y = Ident::new("__y", mixed);
+    let underscores = (0..n).map(|_| quote!(_));
+
+    Ok(quote! {{
+        #[allow(unused_imports)]
+        use #rt::kinds::{ViaConst as _, ViaLayer as _, ViaLayerList as _, ViaLayerTuple as _, ViaParam as _, ViaState as _};
+        struct __CompactValues<#(#params),*> { #(#fields: #params),* }
+        impl<#(#params: #rt::Entry),*> #rt::Values for __CompactValues<#(#params),*> {
+            fn entries(&self) -> ::std::vec::Vec<(&'static str, &dyn #rt::Entry)> {
+                ::std::vec![#((#name_strs, &self.#fields as &dyn #rt::Entry)),*]
+            }
+        }
+        let #values = __CompactValues { #(#fields: #inits),* };
+        #rt::CompactLayer::<#dispatch_ty, _, _>::__new(
+            #values,
+            move |#values: &__CompactValues<#(#underscores),*>, #x: &#rt::Tree, #ps: &#rt::Tree, #st: &#rt::Tree|
+                -> #rt::Result<(#rt::Tree, #rt::Tree)> {
+                #(let #held = #rt::Slot::hold(&#values.#fields, #name_strs, #ps, #st)?;)*
+                #(
+                    #[allow(unused_variables, unused_mut)]
+                    let mut #names = #rt::Slot::view(&#values.#fields, &#held);
+                )*
+                #bind_input
+                #bind_ps
+                #[allow(unreachable_code, clippy::redundant_closure_call, clippy::needless_return)]
+                let #y = (|| -> #rt::Result<_> #body_block)();
+                let #y = #rt::output(#y?);
+                let __st_new = #rt::finish(#st, ::std::vec![
+                    #((#name_strs, #rt::Slot::store(&#values.#fields, &#held, #names))),*
+                ])?;
+                ::std::result::Result::Ok((#y, __st_new))
+            },
+            #name_arg,
+            #input_text,
+            #body_str,
+        )
+    }})
+}
