@@ -108,21 +108,16 @@ fn classify(value: Expr) -> syn::Result<ValueKind> {
     }
 }
 
-/// The source text of a span, or its tokens when there is none.
-fn text(span: Span, tokens: TokenStream2) -> String {
-    span.source_text().unwrap_or_else(|| tokens.to_string())
-}
-
-/// A block's source without its braces, dedented (for printing).
+/// A block's source without its braces, dedented; an expression's tokens
+/// (for printing).
 fn body_text(body: &Expr) -> String {
-    let src = text(body.span(), quote!(#body));
-    let inner = match body {
-        Expr::Block(_) => {
-            let s = src.trim();
-            s.strip_prefix('{').and_then(|s| s.strip_suffix('}')).unwrap_or(s).to_string()
-        }
-        _ => return src.trim().to_string(),
+    let Expr::Block(block) = body else {
+        return tokens_text(quote!(#body));
     };
+    // A group's span covers the whole group, so its source is at hand.
+    let src = block.block.brace_token.span.join().source_text().unwrap_or_else(|| tokens_text(quote!(#block)));
+    let s = src.trim();
+    let inner = s.strip_prefix('{').and_then(|s| s.strip_suffix('}')).unwrap_or(s);
     let lines: Vec<&str> = inner.lines().collect();
     let indent = lines
         .iter()
@@ -139,6 +134,46 @@ fn body_text(body: &Expr) -> String {
         }
     }
     out.join("\n")
+}
+
+/// Tokens printed as code: groups by their source, spaces between tokens
+/// except around `.`, before `,;?` and calls/indexing, after joint
+/// punctuation and unary `&!`.
+fn tokens_text(ts: TokenStream2) -> String {
+    use proc_macro2::{Delimiter, Spacing, TokenTree};
+    let mut out = String::new();
+    let mut prev: Option<TokenTree> = None;
+    for tt in ts {
+        let piece = match &tt {
+            TokenTree::Group(g) => g.span().source_text().unwrap_or_else(|| {
+                let inner = tokens_text(g.stream());
+                match g.delimiter() {
+                    Delimiter::Parenthesis => format!("({inner})"),
+                    Delimiter::Bracket => format!("[{inner}]"),
+                    Delimiter::Brace => format!("{{ {inner} }}"),
+                    Delimiter::None => inner,
+                }
+            }),
+            other => other.to_string(),
+        };
+        let space = match (&prev, &tt) {
+            (None, _) => false,
+            (_, TokenTree::Punct(p)) if matches!(p.as_char(), '.' | ',' | ';' | '?') => false,
+            (Some(TokenTree::Punct(p)), _) if p.spacing() == Spacing::Joint || matches!(p.as_char(), '.' | '&' | '!') => {
+                false
+            }
+            (Some(TokenTree::Ident(_) | TokenTree::Group(_)), TokenTree::Group(g)) => {
+                !matches!(g.delimiter(), Delimiter::Parenthesis | Delimiter::Bracket)
+            }
+            _ => true,
+        };
+        if space {
+            out.push(' ');
+        }
+        out.push_str(&piece);
+        prev = Some(tt);
+    }
+    out
 }
 
 fn expand(input: Input) -> syn::Result<TokenStream2> {
@@ -254,7 +289,7 @@ fn expand(input: Input) -> syn::Result<TokenStream2> {
         Expr::Block(_) => quote!(#body),
         other => quote!({ #other }),
     };
-    let input_text = text(input_pat.span(), quote!(#input_pat));
+    let input_text = tokens_text(quote!(#input_pat));
     let body_str = body_text(body);
     let name_arg = match &name {
         Some(e) => quote!(::std::option::Option::Some(::std::string::ToString::to_string(&#e))),

@@ -62,6 +62,8 @@ pub struct NoDispatch;
 /// ```
 pub struct CompactLayer<D, V, F> {
     values: V,
+    /// The printed form of each value (used for those that are not layers).
+    shown: Vec<Shown>,
     forward: F,
     name: Option<String>,
     input: &'static str,
@@ -84,7 +86,8 @@ where
 {
     #[doc(hidden)]
     pub fn __new(values: V, forward: F, name: Option<String>, input: &'static str, body: &'static str) -> Self {
-        CompactLayer { values, forward, name, input, body, dispatch: PhantomData }
+        let shown = values.entries().iter().map(|(_, e)| Shown(e.descriptor())).collect();
+        CompactLayer { values, shown, forward, name, input, body, dispatch: PhantomData }
     }
 
     /// The `name = "…"` given to `compact!`, if any.
@@ -155,8 +158,51 @@ where
         Children::Named(self.sublayers())
     }
     fn printable_children(&self) -> Option<Vec<(String, &dyn Layer)>> {
-        // A named layer prints collapsed, as one line with its count.
-        self.name.as_ref().map(|_| Vec::new())
+        if self.name.is_some() {
+            // A named layer prints collapsed, as one line with its count.
+            return Some(Vec::new());
+        }
+        let entries = self.values.entries();
+        Some(
+            entries
+                .into_iter()
+                .zip(&self.shown)
+                .map(|((k, e), shown)| (k.to_string(), e.layer().unwrap_or(shown)))
+                .collect(),
+        )
+    }
+    fn display_close(&self) -> Option<String> {
+        if self.name.is_some() {
+            return None;
+        }
+        let mut s = format!(") do {}\n", self.input);
+        for line in self.body.lines() {
+            s.push_str(&format!("    {line}\n"));
+        }
+        s.push_str("end");
+        Some(s)
+    }
+}
+
+/// How a value that is not a layer prints among a `compact!` layer's
+/// children (`w = f32[3],`): a leaf with no parameters, never called.
+struct Shown(String);
+
+impl Layer for Shown {
+    fn forward(&self, _: &Tree, _: &Tree, _: &Tree) -> Result<(Tree, Tree)> {
+        Err(LuxError::InvalidArgument {
+            op: "compact! value".into(),
+            msg: format!("`{}` is a value of a compact! layer, not a layer", self.0),
+        })
+    }
+    fn param_count(&self) -> usize {
+        0
+    }
+    fn state_count(&self) -> usize {
+        0
+    }
+    fn describe(&self) -> String {
+        self.0.clone()
     }
 }
 
@@ -348,6 +394,16 @@ pub mod kinds {
 #[doc(hidden)]
 pub trait ConstValue: Send + Sync + 'static {}
 impl<T: Send + Sync + 'static> ConstValue for T {}
+
+/// Puts the value's name into the path of an error about its tree.
+fn at(name: &str) -> impl FnOnce(LuxError) -> LuxError + '_ {
+    move |e| match e {
+        LuxError::Structure { path, msg } if path.is_empty() || path == lux_core::ROOT => {
+            LuxError::Structure { path: name.into(), msg }
+        }
+        other => other,
+    }
+}
 
 /// The short name of a type, for printing constants.
 fn short_name<T: ?Sized>() -> &'static str {
@@ -558,7 +614,7 @@ impl<P: ParamValue> Slot for ParamSlot<P> {
         P: 'a,
         'a: 'h;
     fn hold<'a>(&'a self, name: &str, ps: &'a Tree, _: &'a Tree) -> Result<P::Bound<'a>> {
-        P::bind(ps.get(name)?)
+        P::bind(ps.get(name)?).map_err(at(name))
     }
     fn view<'h, 'a: 'h>(&self, held: &'h P::Bound<'a>) -> P::Bound<'a> {
         held.clone()
@@ -602,7 +658,7 @@ impl<P: ParamValue, F: Fn(&mut dyn Rng) -> Result<P> + Send + Sync> Slot for Ini
         Self: 'a,
         'a: 'h;
     fn hold<'a>(&'a self, name: &str, ps: &'a Tree, _: &'a Tree) -> Result<P::Bound<'a>> {
-        P::bind(ps.get(name)?)
+        P::bind(ps.get(name)?).map_err(at(name))
     }
     fn view<'h, 'a: 'h>(&self, held: &'h P::Bound<'a>) -> P::Bound<'a> {
         held.clone()
@@ -721,7 +777,7 @@ impl<S: StateValue> Slot for StateSlot<S> {
         S: 'a,
         'a: 'h;
     fn hold<'a>(&'a self, name: &str, _: &'a Tree, st: &'a Tree) -> Result<S> {
-        S::from_tree(st.get(name)?)
+        S::from_tree(st.get(name)?).map_err(at(name))
     }
     fn view<'h, 'a: 'h>(&self, held: &'h S) -> S {
         held.clone()
@@ -764,7 +820,7 @@ impl<S: StateValue, F: Fn(&mut dyn Rng) -> Result<S> + Send + Sync> Slot for Ini
         Self: 'a,
         'a: 'h;
     fn hold<'a>(&'a self, name: &str, _: &'a Tree, st: &'a Tree) -> Result<S> {
-        S::from_tree(st.get(name)?)
+        S::from_tree(st.get(name)?).map_err(at(name))
     }
     fn view<'h, 'a: 'h>(&self, held: &'h S) -> S {
         held.clone()

@@ -350,6 +350,9 @@ impl<L: Layer + ?Sized> Layer for &L {
     fn printable_children(&self) -> Option<Vec<(String, &dyn Layer)>> {
         (**self).printable_children()
     }
+    fn display_close(&self) -> Option<String> {
+        (**self).display_close()
+    }
 }
 
 /// A borrowed tree converts by cloning (tensors share their buffers), so
