@@ -355,7 +355,13 @@ pub mod kinds {
         }
     }
 
-    /// Tags of values that are not layers (for the mixed-tuple check).
+    /// Tags of values that are not layers (for the mixed-tuple check: a
+    /// layer in a tuple of non-layers fails this bound).
+    #[diagnostic::on_unimplemented(
+        message = "A container is found which combines Lux layers with non-Lux layers. This is not supported.",
+        label = "this tuple mixes layers and non-layers",
+        note = "a `compact!` value that holds layers must hold only layers (a Vec or an array of layers)"
+    )]
     pub trait NotLayer {}
     impl NotLayer for LayerListTag {}
     impl NotLayer for ParamTag {}
@@ -363,11 +369,6 @@ pub mod kinds {
     impl NotLayer for ConstTag {}
 
     /// A tuple of values is all layers or no layers.
-    #[diagnostic::on_unimplemented(
-        message = "A container is found which combines Lux layers with non-Lux layers. This is not supported.",
-        label = "this tuple mixes layers and non-layers",
-        note = "a `compact!` value that holds layers must hold only layers (a Vec, an array, or a tuple of layers)"
-    )]
     pub trait NoLayerMix {}
     macro_rules! no_mix {
         ($($t:ident),+) => {

@@ -1,6 +1,4 @@
 // The macro's own input errors, with Lux's messages, each pointing at the token.
-use lux::prelude::*;
-
 fn empty() {
     let _ = lux::compact!();
 }
@@ -22,7 +20,7 @@ fn three_arguments() {
 }
 
 fn init_fn_kind() {
-    let _ = lux::compact!(a = init_fn(|rng| Tensor::randn(rng, &[3], DType::F32), param), |x| Ok(x.clone()));
+    let _ = lux::compact!(a = init_fn(|rng| lux::core::Tensor::randn(rng, &[3], lux::core::DType::F32), param), |x| Ok(x.clone()));
 }
 
 fn main() {}
