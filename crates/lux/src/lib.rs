@@ -34,6 +34,11 @@ pub struct ReadmeDoctests;
 #[doc = include_str!("../../../docs/training.md")]
 pub struct TrainingGuideDoctests;
 
+/// The guide to writing layers (`docs/writing-layers.md`), compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/writing-layers.md")]
+pub struct WritingLayersGuideDoctests;
+
 #[doc(hidden)]
 pub mod compact_support;
 
