@@ -298,7 +298,9 @@ fn classify(value: Expr) -> syn::Result<ValueKind> {
             let f = args[0].clone();
             let kind = match args.get(1) {
                 None => "parameter".to_string(),
-                Some(Expr::Path(p)) if p.path.get_ident().is_some() => p.path.get_ident().map(Ident::to_string).unwrap_or_default(),
+                Some(Expr::Path(p)) if p.path.get_ident().is_some() => {
+                    p.path.get_ident().map(Ident::to_string).unwrap_or_default()
+                }
                 Some(other) => return Err(err(other.span(), "the kind of init_fn must be `parameter` or `state`")),
             };
             match kind.as_str() {
@@ -362,7 +364,9 @@ fn tokens_text(ts: TokenStream2) -> String {
         let space = match (&prev, &tt) {
             (None, _) => false,
             (_, TokenTree::Punct(p)) if matches!(p.as_char(), '.' | ',' | ';' | '?') => false,
-            (Some(TokenTree::Punct(p)), _) if p.spacing() == Spacing::Joint || matches!(p.as_char(), '.' | '&' | '!') => {
+            (Some(TokenTree::Punct(p)), _)
+                if p.spacing() == Spacing::Joint || matches!(p.as_char(), '.' | '&' | '!') =>
+            {
                 false
             }
             (Some(TokenTree::Ident(_) | TokenTree::Group(_)), TokenTree::Group(g)) => {

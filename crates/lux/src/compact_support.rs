@@ -21,10 +21,10 @@
 //! (`Activation: Layer`), so `act = Activation::Relu` is a sublayer with no
 //! parameters. A tuple mixing layers and non-layers is a compile error.
 
+use crate::rand::Rng;
 use lux_core::{COUNT_SEED, Children, DType, Layer, LuxError, RngState, StatefulLayer, Tensor};
 #[doc(hidden)]
 pub use lux_core::{Result, Tree};
-use crate::rand::Rng;
 use std::marker::PhantomData;
 
 /// The default `dispatch` marker of a [`CompactLayer`] (Lux's
@@ -759,11 +759,7 @@ impl<S: StateValue> Entry for StateSlot<S> {
         self.value.to_tree().state_count()
     }
     fn descriptor(&self) -> String {
-        if self.non_trainable {
-            format!("non_trainable({})", self.value.descriptor())
-        } else {
-            self.value.descriptor()
-        }
+        if self.non_trainable { format!("non_trainable({})", self.value.descriptor()) } else { self.value.descriptor() }
     }
 }
 
@@ -895,7 +891,9 @@ impl FromInput<'_> for Tensor {
 impl FromInput<'_> for f64 {
     fn from_input(x: &Tree) -> Result<Self> {
         match x {
-            Tree::Tensor(t) if t.shape().is_empty() || t.len() == 1 => t.to_dtype(DType::F64)?.to_vec::<f64>().map(|v| v[0]),
+            Tree::Tensor(t) if t.shape().is_empty() || t.len() == 1 => {
+                t.to_dtype(DType::F64)?.to_vec::<f64>().map(|v| v[0])
+            }
             other => other.as_float(),
         }
     }

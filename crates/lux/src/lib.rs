@@ -94,15 +94,15 @@ pub type Error = lux_core::LuxError;
 /// # Ok::<(), lux::Error>(())
 /// ```
 pub mod prelude {
+    pub use crate::compact;
     pub use lux_ad::{
         AdBackend, AutoFiniteDiff, AutoTape, Tolerances, check_gradients, gradient, hvp, jacobian, jvp,
         value_and_gradient, value_and_gradient_aux, vjp,
     };
-    pub use crate::compact;
     pub use lux_core::tree;
     pub use lux_core::{
-        Children, DType, Layer, LuxError, Result, RngState, StatefulLayer, Tensor, Tree, apply, apply_tensor, display_model,
-        forward_child, setup, stateless_apply, test_mode, train_mode,
+        Children, DType, Layer, LuxError, Result, RngState, StatefulLayer, Tensor, Tree, apply, apply_tensor,
+        display_model, forward_child, setup, stateless_apply, test_mode, train_mode,
     };
     pub use lux_layers::*;
     pub use lux_losses::*;

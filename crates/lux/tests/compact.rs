@@ -33,7 +33,10 @@ fn linear_layer() -> Result<()> {
     // a 3×3 input broadcasts w over its rows
     assert_eq!(call(Tensor::ones(&[3, 3], DType::F32)?)?, 3.0 * (1.0 + 5.0 + 10.0));
     // ∂/∂x Σ w ⊙ x = w
-    let g = gradient(|t| apply_tensor(&r, t.tensor("x")?, &ps, &st)?.0.sum_all(), &tree! { x: Tensor::ones(&[3], DType::F32)? })?;
+    let g = gradient(
+        |t| apply_tensor(&r, t.tensor("x")?, &ps, &st)?.0.sum_all(),
+        &tree! { x: Tensor::ones(&[3], DType::F32)? },
+    )?;
     assert_eq!(vec32(g.tensor("x")?), vec![1.0, 5.0, 10.0]);
     Ok(())
 }
@@ -147,11 +150,9 @@ fn custom_naming() -> Result<()> {
 
 #[test]
 fn hierarchical_models() -> Result<()> {
-    let model1 = compact!(
-        w1 = Dense::new(32, 32, Activation::Relu)?,
-        w2 = Dense::new(32, 32, Activation::Relu)?,
-        |x| w2.call(w1.call(x)?)
-    );
+    let model1 =
+        compact!(w1 = Dense::new(32, 32, Activation::Relu)?, w2 = Dense::new(32, 32, Activation::Relu)?, |x| w2
+            .call(w1.call(x)?));
     let model2 = compact!(w1 = model1, w2 = Dense::new(32, 32, Activation::Relu)?, |x| w2.call(w1.call(x)?));
     assert_eq!(
         display_model(&model2),
@@ -254,14 +255,15 @@ fn iterable_inputs() -> Result<()> {
     }
 
     // a Vec of layers is indexable (0-based here; the tree keys are Lux's "1", "2")
-    let model = compact!(
-        x = vec![Dense::new(32, 32, Activation::Identity)?, Dense::new(32, 32, Activation::Identity)?],
-        |s| x[1].call(x[0].call(s)?)
-    );
+    let model =
+        compact!(x = vec![Dense::new(32, 32, Activation::Identity)?, Dense::new(32, 32, Activation::Identity)?], |s| x
+            [1]
+        .call(x[0].call(s)?));
     let (ps, st) = setup(&mut rng(0), &model)?;
     let s = Tensor::randn(&mut rng(4), &[2, 32], DType::F32)?;
     let lin = |k: &str, v: &Tensor| -> Result<Tensor> {
-        v.matmul(&ps.at(&format!("x.{k}.weight"))?.as_tensor()?.transpose(0, 1)?)?.add(ps.at(&format!("x.{k}.bias"))?.as_tensor()?)
+        v.matmul(&ps.at(&format!("x.{k}.weight"))?.as_tensor()?.transpose(0, 1)?)?
+            .add(ps.at(&format!("x.{k}.bias"))?.as_tensor()?)
     };
     let want = lin("2", &lin("1", &s)?)?;
     assert_close(&vec32(&apply_tensor(&model, &s, &ps, &st)?.0), &vec32(&want), 1e-5);
@@ -404,7 +406,8 @@ fn multiple_returns() -> Result<()> {
     assert_eq!((y2.to_scalar::<f64>()?, st2.get("a")?), (-1.0, &Tree::Int(0)));
     // ∂y/∂x: 1 on the first branch; 0 on the second (Lux: `nothing`)
     let dx = |v: f64| -> Result<f64> {
-        let g = gradient(|t| apply_tensor(&model, t.tensor("x")?, &ps, &st)?.0.sum_all(), &tree! { x: Tensor::scalar(v) })?;
+        let g =
+            gradient(|t| apply_tensor(&model, t.tensor("x")?, &ps, &st)?.0.sum_all(), &tree! { x: Tensor::scalar(v) })?;
         g.tensor("x")?.to_scalar::<f64>()
     };
     assert_eq!((dx(2.0)?, dx(-2.0)?), (1.0, 0.0));
@@ -487,8 +490,46 @@ fn in_a_chain_and_trained_with_the_training_api() -> Result<()> {
     let data = (x, y);
     let mut losses = Vec::new();
     for _ in 0..300 {
-        losses.push(single_train_step_mut(&AutoTape, &MSELoss::default(), &data, &mut ts, false)?.loss.to_scalar::<f32>()?);
+        losses.push(
+            single_train_step_mut(&AutoTape, &MSELoss::default(), &data, &mut ts, false)?.loss.to_scalar::<f32>()?,
+        );
     }
     assert!(losses[299] < losses[0] / 10.0, "{} → {}", losses[0], losses[299]);
+    Ok(())
+}
+
+#[test]
+fn the_second_argument_is_the_whole_ps() -> Result<()> {
+    let model = compact!(
+        w = Tensor::full(&[2], 3.0, DType::F32)?,
+        d = Dense::new(2, 2, Activation::Identity)?,
+        |x: &Tensor, p| {
+            assert_eq!(p.keys().collect::<Vec<_>>(), vec!["d", "w"]);
+            x.mul(p.tensor("w")?)
+        }
+    );
+    let (ps, st) = setup(&mut rng(0), &model)?;
+    let (y, _) = apply_tensor(&model, Tensor::ones(&[2], DType::F32)?, &ps, &st)?;
+    assert_eq!(vec32(&y), vec![3.0, 3.0]);
+    Ok(())
+}
+
+#[test]
+fn converted_trees_give_f64_outputs() -> Result<()> {
+    // what `f64(ps)`/`f64(st)` do to a compact layer's trees (the precision crate converts trees)
+    let model = compact!(
+        d = Dense::new(3, 2, Activation::Identity)?,
+        offset = non_trainable(Tensor::ones(&[2], DType::F32)?),
+        |x: &Tensor| d.call_tensor(x)?.add(&offset)
+    );
+    let (ps, st) = setup(&mut rng(0), &model)?;
+    let f64_tree = |t: &Tree| t.try_map(|_, x| x.to_dtype(DType::F64));
+    let (ps64, st64) = (f64_tree(&ps)?, f64_tree(&st)?);
+    let x = Tensor::randn(&mut rng(1), &[4, 3], DType::F32)?;
+    let (y32, _) = apply_tensor(&model, &x, &ps, &st)?;
+    let (y64, st64_new) = apply_tensor(&model, x.to_dtype(DType::F64)?, &ps64, &st64)?;
+    assert_eq!((y32.dtype(), y64.dtype()), (DType::F32, DType::F64));
+    assert_eq!(st64_new.tensor("offset")?.dtype(), DType::F64);
+    assert_close(&vec32(&y64.to_dtype(DType::F32)?), &vec32(&y32), 1e-6);
     Ok(())
 }

@@ -164,5 +164,8 @@ fn display_shows_the_flag_and_the_model() {
     let loose = StatefulLayer::with_fixed_state_type(Linear, ps, st, false);
     assert_eq!(format!("{loose:?}"), "StatefulLayer{false}(Linear(2 => 3))");
     let (model, ps, st) = loose.into_parts();
-    assert_eq!((model.describe(), ps.map(|p| p.param_count()), st.state_count()), ("Linear(2 => 3)".into(), Some(6), 2));
+    assert_eq!(
+        (model.describe(), ps.map(|p| p.param_count()), st.state_count()),
+        ("Linear(2 => 3)".into(), Some(6), 2)
+    );
 }
