@@ -29,6 +29,12 @@ use std::marker::PhantomData;
 
 /// The default `dispatch` marker of a [`CompactLayer`] (Lux's
 /// `:₋₋₋no_special_dispatch₋₋₋`).
+///
+/// ```
+/// use lux::{CompactLayer, NoDispatch};
+/// fn is_plain<V, F>(_: &CompactLayer<NoDispatch, V, F>) -> bool { true }
+/// assert!(is_plain(&lux::compact!(a = 1, |x: i64| Ok(x + a))));
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NoDispatch;
 
@@ -91,6 +97,16 @@ where
     }
 
     /// The `name = "…"` given to `compact!`, if any.
+    ///
+    /// ```
+    /// let named = lux::compact!(a = 1, name = "Offset", |x: i64| Ok(x + a));
+    /// assert_eq!(named.name(), Some("Offset"));
+    /// let plain = lux::compact!(a = 1, |x: i64| {
+    ///     let y = x + a;
+    ///     Ok(y)
+    /// });
+    /// assert_eq!((plain.name(), plain.body_text()), (None, "let y = x + a;\nOk(y)"));
+    /// ```
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
     }
@@ -862,7 +878,19 @@ impl<T: ConstValue> Slot for ConstSlot<T> {
 // ----- the forward body's input and output ------------------------------------------
 
 /// What a typed input of a `compact!` body (`|x: &Tensor|`,
-/// `|(a, b): (&Tensor, f64)|`) is converted from.
+/// `|(a, b): (&Tensor, f64)|`) is converted from; an input of another kind
+/// is an `Err` naming what was expected.
+///
+/// ```
+/// use lux::prelude::*;
+/// let m = lux::compact!(k = 2.0, |(x, s): (&Tensor, f64)| x.mul_scalar(s * k));
+/// let (ps, st) = setup(&mut RngState::seed_from_u64(0), &m)?;
+/// let x = Tensor::ones(&[2], DType::F32)?;
+/// let (y, _) = apply_tensor(&m, Tree::seq([Tree::from(&x), Tree::Float(1.5)]), &ps, &st)?;
+/// assert_eq!(y.to_vec::<f32>()?, vec![3.0, 3.0]);
+/// assert!(apply(&m, &x, &ps, &st).is_err()); // not a pair
+/// # Ok::<(), lux::Error>(())
+/// ```
 #[diagnostic::on_unimplemented(
     message = "a `compact!` input cannot be bound as `{Self}`",
     note = "use `&Tree` (the default), `&Tensor`, `Tensor`, `f64`, `i64`, `bool`, or a pair/triple of those"

@@ -13,6 +13,7 @@
 //! | [`losses`] (`lux-losses`) | Lux's loss functions as values (`MSELoss`, `CrossEntropyLoss`, …), `Agg`, `LossFunction` |
 //! | [`train`] (`lux-train`) | Optimisers.jl's rules, `OptState`, schedules, `TrainState` and the Training API |
 //! | [`data`] (`lux-data`) | the bundled UCI digits, seeded train/test splits and mini-batches |
+//! | [`compact!`] (`lux-compact-macro`) | layers written inline (Lux's `@compact`), as [`CompactLayer`]s; see `docs/writing-layers.md` |
 //! | [`rand`] | the `rand` crate, in the version the `Layer` trait uses |
 //!
 //! ```

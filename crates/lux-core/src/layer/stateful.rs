@@ -193,6 +193,28 @@ impl<M: Layer> StatefulLayer<M> {
     }
 
     /// The model.
+    ///
+    /// ```
+    /// use lux_core::{tree, DType, Layer, Result, StatefulLayer, Tensor, Tree};
+    /// struct Scale;
+    /// impl Layer for Scale {
+    ///     fn init_params(&self, _: &mut dyn rand::Rng) -> Result<Tree> {
+    ///         Ok(tree! { w: Tensor::ones(&[2], DType::F32)? })
+    ///     }
+    ///     fn forward(&self, x: &Tree, ps: &Tree, st: &Tree) -> Result<(Tree, Tree)> {
+    ///         Ok((x.as_tensor()?.mul(ps.tensor("w")?)?.into(), st.clone()))
+    ///     }
+    /// }
+    /// let mut s = StatefulLayer::new(Scale, None, Tree::new());
+    /// assert_eq!((s.model().describe(), s.ps(), s.param_count()), ("Scale".to_string(), None, 2));
+    /// s.set_ps(tree! { w: Tensor::full(&[3], 2.0, DType::F32)? });
+    /// assert_eq!(s.param_count(), 3); // the stored parameters' count
+    /// s.set_state(tree! { calls: 4i64 });
+    /// assert_eq!((s.state(), s.state_count()), (tree! { calls: 4i64 }, 1));
+    /// let (_model, ps, st) = s.into_parts();
+    /// assert_eq!((ps.map(|p| p.param_count()), st), (Some(3), tree! { calls: 4i64 }));
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn model(&self) -> &M {
         &self.model
     }
