@@ -533,3 +533,24 @@ fn converted_trees_give_f64_outputs() -> Result<()> {
     assert_close(&vec32(&y64.to_dtype(DType::F32)?), &vec32(&y32), 1e-6);
     Ok(())
 }
+
+#[test]
+fn value_holders_are_not_callable_layers() -> Result<()> {
+    // Lux: `ValueStorage()(x, ps, st)` is an ArgumentError. Here the list of
+    // sublayers and the printed values are children a caller could reach.
+    let model = compact!(ws = vec![Dense::new(2, 2, Activation::Identity)?], k = 2, |x| ws[0].call(x));
+    let Children::Named(children) = model.children() else { panic!("a compact! layer has named children") };
+    let list = children.iter().find(|(k, _)| k == "ws").map(|(_, l)| *l).expect("ws is a child");
+    assert_eq!(list.display_name(), "NamedTuple");
+    let err = list.forward(&Tree::None, &Tree::new(), &Tree::new()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "compact! layer list: invalid argument: a list of sublayers is not a layer; call its elements"
+    );
+    let printed = model.printable_children().expect("printed children");
+    let (_, k) = printed.iter().find(|(k, _)| k == "k").expect("k is printed");
+    assert_eq!(k.describe(), "2");
+    let err = k.forward(&Tree::None, &Tree::new(), &Tree::new()).unwrap_err();
+    assert_eq!(err.to_string(), "compact! value: invalid argument: `2` is a value of a compact! layer, not a layer");
+    Ok(())
+}
