@@ -26,8 +26,8 @@ pub use autodiff::{CustomOp, GradCall, Release};
 pub use dtype::{DType, Element, Real};
 pub use error::{LuxError, Result};
 pub use layer::{
-    COUNT_SEED, Children, Layer, ModelDisplay, apply, apply_tensor, display_model, empty_state, forward_child,
-    julia_float, setup, stateless_apply, test_mode, train_mode, update_state,
+    COUNT_SEED, Children, Layer, ModelDisplay, StatefulLayer, apply, apply_tensor, display_model, empty_state,
+    forward_child, julia_float, setup, stateless_apply, test_mode, train_mode, update_state,
 };
 pub use ops::{broadcast_shapes, matmul::gemm, normalize_axis};
 pub use tensor::{FloatData, Tensor, alloc_buffer, buffer_len};

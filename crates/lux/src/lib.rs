@@ -13,6 +13,7 @@
 //! | [`losses`] (`lux-losses`) | Lux's loss functions as values (`MSELoss`, `CrossEntropyLoss`, …), `Agg`, `LossFunction` |
 //! | [`train`] (`lux-train`) | Optimisers.jl's rules, `OptState`, schedules, `TrainState` and the Training API |
 //! | [`data`] (`lux-data`) | the bundled UCI digits, seeded train/test splits and mini-batches |
+//! | [`compact!`] (`lux-compact-macro`) | layers written inline (Lux's `@compact`), as [`CompactLayer`]s; see `docs/writing-layers.md` |
 //! | [`rand`] | the `rand` crate, in the version the `Layer` trait uses |
 //!
 //! ```
@@ -34,7 +35,17 @@ pub struct ReadmeDoctests;
 #[doc = include_str!("../../../docs/training.md")]
 pub struct TrainingGuideDoctests;
 
+/// The guide to writing layers (`docs/writing-layers.md`), compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/writing-layers.md")]
+pub struct WritingLayersGuideDoctests;
+
+#[doc(hidden)]
+pub mod compact_support;
+
+pub use compact_support::{CompactLayer, FromInput, NoDispatch};
 pub use lux_ad as ad;
+pub use lux_compact_macro::compact;
 pub use lux_core as core;
 /// The `rand` crate, in the version the [`Layer`](lux_core::Layer) trait's
 /// generators come from: `lux::rand::SeedableRng`, `lux::rand::rngs::StdRng`.
@@ -46,6 +57,12 @@ pub use lux_layers as layers;
 pub use lux_losses as losses;
 pub use lux_ops as ops;
 pub use lux_train as train;
+
+/// The run-time support of the code `compact!` generates (not a public API).
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::compact_support as compact;
+}
 
 /// The error type of every lux-rs crate.
 pub type Error = lux_core::LuxError;
@@ -78,14 +95,15 @@ pub type Error = lux_core::LuxError;
 /// # Ok::<(), lux::Error>(())
 /// ```
 pub mod prelude {
+    pub use crate::compact;
     pub use lux_ad::{
         AdBackend, AutoFiniteDiff, AutoTape, Tolerances, check_gradients, gradient, hvp, jacobian, jvp,
         value_and_gradient, value_and_gradient_aux, vjp,
     };
     pub use lux_core::tree;
     pub use lux_core::{
-        Children, DType, Layer, LuxError, Result, RngState, Tensor, Tree, apply, apply_tensor, display_model,
-        forward_child, setup, stateless_apply, test_mode, train_mode,
+        Children, DType, Layer, LuxError, Result, RngState, StatefulLayer, Tensor, Tree, apply, apply_tensor,
+        display_model, forward_child, setup, stateless_apply, test_mode, train_mode,
     };
     pub use lux_layers::*;
     pub use lux_losses::*;

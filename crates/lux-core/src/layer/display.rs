@@ -90,12 +90,15 @@ fn big_show(out: &mut String, layer: &dyn Layer, indent: usize, name: Option<&st
             s
         })
         .collect();
+    // A layer with its own close (Lux's `@compact`) lists its children one
+    // by one, as Lux does.
+    let group = layer.display_close().is_none();
     let mut i = 0;
     while i < children.len() {
         let (key, child) = &children[i];
         let (base, underscore, first) = parse_name(key);
         let mut j = i;
-        if let Some(first) = first {
+        if let Some(first) = first.filter(|_| group) {
             let mut last = first;
             while j + 1 < children.len() && looks[j + 1] == looks[i] {
                 match parse_name(&children[j + 1].0) {
@@ -117,19 +120,24 @@ fn big_show(out: &mut String, layer: &dyn Layer, indent: usize, name: Option<&st
         i = j + 1;
     }
 
+    // The closing `)`, or the layer's own close (`) do x` … `end`).
+    let close = layer.display_close().unwrap_or_else(|| ")".into());
+    let close = close.replace('\n', &format!("\n{}", " ".repeat(indent)));
+    out.push_str(&" ".repeat(indent));
+    out.push_str(&close);
     if indent == 0 {
-        out.push_str(") ");
-        big_finale(out, layer);
+        let last = close.rsplit('\n').next().unwrap_or("").chars().count();
+        big_finale(out, layer, 10usize.saturating_sub(last).max(1));
     } else {
-        out.push_str(&" ".repeat(indent));
-        out.push_str("),\n");
+        out.push_str(",\n");
     }
 }
 
-fn big_finale(out: &mut String, layer: &dyn Layer) {
+/// The totals, the first line's `#` after `pad` spaces (column 10 after a `)`).
+fn big_finale(out: &mut String, layer: &dyn Layer, pad: usize) {
     out.push_str(&format!(
         "{}# Total: {} parameters,\n{}#        plus {} states.",
-        " ".repeat(8),
+        " ".repeat(pad),
         underscorise(layer.param_count()),
         " ".repeat(10),
         underscorise(layer.state_count())

@@ -4,8 +4,10 @@
 //! ([`display_model`]).
 
 mod display;
+mod stateful;
 
 pub use display::{ModelDisplay, display_model, julia_float};
+pub use stateful::StatefulLayer;
 
 use crate::Tensor;
 use crate::error::{LuxError, Result};
@@ -411,6 +413,30 @@ pub trait Layer: Send + Sync {
     fn printable_children(&self) -> Option<Vec<(String, &dyn Layer)>> {
         None
     }
+
+    /// What [`display_model`] prints in place of a container's closing `)`
+    /// (lines after the first are indented with the container). Lux's
+    /// `@compact` prints `) do x`, its body and `end` there. Such a layer's
+    /// children are listed one by one, never grouped into ranges (as Lux's
+    /// `@compact` prints them). Default: `None` (a plain `)`).
+    ///
+    /// ```
+    /// use lux_core::{display_model, Children, Layer, Result, Tree};
+    /// struct Leaf;
+    /// impl Layer for Leaf {
+    ///     fn forward(&self, x: &Tree, _: &Tree, st: &Tree) -> Result<(Tree, Tree)> { Ok((x.clone(), st.clone())) }
+    /// }
+    /// struct Twice(Leaf);
+    /// impl Layer for Twice {
+    ///     fn forward(&self, x: &Tree, ps: &Tree, st: &Tree) -> Result<(Tree, Tree)> { self.0.forward(x, ps, st) }
+    ///     fn children(&self) -> Children<'_> { Children::Named(vec![("f".into(), &self.0 as &dyn Layer)]) }
+    ///     fn display_close(&self) -> Option<String> { Some(") do x\n    f(f(x))\nend".into()) }
+    /// }
+    /// assert_eq!(display_model(&Twice(Leaf)), "Twice(\n    f = Leaf,\n) do x\n    f(f(x))\nend       # Total: 0 parameters,\n          #        plus 0 states.");
+    /// ```
+    fn display_close(&self) -> Option<String> {
+        None
+    }
 }
 
 /// `a::b::Name<T, U>` → `Name`.
@@ -457,6 +483,9 @@ macro_rules! forward_layer_impl {
             }
             fn printable_children(&self) -> Option<Vec<(String, &dyn Layer)>> {
                 (**self).printable_children()
+            }
+            fn display_close(&self) -> Option<String> {
+                (**self).display_close()
             }
         }
     )*};

@@ -4,6 +4,7 @@ mod algebra;
 mod huge_shapes;
 mod layer;
 mod scalars;
+mod stateful;
 mod tensor_serde;
 mod tree;
 mod tree_props;
