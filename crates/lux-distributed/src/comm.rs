@@ -11,13 +11,14 @@
 //! the data.
 
 use lux_core::__private::half::{bf16, f16};
-use lux_core::{DType, LuxError, Result, RngState, Tensor, Tree};
+use lux_core::{DType, Element, LuxError, Result, RngState, Tensor, Tree};
 use lux_train::{OptState, TrainState};
 use mpi::Threading;
 use mpi::collective::{CommunicatorCollectives, Root, SystemOperation};
 use mpi::environment::Universe;
 use mpi::topology::{Communicator, SimpleCommunicator};
 use mpi::traits::Equivalence;
+use std::cell::RefCell;
 
 /// Lux's `MPIBackend`: the backend to pass to [`initialize`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -207,11 +208,8 @@ impl Backend {
         if !is_root {
             return Ok(None);
         }
-        if op == ReduceOp::Mean {
-            packed.divide(self.size);
-        }
         let mut out = x.clone();
-        packed.unpack(&mut out, Mode::Reduce { mean: op == ReduceOp::Mean })?;
+        packed.unpack(&mut out, Mode::Reduce { mean: op == ReduceOp::Mean }, self.size)?;
         Ok(Some(out))
     }
 
@@ -352,26 +350,54 @@ pub(crate) fn bcast_mut(world: &SimpleCommunicator, x: &mut Tree, root: usize) -
         }
     }
     // The root's tree is already the result (and keeps its buffers unshared).
-    if is_root { Ok(()) } else { packed.unpack(x, Mode::Copy) }
+    if is_root { Ok(()) } else { packed.unpack(x, Mode::Copy, 1) }
+}
+
+/// Buffers kept between all-reduces on this thread: filling memory that is
+/// already mapped is several times faster than faulting in fresh pages for
+/// every step's gradients (they hold two copies of the largest tree).
+#[derive(Default)]
+struct Scratch {
+    send: Packed,
+    f32: Vec<f32>,
+    f64: Vec<f64>,
+    i64: Vec<i64>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
 }
 
 pub(crate) fn allreduce_mut(world: &SimpleCommunicator, x: &mut Tree, op: ReduceOp) -> Result<()> {
-    let packed = Packed::of(x, Mode::Reduce { mean: op == ReduceOp::Mean }, op_tag(op));
+    let mut scratch = SCRATCH.with(RefCell::take);
+    let result = allreduce_with(world, x, op, &mut scratch);
+    SCRATCH.with(|s| s.replace(scratch));
+    result
+}
+
+fn allreduce_with(world: &SimpleCommunicator, x: &mut Tree, op: ReduceOp, s: &mut Scratch) -> Result<()> {
+    let mode = Mode::Reduce { mean: op == ReduceOp::Mean };
+    let packed = Packed::fill(std::mem::take(&mut s.send), x, mode, op_tag(op));
     let mut packed = agree(world, "allreduce", x, packed)?;
-    fn lane<T: Equivalence + Default + Copy>(world: &SimpleCommunicator, v: &mut Vec<T>, op: ReduceOp) {
-        if !v.is_empty() {
-            let mut recv = vec![T::default(); v.len()];
-            world.all_reduce_into(&v[..], &mut recv[..], op.system());
-            *v = recv;
+    fn lane<T: Equivalence + Default + Copy>(
+        world: &SimpleCommunicator,
+        send: &mut Vec<T>,
+        recv: &mut Vec<T>,
+        op: ReduceOp,
+    ) {
+        if !send.is_empty() {
+            recv.clear();
+            recv.resize(send.len(), T::default());
+            world.all_reduce_into(&send[..], &mut recv[..], op.system());
+            std::mem::swap(send, recv);
         }
     }
-    lane(world, &mut packed.f32, op);
-    lane(world, &mut packed.f64, op);
-    lane(world, &mut packed.i64, op);
-    if op == ReduceOp::Mean {
-        packed.divide(index(world.size()));
-    }
-    packed.unpack(x, Mode::Reduce { mean: op == ReduceOp::Mean })
+    lane(world, &mut packed.f32, &mut s.f32, op);
+    lane(world, &mut packed.f64, &mut s.f64, op);
+    lane(world, &mut packed.i64, &mut s.i64, op);
+    let result = packed.unpack(x, mode, index(world.size()));
+    s.send = packed;
+    result
 }
 
 /// Exchanges the signatures; `Ok` with the packed buffers only when every
@@ -462,10 +488,37 @@ fn dtype_tag(d: DType) -> u64 {
 
 impl Packed {
     fn of(x: &Tree, mode: Mode, salt: u64) -> Result<Packed> {
-        let mut p = Packed::default();
+        Packed::fill(Packed::default(), x, mode, salt)
+    }
+
+    /// As [`of`](Packed::of), reusing `p`'s buffers.
+    fn fill(mut p: Packed, x: &Tree, mode: Mode, salt: u64) -> Result<Packed> {
+        p.f32.clear();
+        p.f64.clear();
+        p.i64.clear();
+        p.u16.clear();
+        p.u8.clear();
+        p.rngs.clear();
+        // Sized up front: growing a buffer of the whole model copies it again.
+        let leaves = x.leaves();
+        let count = |f: &dyn Fn(DType) -> bool| -> usize {
+            leaves
+                .iter()
+                .map(|(_, l)| if let Tree::Tensor(t) = l { if f(t.dtype()) { t.len() } else { 0 } } else { 0 })
+                .sum()
+        };
+        let half = |d: DType| matches!(d, DType::F16 | DType::BF16);
+        let copy = mode == Mode::Copy;
+        p.f32.reserve(count(&|d| d == DType::F32 || (!copy && half(d))));
+        p.f64.reserve(count(&|d| d == DType::F64));
+        p.i64.reserve(count(&|d| d == DType::I64));
+        if copy {
+            p.u16.reserve(count(&|d| half(d)));
+            p.u8.reserve(count(&|d| d == DType::Bool));
+        }
         let mut h = Fnv(0xcbf2_9ce4_8422_2325);
         h.num(salt);
-        for (path, leaf) in x.leaves() {
+        for (path, leaf) in leaves {
             h.bytes(path.as_bytes());
             h.bytes(leaf.kind_name().as_bytes());
             match leaf {
@@ -513,36 +566,38 @@ impl Packed {
         Ok(())
     }
 
-    fn divide(&mut self, n: usize) {
-        let (a, b) = (n as f32, n as f64);
-        self.f32.iter_mut().for_each(|v| *v /= a);
-        self.f64.iter_mut().for_each(|v| *v /= b);
-    }
-
     /// Writes the buffers back into `x`'s leaves (the tree they were packed
-    /// from, or one of the same signature), in place where `x` holds its
-    /// buffers alone.
-    fn unpack(self, x: &mut Tree, mode: Mode) -> Result<()> {
+    /// from, or one of the same signature); a `Mean` divides float leaves
+    /// by `workers` on the way. Each tensor leaf gets a fresh buffer,
+    /// written once (filling a buffer that is shared with the caller's
+    /// gradients would copy it first, then overwrite it).
+    fn unpack(&mut self, x: &mut Tree, mode: Mode, workers: usize) -> Result<()> {
         let reduce = matches!(mode, Mode::Reduce { .. });
+        let mean = mode == (Mode::Reduce { mean: true });
+        let (d32, d64) = (workers as f32, workers as f64);
         let mut c = Cursors::default();
-        let mut rngs = self.rngs.into_iter();
+        let mut rngs = std::mem::take(&mut self.rngs).into_iter();
         for (_, leaf) in x.leaves_mut() {
             match leaf {
                 Tree::Tensor(t) => {
-                    let n = t.len();
-                    match t.dtype() {
-                        DType::F32 => t.make_mut::<f32>()?.0.copy_from_slice(c.f32.take(&self.f32, n)?),
-                        DType::F64 => t.make_mut::<f64>()?.0.copy_from_slice(c.f64.take(&self.f64, n)?),
-                        DType::I64 => t.make_mut::<i64>()?.0.copy_from_slice(c.i64.take(&self.i64, n)?),
-                        DType::F16 if reduce => write(t.make_mut::<f16>()?.0, c.f32.take(&self.f32, n)?, f16::from_f32),
-                        DType::BF16 if reduce => {
-                            write(t.make_mut::<bf16>()?.0, c.f32.take(&self.f32, n)?, bf16::from_f32)
+                    let (n, shape) = (t.len(), t.shape().to_vec());
+                    *t = match t.dtype() {
+                        DType::F32 if mean => fresh(&shape, c.f32.take(&self.f32, n)?, |v| v / d32)?,
+                        DType::F64 if mean => fresh(&shape, c.f64.take(&self.f64, n)?, |v| v / d64)?,
+                        DType::F16 | DType::BF16 if mean => {
+                            let t32 = fresh(&shape, c.f32.take(&self.f32, n)?, |v| v / d32)?;
+                            t32.to_dtype(t.dtype())?
                         }
-                        DType::F16 => write(t.make_mut::<f16>()?.0, c.u16.take(&self.u16, n)?, f16::from_bits),
-                        DType::BF16 => write(t.make_mut::<bf16>()?.0, c.u16.take(&self.u16, n)?, bf16::from_bits),
-                        DType::Bool if reduce => {}
-                        DType::Bool => write(t.make_mut::<bool>()?.0, c.u8.take(&self.u8, n)?, |v| v != 0),
-                    }
+                        DType::F32 => fresh(&shape, c.f32.take(&self.f32, n)?, |v| v)?,
+                        DType::F64 => fresh(&shape, c.f64.take(&self.f64, n)?, |v| v)?,
+                        DType::I64 => fresh(&shape, c.i64.take(&self.i64, n)?, |v| v)?,
+                        DType::F16 if reduce => fresh(&shape, c.f32.take(&self.f32, n)?, f16::from_f32)?,
+                        DType::BF16 if reduce => fresh(&shape, c.f32.take(&self.f32, n)?, bf16::from_f32)?,
+                        DType::F16 => fresh(&shape, c.u16.take(&self.u16, n)?, f16::from_bits)?,
+                        DType::BF16 => fresh(&shape, c.u16.take(&self.u16, n)?, bf16::from_bits)?,
+                        DType::Bool if reduce => continue,
+                        DType::Bool => fresh(&shape, c.u8.take(&self.u8, n)?, |v| v != 0)?,
+                    };
                 }
                 Tree::Bool(b) if mode == Mode::Copy => *b = c.u8.take(&self.u8, 1)?[0] != 0,
                 Tree::Int(i) if mode == Mode::Copy => *i = c.i64.take(&self.i64, 1)?[0],
@@ -559,8 +614,8 @@ impl Packed {
     }
 }
 
-fn write<S: Copy, T>(dst: &mut [T], src: &[S], f: impl Fn(S) -> T) {
-    dst.iter_mut().zip(src).for_each(|(d, &s)| *d = f(s));
+fn fresh<S: Copy, T: Element>(shape: &[usize], src: &[S], f: impl Fn(S) -> T) -> Result<Tensor> {
+    Tensor::from_vec(src.iter().map(|&s| f(s)).collect(), shape)
 }
 
 /// Read positions in the buffers while unpacking.
