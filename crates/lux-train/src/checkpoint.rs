@@ -15,6 +15,8 @@
 //!   little-endian and row-major (a non-contiguous tensor is written
 //!   contiguous); the dtypes map one to one: `bool`→`BOOL`, `i64`→`I64`,
 //!   `f16`→`F16`, `bf16`→`BF16`, `f32`→`F32`, `f64`→`F64`.
+//! * the header's keys are written sorted, so the same trees give the same
+//!   bytes on every run;
 //! * the header's `__metadata__` (string to string) holds
 //!   * `lux.format` = `lux-rs.trees` and `lux.version` = `1`;
 //!   * `lux.trees`: the **structure** of the trees as JSON, in order: a list
@@ -25,7 +27,8 @@
 //!     non-tensor leaf in [`Tree`]'s serde form (`{"bool": true}`,
 //!     `{"int": 3}`, `{"float": 0.5}`, `{"rng": …}`, `"none"`). Empty maps
 //!     and sequences are kept.
-//!   * for a checkpoint, `lux.step` (the step count), `lux.frozen` (the
+//!   * for a checkpoint, `lux.step` (the step count), `lux.skipped_steps`
+//!     (steps skipped by the non-finite policy), `lux.frozen` (the
 //!     optimiser's frozen paths, a JSON list), `lux.rule` (the rule's
 //!     name, e.g. `Adam`), `lux.hyperparameters` (for a rule that is not a
 //!     chain: its hyper-parameters, e.g. `[["eta", {"scalar": 0.001}],
@@ -92,6 +95,7 @@ const KEY_FORMAT: &str = "lux.format";
 const KEY_VERSION: &str = "lux.version";
 const KEY_TREES: &str = "lux.trees";
 const KEY_STEP: &str = "lux.step";
+const KEY_SKIPPED: &str = "lux.skipped_steps";
 const KEY_FROZEN: &str = "lux.frozen";
 const KEY_OPTIMIZER: &str = "lux.optimizer";
 const KEY_RULE: &str = "lux.rule";
@@ -311,8 +315,37 @@ fn encode(trees: &[(&str, &Tree)], metadata: &[(&str, &str)], reserved: &[(&str,
     for &(k, v) in reserved {
         info.insert(k.to_string(), v.to_string());
     }
-    safetensors::tensor::serialize(blobs.iter().map(|(n, b)| (n.as_str(), b)), Some(info))
-        .map_err(|e| LuxError::invalid_argument("save_trees", e.to_string()))
+    let bytes = safetensors::tensor::serialize(blobs.iter().map(|(n, b)| (n.as_str(), b)), Some(info))
+        .map_err(|e| LuxError::invalid_argument("save_trees", e.to_string()))?;
+    canonical_header(bytes)
+}
+
+/// Rewrites the header of a safetensors file with its keys sorted. The
+/// `safetensors` crate writes the metadata map in hash order, which differs
+/// between runs; sorted, the same trees always give the same bytes (a
+/// resumed run's checkpoint is byte-identical to a straight run's). Tensor
+/// offsets are relative to the end of the header, so the data is unchanged.
+fn canonical_header(bytes: Vec<u8>) -> Result<Vec<u8>> {
+    use std::collections::BTreeMap;
+    let internal = |e: String| LuxError::invalid_argument("save_trees", format!("re-encoding the header: {e}"));
+    let short = || internal("the serialised file is shorter than its header".into());
+    let n = u64::from_le_bytes(bytes.get(..8).and_then(|b| b.try_into().ok()).ok_or_else(short)?) as usize;
+    let raw = bytes.get(8..8usize.saturating_add(n)).ok_or_else(short)?;
+    let mut header: BTreeMap<String, serde_json::Value> =
+        serde_json::from_slice(raw).map_err(|e| internal(e.to_string()))?;
+    if let Some(meta) = header.get_mut("__metadata__") {
+        let sorted: BTreeMap<String, String> =
+            serde_json::from_value(meta.take()).map_err(|e| internal(e.to_string()))?;
+        *meta = serde_json::to_value(sorted).map_err(|e| internal(e.to_string()))?;
+    }
+    let mut json = serde_json::to_vec(&header).map_err(|e| internal(e.to_string()))?;
+    // The format pads the header with spaces to a multiple of 8 bytes.
+    json.resize(json.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + json.len() + bytes.len() - 8 - n);
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    out.extend_from_slice(&bytes[8 + n..]);
+    Ok(out)
 }
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -680,6 +713,7 @@ pub fn save_checkpoint_with_metadata<M>(
     let trees = [("ps", ts.parameters()), ("st", ts.states()), ("opt", opt.tree())];
     let mut reserved = vec![
         (KEY_STEP, step),
+        (KEY_SKIPPED, ts.skipped_steps().to_string()),
         (KEY_FROZEN, frozen),
         (KEY_OPTIMIZER, printed),
         (KEY_RULE, opt.rule().name().to_string()),
@@ -800,6 +834,11 @@ pub fn load_checkpoint<M>(path: impl AsRef<Path>, ts: &mut TrainState<M>) -> Res
         .get(KEY_STEP)
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| file_err(path, format!("missing or invalid `{KEY_STEP}`: {:?}", meta.get(KEY_STEP))))?;
+    // Absent in files written before the counter was saved.
+    let skipped: u64 = match meta.get(KEY_SKIPPED) {
+        Some(s) => s.parse().map_err(|_| file_err(path, format!("invalid `{KEY_SKIPPED}`: {s:?}")))?,
+        None => 0,
+    };
     let frozen: Vec<String> = match meta.get(KEY_FROZEN) {
         Some(s) => serde_json::from_str(s).map_err(|e| file_err(path, format!("invalid `{KEY_FROZEN}`: {e}")))?,
         None => Vec::new(),
@@ -830,5 +869,7 @@ pub fn load_checkpoint<M>(path: impl AsRef<Path>, ts: &mut TrainState<M>) -> Res
     for f in &frozen {
         opt.freeze(f).map_err(|e| file_err(path, format!("`{KEY_FROZEN}`: {e}")))?;
     }
-    ts.restore(ps, st_tree, opt, step)
+    ts.restore(ps, st_tree, opt, step)?;
+    ts.set_skipped_steps(skipped);
+    Ok(())
 }

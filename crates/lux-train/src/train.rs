@@ -213,6 +213,10 @@ impl<M> TrainState<M> {
     pub fn skipped_steps(&self) -> u64 {
         self.skipped_steps
     }
+    /// Restores the skipped-step count (checkpoint loading).
+    pub(crate) fn set_skipped_steps(&mut self, skipped: u64) {
+        self.skipped_steps = skipped;
+    }
     /// The non-finite-gradient policy.
     pub fn non_finite(&self) -> NonFinite {
         self.non_finite

@@ -4,16 +4,18 @@
 //! `cargo run --release --example digits` trains an MLP; `-- --model cnn`
 //! a small CNN (Conv/BatchNorm/MaxPool). Options: `--epochs`,
 //! `--batch-size`, `--lr`, `--seed`, `--checkpoint PATH` (written after
-//! every epoch, atomically), `--resume PATH`, `--out DIR` (the loss and
-//! accuracy curves as CSV). A bad flag prints the usage and exits non-zero.
+//! every epoch, atomically; `OUT/checkpoint.safetensors` by default),
+//! `--resume PATH`, `--out DIR` (the loss and accuracy curves as
+//! `curves.csv` and `curves.svg`, `target/digits` by default). A bad flag
+//! prints the usage and exits non-zero.
 
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use lux::data::{CLASSES, Dataset, bundled_digits_path, load_digits};
 use lux::prelude::*;
-use lux::train::checkpoint::{load_checkpoint, save_checkpoint};
-use std::io::Write;
-use std::path::PathBuf;
+use lux::train::checkpoint::{load_checkpoint, load_metadata, save_checkpoint_with_metadata};
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -43,13 +45,14 @@ struct Args {
     /// Seed of the parameters, the train/test split and the batch order.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Write a checkpoint here after every epoch (safetensors, atomic).
+    /// Write a checkpoint here after every epoch (safetensors, atomic)
+    /// [default: OUT/checkpoint.safetensors].
     #[arg(long)]
     checkpoint: Option<PathBuf>,
     /// Resume from this checkpoint (same model and seed).
     #[arg(long)]
     resume: Option<PathBuf>,
-    /// Directory for the curves (`curves.csv`).
+    /// Directory for the curves (`curves.csv`, `curves.svg`) and the default checkpoint.
     #[arg(long, default_value = "target/digits")]
     out: PathBuf,
 }
@@ -97,16 +100,110 @@ fn accuracy(m: &[[usize; CLASSES]; CLASSES]) -> f64 {
     (0..CLASSES).map(|i| m[i][i]).sum::<usize>() as f64 / total.max(1) as f64
 }
 
-fn main() -> Result<()> {
-    let args = Args::parse();
+/// One row of the learning curves.
+#[derive(Clone, Copy, Debug)]
+struct EpochStats {
+    epoch: u64,
+    train_loss: f64,
+    test_accuracy: f64,
+}
+
+fn curves_csv(curves: &[EpochStats]) -> String {
+    let mut csv = String::from("epoch,train_loss,test_accuracy\n");
+    for c in curves {
+        csv.push_str(&format!("{},{},{}\n", c.epoch, c.train_loss, c.test_accuracy));
+    }
+    csv
+}
+
+fn parse_curves(csv: &str, source: &Path) -> Result<Vec<EpochStats>> {
+    let bad = |line: &str| LuxError::Io(format!("{}: invalid curve row {line:?}", source.display()));
+    csv.lines()
+        .skip(1)
+        .map(|line| {
+            let f: Vec<&str> = line.split(',').collect();
+            match f[..] {
+                [e, l, a] => Ok(EpochStats {
+                    epoch: e.parse().map_err(|_| bad(line))?,
+                    train_loss: l.parse().map_err(|_| bad(line))?,
+                    test_accuracy: a.parse().map_err(|_| bad(line))?,
+                }),
+                _ => Err(bad(line)),
+            }
+        })
+        .collect()
+}
+
+/// The train loss (log scale) and test accuracy against the epoch, side by side.
+fn plot_curves(curves: &[EpochStats], path: &Path, title: &str) -> Result<()> {
+    let err = |e: &dyn std::fmt::Display| LuxError::Io(format!("{}: {e}", path.display()));
+    let root = SVGBackend::new(path, (960, 360)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let root = root.titled(title, ("sans-serif", 20)).map_err(|e| err(&e))?;
+    let (left, right) = root.split_horizontally(480);
+    let last = curves.iter().map(|c| c.epoch).max().unwrap_or(1).max(2);
+    let (lo, hi) =
+        curves.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), c| (lo.min(c.train_loss), hi.max(c.train_loss)));
+    let (lo, hi) = if lo.is_finite() && lo > 0.0 { (lo * 0.8, hi * 1.25) } else { (1e-3, 10.0) };
+    let mut loss = ChartBuilder::on(&left)
+        .caption("train loss (log scale)", ("sans-serif", 16))
+        .margin(12)
+        .x_label_area_size(32)
+        .y_label_area_size(56)
+        .build_cartesian_2d(1u64..last, (lo..hi).log_scale())
+        .map_err(|e| err(&e))?;
+    loss.configure_mesh().x_desc("epoch").draw().map_err(|e| err(&e))?;
+    loss.draw_series(LineSeries::new(curves.iter().map(|c| (c.epoch, c.train_loss)), BLUE.stroke_width(2)))
+        .map_err(|e| err(&e))?;
+    let low_acc = curves.iter().map(|c| c.test_accuracy).fold(1.0f64, f64::min);
+    let floor = ((low_acc * 100.0 - 5.0) / 10.0).floor().clamp(0.0, 9.0) * 10.0;
+    let mut acc = ChartBuilder::on(&right)
+        .caption("test accuracy (%)", ("sans-serif", 16))
+        .margin(12)
+        .x_label_area_size(32)
+        .y_label_area_size(48)
+        .build_cartesian_2d(1u64..last, floor..100.0)
+        .map_err(|e| err(&e))?;
+    acc.configure_mesh().x_desc("epoch").draw().map_err(|e| err(&e))?;
+    acc.draw_series(LineSeries::new(curves.iter().map(|c| (c.epoch, 100.0 * c.test_accuracy)), RED.stroke_width(2)))
+        .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))
+}
+
+fn main() -> std::process::ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<()> {
     let start = Instant::now();
     let (train, test) = load_digits(&bundled_digits_path())?.split(0.2, args.seed)?;
     let net = model(args.model)?;
     let (ps, st) = setup(&mut RngState::seed_from_u64(args.seed), &net)?;
     let mut ts = TrainState::new(net, ps, st, Adam::new(args.lr))?;
     let steps_per_epoch = train.len().div_ceil(args.batch_size) as u64;
+    let mut curves = Vec::new();
+    // What the run was started with: a resume with other settings would not be bit-exact.
+    let config = format!("model={:?} batch_size={} seed={}", args.model, args.batch_size, args.seed);
     if let Some(path) = &args.resume {
+        let meta = load_metadata(path)?;
+        if meta.get("digits.config") != Some(&config) {
+            return Err(LuxError::invalid_argument(
+                "--resume",
+                format!(
+                    "{} was written by a run with {}, this run has {config}; resume with the same settings",
+                    path.display(),
+                    meta.get("digits.config").map_or("unknown settings", String::as_str)
+                ),
+            ));
+        }
         load_checkpoint(path, &mut ts)?;
+        curves = parse_curves(meta.get("digits.curves").map_or("", String::as_str), path)?;
         println!("resumed from {} at step {}", path.display(), ts.step());
     }
     let first_epoch = ts.step() / steps_per_epoch;
@@ -114,8 +211,8 @@ fn main() -> Result<()> {
     println!("{} training and {} test samples, {} steps per epoch", train.len(), test.len(), steps_per_epoch);
 
     std::fs::create_dir_all(&args.out).map_err(|e| LuxError::Io(format!("{}: {e}", args.out.display())))?;
-    let curves_path = args.out.join("curves.csv");
-    let mut curves = String::from("epoch,train_loss,test_accuracy\n");
+    let (csv_path, svg_path) = (args.out.join("curves.csv"), args.out.join("curves.svg"));
+    let checkpoint = args.checkpoint.clone().unwrap_or_else(|| args.out.join("checkpoint.safetensors"));
     let loss = CrossEntropyLoss::new().logits(true);
     let bar = ProgressBar::new(args.epochs.saturating_sub(first_epoch) * steps_per_epoch);
     bar.set_style(
@@ -139,15 +236,17 @@ fn main() -> Result<()> {
         bar.suspend(|| {
             println!("epoch {:>3}: train loss {train_loss:.4}, test accuracy {:.2} %", epoch + 1, 100.0 * acc)
         });
-        curves.push_str(&format!("{},{train_loss},{acc}\n", epoch + 1));
-        if let Some(path) = &args.checkpoint {
-            save_checkpoint(path, &ts)?;
-        }
+        curves.push(EpochStats { epoch: epoch + 1, train_loss, test_accuracy: acc });
+        let csv = curves_csv(&curves);
+        save_checkpoint_with_metadata(&checkpoint, &ts, &[("digits.config", &config), ("digits.curves", &csv)])?;
     }
     bar.finish_and_clear();
-    std::fs::File::create(&curves_path)
-        .and_then(|mut f| f.write_all(curves.as_bytes()))
-        .map_err(|e| LuxError::Io(format!("{}: {e}", curves_path.display())))?;
+    std::fs::write(&csv_path, curves_csv(&curves)).map_err(|e| LuxError::Io(format!("{}: {e}", csv_path.display())))?;
+    let name = match args.model {
+        ModelKind::Mlp => "MLP",
+        ModelKind::Cnn => "CNN",
+    };
+    plot_curves(&curves, &svg_path, &format!("lux-rs: {name} on the UCI digits (Adam, logit cross-entropy)"))?;
 
     let m = confusion(&ts, &test)?;
     println!("\nconfusion matrix (rows: true class, columns: predicted)");
@@ -155,10 +254,13 @@ fn main() -> Result<()> {
     for (i, row) in m.iter().enumerate() {
         println!("{i:>4} {}", row.iter().map(|v| format!("{v:>4}")).collect::<String>());
     }
-    println!("\ntest accuracy {:.2} %; curves in {}", 100.0 * accuracy(&m), curves_path.display());
-    if let Some(path) = &args.checkpoint {
-        println!("checkpoint in {}", path.display());
-    }
-    println!("wall time {:.1} s", start.elapsed().as_secs_f64());
+    println!(
+        "\ntest accuracy {:.2} %; curves in {} and {}",
+        100.0 * accuracy(&m),
+        csv_path.display(),
+        svg_path.display()
+    );
+    println!("checkpoint in {}", checkpoint.display());
+    println!("wall time {:.2} s", start.elapsed().as_secs_f64());
     Ok(())
 }

@@ -264,6 +264,43 @@ fn resume_through_a_file_is_bit_exact() {
 }
 
 #[test]
+fn the_same_state_gives_the_same_bytes() {
+    // The header's metadata map would otherwise be written in hash order,
+    // which differs between maps even within one process.
+    let dir = tmp_dir("canonical");
+    let ts = train_state(4, 1);
+    let files: Vec<Vec<u8>> = (0..4)
+        .map(|i| {
+            let path = dir.join(format!("ckpt{i}.safetensors"));
+            save_checkpoint_with_metadata(&path, &ts, &[("epoch", "2"), ("note", "x"), ("run", "a")]).unwrap();
+            std::fs::read(&path).unwrap()
+        })
+        .collect();
+    assert!(files.iter().all(|f| *f == files[0]), "checkpoints of one state differ");
+    // still a valid safetensors file, with its header padded to 8 bytes
+    let n = u64::from_le_bytes(files[0][..8].try_into().unwrap()) as usize;
+    assert_eq!(n % 8, 0);
+    let mut fresh = train_state(4, 2);
+    load_checkpoint(dir.join("ckpt0.safetensors"), &mut fresh).unwrap();
+    assert_eq!(bits(fresh.parameters()), bits(ts.parameters()));
+}
+
+#[test]
+fn the_skipped_step_count_is_restored() {
+    let dir = tmp_dir("skipped");
+    let path = dir.join("ckpt.safetensors");
+    let mut ts = train_state(4, 1).with_non_finite(NonFinite::Skip);
+    let nan = ts.parameters().try_map(|_, t| Tensor::full(t.shape(), f64::NAN, t.dtype())).unwrap();
+    apply_gradients_mut(&mut ts, &nan).unwrap();
+    step(&mut ts, 0);
+    assert_eq!((ts.step(), ts.skipped_steps()), (1, 1));
+    save_checkpoint(&path, &ts).unwrap();
+    let mut fresh = train_state(4, 1);
+    load_checkpoint(&path, &mut fresh).unwrap();
+    assert_eq!((fresh.step(), fresh.skipped_steps()), (1, 1));
+}
+
+#[test]
 fn hyperparameters_are_restored() {
     let dir = tmp_dir("hyper");
     let path = dir.join("ckpt.safetensors");
