@@ -6,8 +6,9 @@
 //!   (the shape and allocation guards must hold with overflow checks off).
 //! * `bench` — the `lux-bench` workloads in release mode (arguments are passed on).
 //! * `mpi-tests` — the `mpi` feature (needs OpenMPI: `.ci/run` installs it):
-//!   clippy and docs with it, lux-distributed's MPI suite under
-//!   `mpirun -np 2`, and its unit tests, doctests and abort test.
+//!   clippy and docs with it, one epoch of the digits example with `--distributed` on two ranks,
+//!   lux-distributed's suite under `mpirun -np 2`, and its unit tests,
+//!   doctests and abort test.
 
 use std::env;
 use std::process::{Command, ExitCode};
@@ -70,8 +71,12 @@ fn mpi_tests() -> bool {
     plain.args(["test", "-p", "lux-distributed", "--features", "mpi", "--lib", "--test", "abort"]);
     let mut doctests = cargo();
     doctests.args(["test", "-p", "lux-distributed", "--features", "mpi", "--doc"]);
+    let mut digits = cargo();
+    digits.args(["--config", MPIRUN, "run", "-p", "lux", "--features", "mpi", "--example", "digits", "--"]);
+    digits.args(["--distributed", "--epochs", "1", "--batch-size", "64", "--out", "target/digits-mpi"]);
     run("clippy --features mpi", clippy)
         && run("doc --features mpi", doc)
+        && run("digits --distributed on 2 ranks, 1 epoch", digits)
         && run("lux-distributed under mpirun -np 2", suite)
         && run("lux-distributed unit and abort tests", plain)
         && run("lux-distributed doctests (single rank)", doctests)
