@@ -8,10 +8,17 @@
 //! `--resume PATH`, `--out DIR` (the loss and accuracy curves as
 //! `curves.csv` and `curves.svg`, `target/digits` by default). A bad flag
 //! prints the usage and exits non-zero.
+//!
+//! With the feature `mpi`, `--distributed` trains data-parallel on the ranks
+//! of `mpirun`: each rank takes `--batch-size` samples of every global batch
+//! of `batch-size × ranks`, so `mpirun -np 2 … --distributed --batch-size 64`
+//! trains as one process with `--batch-size 128` (see `docs/distributed.md`).
 
 use clap::{Parser, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lux::data::{CLASSES, Dataset, bundled_digits_path, load_digits};
+#[cfg(feature = "mpi")]
+use lux::distributed::{Backend, DistributedDataContainer, DistributedOptimizer, MpiBackend, ReduceOp};
 use lux::prelude::*;
 use lux::train::checkpoint::{load_checkpoint, load_metadata, save_checkpoint_with_metadata};
 use plotters::prelude::*;
@@ -55,6 +62,26 @@ struct Args {
     /// Directory for the curves (`curves.csv`, `curves.svg`) and the default checkpoint.
     #[arg(long, default_value = "target/digits")]
     out: PathBuf,
+    /// Train data-parallel on the ranks of `mpirun`, `--batch-size` samples per rank
+    /// and step; rank 0 prints and writes the files.
+    #[cfg(feature = "mpi")]
+    #[arg(long)]
+    distributed: bool,
+}
+
+/// Without the feature `mpi` there is no distributed run: no value of this type exists.
+#[cfg(not(feature = "mpi"))]
+enum Backend {}
+
+/// `(rank, number of ranks)` of the run.
+fn ranks(backend: Option<&Backend>) -> (usize, usize) {
+    match backend {
+        #[cfg(feature = "mpi")]
+        Some(b) => (b.local_rank(), b.total_workers()),
+        #[cfg(not(feature = "mpi"))]
+        Some(b) => match *b {},
+        None => (0, 1),
+    }
 }
 
 fn model(kind: ModelKind) -> Result<Box<dyn Layer>> {
@@ -171,7 +198,21 @@ fn plot_curves(curves: &[EpochStats], path: &Path, title: &str) -> Result<()> {
 }
 
 fn main() -> std::process::ExitCode {
-    match run(Args::parse()) {
+    let args = Args::parse();
+    #[cfg(feature = "mpi")]
+    if args.distributed {
+        let backend = match lux::distributed::initialize(MpiBackend) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        };
+        // A rank that fails alone ends every rank (the others would wait for it).
+        backend.abort_on_error(run(args, Some(&backend)));
+        return std::process::ExitCode::SUCCESS;
+    }
+    match run(args, None) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -180,16 +221,28 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn run(args: Args) -> Result<()> {
+fn run(args: Args, backend: Option<&Backend>) -> Result<()> {
     let start = Instant::now();
+    let (rank, ranks) = ranks(backend);
+    let lead = rank == 0;
+    let global_batch = args.batch_size * ranks;
     let (train, test) = load_digits(&bundled_digits_path())?.split(0.2, args.seed)?;
     let net = model(args.model)?;
     let (ps, st) = setup(&mut RngState::seed_from_u64(args.seed), &net)?;
-    let mut ts = TrainState::new(net, ps, st, Adam::new(args.lr))?;
-    let steps_per_epoch = train.len().div_ceil(args.batch_size) as u64;
+    let rule: Box<dyn Rule> = Box::new(Adam::new(args.lr));
+    #[cfg(feature = "mpi")]
+    let rule: Box<dyn Rule> = match backend {
+        Some(b) => Box::new(DistributedOptimizer::boxed(b, rule)),
+        None => rule,
+    };
+    let mut ts = TrainState::with_rule(net, ps, st, rule)?;
+    let steps_per_epoch = train.len().div_ceil(global_batch) as u64;
     let mut curves = Vec::new();
     // What the run was started with: a resume with other settings would not be bit-exact.
-    let config = format!("model={:?} batch_size={} seed={}", args.model, args.batch_size, args.seed);
+    let mut config = format!("model={:?} batch_size={} seed={}", args.model, args.batch_size, args.seed);
+    if ranks > 1 {
+        config.push_str(&format!(" ranks={ranks}"));
+    }
     if let Some(path) = &args.resume {
         let meta = load_metadata(path)?;
         if meta.get("digits.config") != Some(&config) {
@@ -204,11 +257,22 @@ fn run(args: Args) -> Result<()> {
         }
         load_checkpoint(path, &mut ts)?;
         curves = parse_curves(meta.get("digits.curves").map_or("", String::as_str), path)?;
-        println!("resumed from {} at step {}", path.display(), ts.step());
+        if lead {
+            println!("resumed from {} at step {}", path.display(), ts.step());
+        }
+    }
+    #[cfg(feature = "mpi")]
+    if let Some(b) = backend {
+        b.synchronize(&mut ts, 0)?; // every rank starts from rank 0's state
     }
     let first_epoch = ts.step() / steps_per_epoch;
-    println!("{}", display_model(ts.model()));
-    println!("{} training and {} test samples, {} steps per epoch", train.len(), test.len(), steps_per_epoch);
+    if lead {
+        println!("{}", display_model(ts.model()));
+        println!("{} training and {} test samples, {} steps per epoch", train.len(), test.len(), steps_per_epoch);
+        if ranks > 1 {
+            println!("data-parallel on {ranks} ranks, {} samples per rank and step", args.batch_size);
+        }
+    }
 
     std::fs::create_dir_all(&args.out).map_err(|e| LuxError::Io(format!("{}: {e}", args.out.display())))?;
     let (csv_path, svg_path) = (args.out.join("curves.csv"), args.out.join("curves.svg"));
@@ -219,11 +283,19 @@ fn run(args: Args) -> Result<()> {
         ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {per_sec}  {msg}")
             .map_err(|e| LuxError::invalid_argument("progress bar", e.to_string()))?,
     );
+    if !lead {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
     for epoch in first_epoch..args.epochs {
         // The batch order depends only on (seed, epoch): a resumed run sees the same batches.
         let mut rng = RngState::seed_from_u64(args.seed.wrapping_mul(1_000_003).wrapping_add(epoch));
         let (mut total, mut count) = (0.0f64, 0usize);
-        for (x, y) in train.batches(args.batch_size, &mut rng)? {
+        for (x, y) in train.batches(global_batch, &mut rng)? {
+            #[cfg(feature = "mpi")]
+            let (x, y) = match backend {
+                Some(b) => DistributedDataContainer::new(b, (x, y))?.local()?,
+                None => (x, y),
+            };
             let n = y.len();
             let out = single_train_step_mut(&AutoTape, &loss, &(x, y), &mut ts, false)?;
             total += f64::from(out.loss.to_scalar::<f32>()?) * n as f64;
@@ -231,16 +303,28 @@ fn run(args: Args) -> Result<()> {
             bar.inc(1);
             bar.set_message(format!("loss {:.4}", total / count as f64));
         }
+        #[cfg(feature = "mpi")]
+        if let Some(b) = backend {
+            // The epoch's loss over all ranks' samples.
+            let sums = Tree::Tensor(Tensor::from_vec(vec![total, count as f64], &[2])?);
+            let sums = b.allreduce(&sums, ReduceOp::Sum)?.into_tensor()?.to_vec::<f64>()?;
+            (total, count) = (sums[0], sums[1] as usize);
+        }
         let acc = accuracy(&confusion(&ts, &test)?);
         let train_loss = total / count as f64;
-        bar.suspend(|| {
-            println!("epoch {:>3}: train loss {train_loss:.4}, test accuracy {:.2} %", epoch + 1, 100.0 * acc)
-        });
         curves.push(EpochStats { epoch: epoch + 1, train_loss, test_accuracy: acc });
-        let csv = curves_csv(&curves);
-        save_checkpoint_with_metadata(&checkpoint, &ts, &[("digits.config", &config), ("digits.curves", &csv)])?;
+        if lead {
+            bar.suspend(|| {
+                println!("epoch {:>3}: train loss {train_loss:.4}, test accuracy {:.2} %", epoch + 1, 100.0 * acc)
+            });
+            let csv = curves_csv(&curves);
+            save_checkpoint_with_metadata(&checkpoint, &ts, &[("digits.config", &config), ("digits.curves", &csv)])?;
+        }
     }
     bar.finish_and_clear();
+    if !lead {
+        return Ok(()); // rank 0 reports; every rank holds the same parameters
+    }
     std::fs::write(&csv_path, curves_csv(&curves)).map_err(|e| LuxError::Io(format!("{}: {e}", csv_path.display())))?;
     let name = match args.model {
         ModelKind::Mlp => "MLP",

@@ -53,6 +53,8 @@ pub use lux_core as core;
 pub use lux_core::__private::rand;
 pub use lux_core::tree;
 pub use lux_data as data;
+#[cfg(feature = "mpi")]
+pub use lux_distributed as distributed;
 pub use lux_layers as layers;
 pub use lux_losses as losses;
 pub use lux_ops as ops;
