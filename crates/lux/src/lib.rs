@@ -11,6 +11,7 @@
 //! | [`ad`] (`lux-ad`) | `gradient`, `value_and_gradient_aux`, `vjp`, `jvp`, `hvp`, `jacobian`, backends, `check_gradients` |
 //! | [`layers`] (`lux-layers`) | Lux's standard layers (`Dense`, `Chain`, `Conv`, `BatchNorm`, `LSTMCell`, …) and weight initialisers |
 //! | [`losses`] (`lux-losses`) | Lux's loss functions as values (`MSELoss`, `CrossEntropyLoss`, …), `Agg`, `LossFunction` |
+//! | [`precision`] (`lux-precision`) | `f16`/`bf16`/`f32`/`f64` conversion, `match_eltype`, stability checks |
 //! | [`train`] (`lux-train`) | Optimisers.jl's rules, `OptState`, schedules, `TrainState` and the Training API |
 //! | [`data`] (`lux-data`) | the bundled UCI digits, seeded train/test splits and mini-batches |
 //! | [`rand`] | the `rand` crate, in the version the `Layer` trait uses |
@@ -34,6 +35,11 @@ pub struct ReadmeDoctests;
 #[doc = include_str!("../../../docs/training.md")]
 pub struct TrainingGuideDoctests;
 
+/// The precision guide's examples (`docs/precision.md`), compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/precision.md")]
+pub struct PrecisionGuideDoctests;
+
 pub use lux_ad as ad;
 pub use lux_core as core;
 /// The `rand` crate, in the version the [`Layer`](lux_core::Layer) trait's
@@ -45,6 +51,7 @@ pub use lux_data as data;
 pub use lux_layers as layers;
 pub use lux_losses as losses;
 pub use lux_ops as ops;
+pub use lux_precision as precision;
 pub use lux_train as train;
 
 /// The error type of every lux-rs crate.
@@ -90,12 +97,13 @@ pub mod prelude {
     pub use lux_layers::*;
     pub use lux_losses::*;
     pub use lux_ops::Activation;
+    pub use lux_precision::{EltypeMismatch, ToPrecision, match_eltype, set_eltype_mismatch_handling};
     pub use lux_train::rules::adam::*;
     pub use lux_train::rules::adaptive::*;
     pub use lux_train::rules::sgd::*;
     pub use lux_train::rules::transform::*;
     pub use lux_train::{
-        Hyper, NonFinite, Objective, OptState, Rule, Schedule, StepOutput, TrainState, apply_gradients,
+        Hyper, MixedPrecision, NonFinite, Objective, OptState, Rule, Schedule, StepOutput, TrainState, apply_gradients,
         apply_gradients_mut, compute_gradients, single_train_step, single_train_step_mut,
     };
 }
