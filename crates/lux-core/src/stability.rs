@@ -234,7 +234,7 @@ fn report(mode: CheckMode, key: &str, err: LuxError) -> Result<()> {
 ///
 /// ```
 /// use lux_core::stability::{check_layer_call, set_stability_checks, CheckMode, StabilityChecks};
-/// use lux_core::{tree, DType, Layer, LuxError, Result, Tensor, Tree};
+/// use lux_core::{DType, Layer, LuxError, Result, Tensor, Tree};
 /// struct Widen; // returns f64 for f32 input
 /// impl Layer for Widen {
 ///     fn forward(&self, x: &Tree, _: &Tree, st: &Tree) -> Result<(Tree, Tree)> {

@@ -142,7 +142,7 @@ pub fn bf16<T: ToPrecision>(x: &T) -> Result<T> {
 /// Lux's `f32(x)`: every float tensor of `x` in single precision.
 ///
 /// ```
-/// use lux_core::{DType, Tensor};
+/// use lux_core::Tensor;
 /// let x = lux_precision::f32(&Tensor::from_vec(vec![0.1f64], &[1])?)?;
 /// assert_eq!(x.to_vec::<f32>()?, vec![0.1f32]);
 /// # Ok::<(), lux_core::LuxError>(())
@@ -157,7 +157,7 @@ pub fn f32<T: ToPrecision>(x: &T) -> Result<T> {
 /// Lux's `f64(x)`: every float tensor of `x` in double precision.
 ///
 /// ```
-/// use lux_core::{DType, Tensor};
+/// use lux_core::Tensor;
 /// let x = lux_precision::f64(&Tensor::from_vec(vec![0.1f32], &[1])?)?;
 /// assert_eq!(x.to_vec::<f64>()?, vec![0.1f32 as f64]); // exact
 /// # Ok::<(), lux_core::LuxError>(())

@@ -133,6 +133,7 @@ pub fn eltype_mismatch_handling() -> Result<EltypeMismatch> {
 /// let st = tree! { momentum: 0.1, training: true };
 /// assert_eq!(params_eltype(&ps, &st), DType::F32);
 /// assert_eq!(params_eltype(&Tree::new(), &Tree::new()), DType::Bool);
+/// # Ok::<(), lux_core::LuxError>(())
 /// ```
 pub fn params_eltype(ps: &Tree, st: &Tree) -> DType {
     let mut dt = DType::Bool;
@@ -182,7 +183,7 @@ fn acts(params: DType, input: DType) -> bool {
 /// differentiable: gradients w.r.t. `x` keep `x`'s dtype.
 ///
 /// ```
-/// use lux_core::{setup, tree, DType, LuxError, RngState, Tensor, Tree};
+/// use lux_core::{setup, DType, LuxError, RngState, Tensor, Tree};
 /// use lux_layers::Dense;
 /// use lux_ops::Activation;
 /// use lux_precision::{match_eltype, set_eltype_mismatch_handling, EltypeMismatch};
