@@ -7,7 +7,7 @@
 //!
 //! **Dtypes.** The parameters have the dtype they were built with (f32 by
 //! default, or what the `dtype` option / a custom initialiser makes). Each
-//! forward starts with Lux's [`match_eltype`](lux_precision::match_eltype):
+//! forward starts with Lux's [`lux_precision::match_eltype`]:
 //! in its default mode `none` a float input of another dtype meets the
 //! parameters by promotion (f32 parameters and f64 input give f64, f16
 //! parameters and f32 input give f32), as in Lux; the `convert` mode

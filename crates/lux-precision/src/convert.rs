@@ -134,7 +134,7 @@ pub fn f16<T: ToPrecision>(x: &T) -> Result<T> {
 /// ```
 ///
 /// # Errors
-/// As [`f16`].
+/// As [`f16`](f16()).
 pub fn bf16<T: ToPrecision>(x: &T) -> Result<T> {
     x.to_precision(DType::BF16)
 }
@@ -149,7 +149,7 @@ pub fn bf16<T: ToPrecision>(x: &T) -> Result<T> {
 /// ```
 ///
 /// # Errors
-/// As [`f16`].
+/// As [`f16`](f16()).
 pub fn f32<T: ToPrecision>(x: &T) -> Result<T> {
     x.to_precision(DType::F32)
 }
@@ -164,13 +164,13 @@ pub fn f32<T: ToPrecision>(x: &T) -> Result<T> {
 /// ```
 ///
 /// # Errors
-/// As [`f16`].
+/// As [`f16`](f16()).
 pub fn f64<T: ToPrecision>(x: &T) -> Result<T> {
     x.to_precision(DType::F64)
 }
 
-/// Every float tensor of `x` in `dtype`: [`f16`], [`bf16`], [`f32`] or
-/// [`f64`] chosen at run time.
+/// Every float tensor of `x` in `dtype`: [`f16`](f16()), [`bf16`], [`f32`](f32()) or
+/// [`f64`](f64()) chosen at run time.
 ///
 /// ```
 /// use lux_core::{tree, DType, Tensor};

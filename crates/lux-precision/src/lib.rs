@@ -5,7 +5,7 @@
 //!
 //! | item | what it does |
 //! |---|---|
-//! | [`f16`], [`bf16`], [`f32`], [`f64`], [`to_dtype`] | convert every float tensor of a [`Tensor`](lux_core::Tensor), [`Tree`](lux_core::Tree) or anything [`ToPrecision`] (a `TrainState`, pairs, vectors) |
+//! | [`f16`](f16()), [`bf16`], [`f32`](f32()), [`f64`](f64()), [`to_dtype`] | convert every float tensor of a [`Tensor`](lux_core::Tensor), [`Tree`](lux_core::Tree) or anything [`ToPrecision`] (a `TrainState`, pairs, vectors) |
 //! | [`match_eltype`] | Lux's input/parameter element-type matching, with the modes of [`EltypeMismatch`] |
 //! | [`set_stability_checks`] | the run-time stability checks (Lux's `set_dispatch_doctor_preferences!`) |
 //!
