@@ -75,6 +75,7 @@ fn low_precision_trains_end_to_end() {
     assert_falls(&c32, 10.0, "f32");
     for dtype in [DType::F16, DType::BF16] {
         let (c, ts) = train(dtype, dtype, None);
+        eprintln!("{dtype}: {c:?}");
         assert_falls(&c, 10.0, dtype.name());
         // Parameters and Adam's moments stay in the storage dtype.
         assert!(ts.parameters().tensors().iter().all(|(_, t)| t.dtype() == dtype));
