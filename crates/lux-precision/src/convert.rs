@@ -81,12 +81,24 @@ impl ToPrecision for Tree {
     }
 }
 
+/// ```
+/// use lux_core::{DType, Tensor};
+/// let v = lux_precision::f16(&vec![Tensor::ones(&[2], DType::F32)?])?;
+/// assert_eq!(v[0].dtype(), DType::F16);
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
 impl<T: ToPrecision> ToPrecision for Vec<T> {
     fn to_precision(&self, dtype: DType) -> Result<Vec<T>> {
         self.iter().map(|x| x.to_precision(dtype)).collect()
     }
 }
 
+/// ```
+/// use lux_core::{DType, Tensor};
+/// assert_eq!(lux_precision::f64(&Some(Tensor::ones(&[1], DType::F32)?))?.unwrap().dtype(), DType::F64);
+/// assert_eq!(lux_precision::f64(&None::<Tensor>)?, None);
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
 impl<T: ToPrecision> ToPrecision for Option<T> {
     fn to_precision(&self, dtype: DType) -> Result<Option<T>> {
         self.as_ref().map(|x| x.to_precision(dtype)).transpose()

@@ -67,6 +67,10 @@ impl EltypeMismatch {
 }
 
 /// The environment variable read at the first [`match_eltype`] call.
+///
+/// ```
+/// assert_eq!(lux_precision::ENV_VAR, "LUX_ELTYPE_MISMATCH");
+/// ```
 pub const ENV_VAR: &str = "LUX_ELTYPE_MISMATCH";
 
 /// Not yet read from the environment.

@@ -59,12 +59,23 @@ const GROWTH_INTERVAL: u64 = 2000;
 
 impl MixedPrecision {
     /// Forward and backward in bfloat16, no loss scaling.
+    ///
+    /// ```
+    /// let p = lux_train::MixedPrecision::bf16();
+    /// assert_eq!(p.loss_scale(), None);
+    /// ```
     pub fn bf16() -> MixedPrecision {
         MixedPrecision { compute: DType::BF16, scaler: None }
     }
 
     /// Forward and backward in f16 with dynamic loss scaling (initial
     /// scale 2¹⁶, doubled after 2000 clean steps, halved on overflow).
+    ///
+    /// ```
+    /// use lux_core::DType;
+    /// let p = lux_train::MixedPrecision::f16();
+    /// assert_eq!((p.compute_dtype(), p.loss_scale()), (DType::F16, Some(65536.0)));
+    /// ```
     pub fn f16() -> MixedPrecision {
         MixedPrecision {
             compute: DType::F16,
@@ -74,6 +85,15 @@ impl MixedPrecision {
 
     /// The policy for `compute`: [`bf16`](MixedPrecision::bf16),
     /// [`f16`](MixedPrecision::f16), or (f32/f64) the compute dtype alone.
+    ///
+    /// ```
+    /// use lux_core::DType;
+    /// use lux_train::MixedPrecision;
+    /// assert_eq!(MixedPrecision::new(DType::BF16)?, MixedPrecision::bf16());
+    /// assert_eq!(MixedPrecision::new(DType::F64)?.loss_scale(), None);
+    /// assert!(MixedPrecision::new(DType::Bool).is_err());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     ///
     /// # Errors
     /// A non-float dtype.
@@ -91,6 +111,14 @@ impl MixedPrecision {
 
     /// Sets the initial loss scale (f16 only).
     ///
+    /// ```
+    /// use lux_train::MixedPrecision;
+    /// assert_eq!(MixedPrecision::f16().init_scale(1024.0)?.loss_scale(), Some(1024.0));
+    /// assert!(MixedPrecision::bf16().init_scale(1024.0).is_err()); // bf16 does not scale
+    /// assert!(MixedPrecision::f16().init_scale(0.0).is_err());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
     /// # Errors
     /// No loss scaling in this policy, or a scale that is not a positive
     /// finite number.
@@ -106,6 +134,12 @@ impl MixedPrecision {
     }
 
     /// Sets how many clean steps in a row double the loss scale (f16 only).
+    ///
+    /// ```
+    /// use lux_train::MixedPrecision;
+    /// assert!(MixedPrecision::f16().growth_interval(500).is_ok());
+    /// assert!(MixedPrecision::f16().growth_interval(0).is_err());
+    /// ```
     ///
     /// # Errors
     /// No loss scaling in this policy, or `n == 0`.
@@ -125,11 +159,19 @@ impl MixedPrecision {
     }
 
     /// The dtype forward and backward run in.
+    ///
+    /// ```
+    /// assert_eq!(lux_train::MixedPrecision::bf16().compute_dtype(), lux_core::DType::BF16);
+    /// ```
     pub fn compute_dtype(&self) -> DType {
         self.compute
     }
 
     /// The current loss scale (`None` without loss scaling).
+    ///
+    /// ```
+    /// assert_eq!(lux_train::MixedPrecision::f16().loss_scale(), Some(65536.0));
+    /// ```
     pub fn loss_scale(&self) -> Option<f64> {
         self.scaler.as_ref().map(|s| s.scale)
     }
@@ -207,6 +249,20 @@ impl<M> TrainState<M> {
     }
 
     /// The mixed-precision policy, if on (its loss scale is current).
+    ///
+    /// ```
+    /// use lux_core::{setup, RngState};
+    /// use lux_layers::Dense;
+    /// use lux_ops::Activation;
+    /// use lux_train::{Adam, MixedPrecision, TrainState};
+    /// let model = Dense::new(2, 1, Activation::Identity)?;
+    /// let (ps, st) = setup(&mut RngState::seed_from_u64(0), &model)?;
+    /// let ts = TrainState::new(model, ps, st, Adam::default())?;
+    /// assert!(ts.mixed_precision().is_none());
+    /// let ts = ts.with_mixed_precision(MixedPrecision::bf16());
+    /// assert_eq!(ts.mixed_precision(), Some(&MixedPrecision::bf16()));
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
     pub fn mixed_precision(&self) -> Option<&MixedPrecision> {
         self.mixed.as_ref()
     }
