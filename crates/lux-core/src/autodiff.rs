@@ -289,8 +289,11 @@ impl Tensor {
     /// ```
     ///
     /// # Errors
-    /// Nesting deeper than [`MAX_NESTING`].
+    /// Nesting deeper than [`MAX_NESTING`]; an output dtype the inputs do
+    /// not promote to while the ops stability check is in `error` mode
+    /// ([`stability`](crate::stability)).
     pub fn from_custom_op(output: Tensor, op: Arc<dyn CustomOp>, inputs: &[&Tensor]) -> Result<Tensor> {
+        crate::stability::check_op_output(op.name(), inputs, &output)?;
         Tensor::from_op(output.data, Op::Custom(op), inputs)
     }
 

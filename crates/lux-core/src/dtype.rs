@@ -248,8 +248,25 @@ macro_rules! element {
 }
 element!(bool, Bool, |x| if x { 1.0 } else { 0.0 }, |y| y != 0.0);
 element!(i64, I64, |x| x as f64, |y| y as i64);
-element!(f16, F16, |x| x.to_f64(), |y| f16::from_f64(y));
-element!(bf16, BF16, |x| x.to_f64(), |y| bf16::from_f64(y));
+// Not `f16::from_f64`/`bf16::from_f64`: half rounds those through f32 (x86
+// F16C) or truncates the low mantissa first (bf16), which double-rounds.
+element!(f16, F16, |x| x.to_f64(), |y| f16::from_f32(f32_round_to_odd(y)));
+element!(bf16, BF16, |x| x.to_f64(), |y| bf16::from_f32(f32_round_to_odd(y)));
+
+/// `x` rounded to f32 *to odd* (truncated, with the last bit set when
+/// inexact): rounding that once more to nearest-even in a type of ≤ 22
+/// significant bits (f16, bf16) equals rounding `x` there directly.
+fn f32_round_to_odd(x: f64) -> f32 {
+    let t = x as f32;
+    if t.is_nan() || t as f64 == x {
+        return t;
+    }
+    let mut bits = t.to_bits();
+    if (t as f64).abs() > x.abs() {
+        bits -= 1; // rounded away from zero: step back (sign-magnitude bits)
+    }
+    f32::from_bits(bits | 1)
+}
 element!(f32, F32, |x| x as f64, |y| y as f32);
 element!(f64, F64, |x| x, |y| y);
 

@@ -95,6 +95,27 @@ pub enum LuxError {
     /// Reading or writing files.
     #[error("I/O error: {0}")]
     Io(String),
+    /// Lux's `EltypeMismatchException`: a layer got an input whose element
+    /// type differs from its parameters' while `match_eltype` is in its
+    /// `error` mode.
+    #[error("EltypeMismatch({layer}: {msg})")]
+    EltypeMismatch {
+        /// The layer (its `describe()`).
+        layer: String,
+        /// What mismatched, and how to change the mode.
+        msg: String,
+    },
+    /// A stability check (the Rust reading of Lux's DispatchDoctor mode)
+    /// found a layer or op whose output or state changed type.
+    #[error("unstable {layer} at {path}: {msg}")]
+    Unstable {
+        /// The layer (its `describe()`) or op name.
+        layer: String,
+        /// Where in the model ([`ROOT`](crate::ROOT) for the top).
+        path: String,
+        /// What changed.
+        msg: String,
+    },
 }
 
 /// `Result` with [`LuxError`].

@@ -19,6 +19,7 @@ mod dtype;
 mod error;
 mod layer;
 mod ops;
+pub mod stability;
 mod tensor;
 mod tree;
 

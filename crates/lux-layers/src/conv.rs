@@ -35,6 +35,7 @@ use crate::util::{float_input, in_layer, julia_tuple};
 use lux_core::{DType, Layer, LuxError, Result, Tensor, Tree};
 use lux_ops::conv::{ConvOptions, Padding, conv};
 use lux_ops::{Activation, conv_transpose};
+use lux_precision::match_eltype;
 use rand::Rng;
 
 /// Lux's `PrettyPrinting.tuple_string`: a single value when all are equal.
@@ -320,9 +321,9 @@ fn describe_common(name: &str, o: &Options, g: &Geometry, outpad: Option<&[usize
     s + ")"
 }
 
-/// The input checked against the layer (rank and channels) and cast to
-/// the parameters' dtype.
-fn conv_input(x: &Tree, g: &Geometry, dtype: DType, describe: &dyn Fn() -> String) -> Result<Tensor> {
+/// The input checked against the layer (rank and channels); a float dtype
+/// other than the parameters' promotes in the kernel, as in Lux.
+fn conv_input<'x>(x: &'x Tree, g: &Geometry, describe: &dyn Fn() -> String) -> Result<&'x Tensor> {
     let x = spatial_input(x, g.kernel.len(), describe)?;
     if x.shape()[1] != g.in_chs {
         return Err(LuxError::shape(
@@ -330,7 +331,7 @@ fn conv_input(x: &Tree, g: &Geometry, dtype: DType, describe: &dyn Fn() -> Strin
             format!("input has {} channels, expected {} (input shape {:?})", x.shape()[1], g.in_chs, x.shape()),
         ));
     }
-    if x.dtype() == dtype { Ok(x.clone()) } else { x.to_dtype(dtype) }
+    Ok(x)
 }
 
 // ----- Conv ---------------------------------------------------------------------------
@@ -491,8 +492,9 @@ impl Layer for Conv {
         let describe = || self.describe();
         let w = param(ps, "weight", &self.weight_shape(), &describe)?;
         let b = if self.opts.use_bias { Some(param(ps, "bias", &[self.geom.out_chs], &describe)?) } else { None };
-        let x = conv_input(x, &self.geom, w.dtype(), &describe)?;
-        let y = conv(&x, w, b, &self.opts.conv_options(&self.geom)).map_err(|e| in_layer(e, describe))?;
+        let x = match_eltype(self, ps, st, x)?;
+        let x = conv_input(&x, &self.geom, &describe)?;
+        let y = conv(x, w, b, &self.opts.conv_options(&self.geom)).map_err(|e| in_layer(e, describe))?;
         Ok((self.opts.activation.apply(&y)?.into(), st.clone()))
     }
 
@@ -682,9 +684,10 @@ impl Layer for ConvTranspose {
         let describe = || self.describe();
         let w = param(ps, "weight", &self.weight_shape(), &describe)?;
         let b = if self.opts.use_bias { Some(param(ps, "bias", &[self.geom.out_chs], &describe)?) } else { None };
-        let x = conv_input(x, &self.geom, w.dtype(), &describe)?;
+        let x = match_eltype(self, ps, st, x)?;
+        let x = conv_input(&x, &self.geom, &describe)?;
         let opts = self.opts.conv_options(&self.geom);
-        let y = conv_transpose(&x, w, b, &opts, &self.outpad).map_err(|e| in_layer(e, describe))?;
+        let y = conv_transpose(x, w, b, &opts, &self.outpad).map_err(|e| in_layer(e, describe))?;
         Ok((self.opts.activation.apply(&y)?.into(), st.clone()))
     }
 

@@ -5,11 +5,14 @@
 //! `[.., in]` with any leading axes; Lux's first axis is the last one
 //! here) and keeps its weight as `[out, in]`, so `y = act(x·Wᵀ + b)`.
 //!
-//! **Dtypes.** The layers compute in the dtype of their parameters (f32 by
-//! default, or what the `dtype` option / a custom initialiser makes): a
-//! float input of another dtype is converted to it first (Lux's
-//! `match_eltype` in its `convert` mode, without the warning), so the
-//! output has the parameters' dtype. Integer and bool inputs are an `Err`.
+//! **Dtypes.** The parameters have the dtype they were built with (f32 by
+//! default, or what the `dtype` option / a custom initialiser makes). Each
+//! forward starts with Lux's [`lux_precision::match_eltype`]:
+//! in its default mode `none` a float input of another dtype meets the
+//! parameters by promotion (f32 parameters and f64 input give f64, f16
+//! parameters and f32 input give f32), as in Lux; the `convert` mode
+//! converts the input to the parameters' dtype instead, `warn` warns once
+//! and `error` refuses. Integer and bool inputs are an `Err`.
 //!
 //! **Errors.** Bad input is an `Err` whose `op` is the layer's
 //! [`describe`](Layer::describe), with the shapes in the message:
@@ -22,6 +25,7 @@ use crate::util::{float_input, in_layer};
 use lux_core::{DType, Layer, LuxError, Result, Tensor, Tree};
 use lux_ops::Activation;
 use lux_ops::dense::dense;
+use lux_precision::match_eltype;
 use rand::Rng;
 
 mod bilinear;
@@ -74,11 +78,6 @@ pub(crate) fn param<'a>(ps: &'a Tree, key: &str, shape: &[usize], describe: impl
         return Err(LuxError::DType { op: describe(), expected: format!("a float `{key}`"), got: t.dtype() });
     }
     Ok(t)
-}
-
-/// `x` converted to `dtype` (no copy when it already is).
-pub(crate) fn to_param_dtype(x: &Tensor, dtype: DType) -> Result<Tensor> {
-    if x.dtype() == dtype { Ok(x.clone()) } else { x.to_dtype(dtype) }
 }
 
 /// Checks an activation's parameter (e.g. `Celu(0.0)` is invalid) when the
@@ -420,14 +419,14 @@ impl Layer for Dense {
     }
 
     fn forward(&self, x: &Tree, ps: &Tree, st: &Tree) -> Result<(Tree, Tree)> {
-        let x = self.checked_input(x)?;
+        let x = match_eltype(self, ps, st, x)?;
+        let x = self.checked_input(&x)?;
         let describe = || self.describe();
         let keys: &[&str] = if self.use_bias { &["weight", "bias"] } else { &["weight"] };
         check_param_keys(ps, keys, describe)?;
         let w = param(ps, "weight", &[self.out_dims, self.in_dims], describe)?;
         let b = if self.use_bias { Some(param(ps, "bias", &[self.out_dims], describe)?) } else { None };
-        let x = to_param_dtype(x, w.dtype())?;
-        let y = dense(&x, w, b, self.activation).map_err(|e| in_layer(e, describe))?;
+        let y = dense(x, w, b, self.activation).map_err(|e| in_layer(e, describe))?;
         Ok((y.into(), st.clone()))
     }
 

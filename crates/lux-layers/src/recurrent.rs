@@ -36,6 +36,7 @@ use crate::util::float_input;
 use lux_core::{Children, DType, Layer, LuxError, Result, RngState, Tensor, Tree, forward_child, tree};
 use lux_ops::activation::{sigmoid, tanh};
 use lux_ops::{Activation, dense, eachslice, multigate};
+use lux_precision::match_eltype;
 use rand::Rng;
 
 // ----- the shared cell machinery -----------------------------------------------------
@@ -383,7 +384,8 @@ macro_rules! cell_layer {
                 Some(vec![vec![]])
             }
             fn forward(&self, x: &Tree, ps: &Tree, st: &Tree) -> Result<(Tree, Tree)> {
-                self.spec.forward(x, ps, st, || self.describe())
+                let x = match_eltype(self, ps, st, x)?;
+                self.spec.forward(&x, ps, st, || self.describe())
             }
             fn describe(&self) -> String {
                 self.spec.describe()

@@ -10,6 +10,7 @@
 //! | [`state`] | [`setup`], [`OptState`]: update (in place or not), adjust, freeze/thaw |
 //! | [`schedule`] | learning-rate [`Schedule`]s (constant, step, exponential, cosine with warm-up) |
 //! | [`checkpoint`] | checkpoints in safetensors: [`save_checkpoint`] / [`load_checkpoint`], [`save_trees`] / [`load_trees`], [`read_safetensors`] |
+//! | [`mixed`] | mixed-precision training ([`MixedPrecision`]) and `f16(&ts)`, `f32(&ts)`, … of a [`TrainState`] |
 //! | [`train`] | Lux's Training API: [`TrainState`], [`compute_gradients`], [`apply_gradients_mut`], [`single_train_step_mut`], … |
 //!
 //! ```
@@ -28,6 +29,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub mod checkpoint;
+pub mod mixed;
 pub mod rule;
 pub mod rules;
 pub mod schedule;
@@ -38,6 +40,7 @@ pub use checkpoint::{
     load_checkpoint, load_metadata, load_trees, read_safetensors, save_checkpoint, save_checkpoint_with_metadata,
     save_trees,
 };
+pub use mixed::MixedPrecision;
 pub use rule::{Hyper, HyperField, HyperSlot, LeafInfo, Rule, set_field};
 pub use rules::adam::{AMSGrad, AdaBelief, AdaMax, Adam, AdamW, Lion, NAdam, OAdam, RAdam};
 pub use rules::adaptive::{AdaDelta, AdaGrad, RMSProp};

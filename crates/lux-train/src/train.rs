@@ -130,12 +130,13 @@ pub enum NonFinite {
 /// ```
 pub struct TrainState<M> {
     model: Arc<M>,
-    parameters: Tree,
-    states: Tree,
-    optimizer_state: OptState,
+    pub(crate) parameters: Tree,
+    pub(crate) states: Tree,
+    pub(crate) optimizer_state: OptState,
     step: u64,
     skipped_steps: u64,
-    non_finite: NonFinite,
+    pub(crate) non_finite: NonFinite,
+    pub(crate) mixed: Option<crate::mixed::MixedPrecision>,
 }
 
 impl<M> Clone for TrainState<M> {
@@ -148,6 +149,7 @@ impl<M> Clone for TrainState<M> {
             step: self.step,
             skipped_steps: self.skipped_steps,
             non_finite: self.non_finite,
+            mixed: self.mixed.clone(),
         }
     }
 }
@@ -176,6 +178,7 @@ impl<M: Layer> TrainState<M> {
             step: 0,
             skipped_steps: 0,
             non_finite: NonFinite::Error,
+            mixed: None,
         })
     }
 }
@@ -331,9 +334,12 @@ fn gradients<M, D: ?Sized, O: Objective<M, D> + ?Sized>(
     ts: &TrainState<M>,
 ) -> Result<(Tree, Tensor, Tree, Tree)> {
     let model = ts.model.as_ref();
-    let st = &ts.states;
+    let mixed = ts.mixed.as_ref().map(|m| m.compute_copies(&ts.parameters, &ts.states)).transpose()?;
+    let (ps, st) = mixed.as_ref().map_or((&ts.parameters, &ts.states), |(p, s)| (p, s));
+    let scale = ts.mixed.as_ref().map_or(1.0, |m| m.scale());
     let f = |p: &Tree| -> Result<(Tensor, Tree)> {
         let (loss, st_new, stats) = objective.evaluate(model, p, st, data)?;
+        let loss = if scale == 1.0 { loss } else { loss.mul_scalar(scale)? };
         if loss.len() != 1 {
             return Err(LuxError::shape(
                 "compute_gradients",
@@ -342,7 +348,7 @@ fn gradients<M, D: ?Sized, O: Objective<M, D> + ?Sized>(
         }
         Ok((loss, Tree::seq([st_new, stats])))
     };
-    let ((loss, aux), grads) = ad.value_and_gradient_aux(&f, &ts.parameters)?;
+    let ((loss, aux), grads) = ad.value_and_gradient_aux(&f, ps)?;
     let (st_new, stats) = match aux {
         Tree::Seq(mut v) if v.len() == 2 => {
             let stats = v.pop().unwrap_or_default();
@@ -355,7 +361,14 @@ fn gradients<M, D: ?Sized, O: Objective<M, D> + ?Sized>(
             });
         }
     };
-    Ok((grads, loss, stats, st_new))
+    match &ts.mixed {
+        Some(m) => {
+            let (grads, st_new) = m.to_master(&grads, &ts.parameters, &st_new, &ts.states)?;
+            let loss = if scale == 1.0 { loss } else { loss.mul_scalar(1.0 / scale)? };
+            Ok((grads, loss, stats, st_new))
+        }
+        None => Ok((grads, loss, stats, st_new)),
+    }
 }
 
 /// Lux's `compute_gradients(ad, objective, data, ts)`: the gradients of
@@ -475,6 +488,9 @@ pub fn apply_gradients_mut<M>(ts: &mut TrainState<M>, grads: &Tree) -> Result<()
         if ts.non_finite == NonFinite::Skip {
             ts.parameters.structure_check(grads)?;
             ts.skipped_steps += 1;
+            if let Some(m) = &mut ts.mixed {
+                m.after_step(false);
+            }
             return Ok(());
         }
         return Err(LuxError::invalid_argument(
@@ -484,6 +500,9 @@ pub fn apply_gradients_mut<M>(ts: &mut TrainState<M>, grads: &Tree) -> Result<()
     }
     ts.optimizer_state.update_mut(&mut ts.parameters, grads)?;
     ts.step += 1;
+    if let Some(m) = &mut ts.mixed {
+        m.after_step(true);
+    }
     Ok(())
 }
 

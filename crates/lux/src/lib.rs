@@ -11,6 +11,7 @@
 //! | [`ad`] (`lux-ad`) | `gradient`, `value_and_gradient_aux`, `vjp`, `jvp`, `hvp`, `jacobian`, backends, `check_gradients` |
 //! | [`layers`] (`lux-layers`) | Lux's standard layers (`Dense`, `Chain`, `Conv`, `BatchNorm`, `LSTMCell`, …) and weight initialisers |
 //! | [`losses`] (`lux-losses`) | Lux's loss functions as values (`MSELoss`, `CrossEntropyLoss`, …), `Agg`, `LossFunction` |
+//! | [`precision`] (`lux-precision`) | `f16`/`bf16`/`f32`/`f64` conversion, `match_eltype`, stability checks |
 //! | [`train`] (`lux-train`) | Optimisers.jl's rules, `OptState`, schedules, `TrainState` and the Training API |
 //! | [`data`] (`lux-data`) | the bundled UCI digits, seeded train/test splits and mini-batches |
 //! | [`compact!`] (`lux-compact-macro`) | layers written inline (Lux's `@compact`), as [`CompactLayer`]s; see `docs/writing-layers.md` |
@@ -35,6 +36,11 @@ pub struct ReadmeDoctests;
 #[doc = include_str!("../../../docs/training.md")]
 pub struct TrainingGuideDoctests;
 
+/// The precision guide's examples (`docs/precision.md`), compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/precision.md")]
+pub struct PrecisionGuideDoctests;
+
 /// The guide to writing layers (`docs/writing-layers.md`), compiled as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/writing-layers.md")]
@@ -58,6 +64,7 @@ pub use lux_distributed as distributed;
 pub use lux_layers as layers;
 pub use lux_losses as losses;
 pub use lux_ops as ops;
+pub use lux_precision as precision;
 pub use lux_train as train;
 
 /// The run-time support of the code `compact!` generates (not a public API).
@@ -110,12 +117,13 @@ pub mod prelude {
     pub use lux_layers::*;
     pub use lux_losses::*;
     pub use lux_ops::Activation;
+    pub use lux_precision::{EltypeMismatch, ToPrecision, match_eltype, set_eltype_mismatch_handling};
     pub use lux_train::rules::adam::*;
     pub use lux_train::rules::adaptive::*;
     pub use lux_train::rules::sgd::*;
     pub use lux_train::rules::transform::*;
     pub use lux_train::{
-        Hyper, NonFinite, Objective, OptState, Rule, Schedule, StepOutput, TrainState, apply_gradients,
+        Hyper, MixedPrecision, NonFinite, Objective, OptState, Rule, Schedule, StepOutput, TrainState, apply_gradients,
         apply_gradients_mut, compute_gradients, single_train_step, single_train_step_mut,
     };
 }

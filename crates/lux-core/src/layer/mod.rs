@@ -549,7 +549,15 @@ pub fn setup<L: Layer + ?Sized>(rng: &mut dyn Rng, layer: &L) -> Result<(Tree, T
 /// # Errors
 /// As [`Layer::forward`].
 pub fn apply<L: Layer + ?Sized>(layer: &L, x: impl Into<Tree>, ps: &Tree, st: &Tree) -> Result<(Tree, Tree)> {
-    layer.forward(&x.into(), ps, st)
+    checked_forward(layer, ROOT, &x.into(), ps, st)
+}
+
+/// `layer.forward` followed by the layer stability check
+/// ([`stability`](crate::stability)); `path` names the layer in the model.
+fn checked_forward<L: Layer + ?Sized>(layer: &L, path: &str, x: &Tree, ps: &Tree, st: &Tree) -> Result<(Tree, Tree)> {
+    let (y, st_new) = layer.forward(x, ps, st)?;
+    crate::stability::check_layer_call(layer, path, x, ps, st, &y, &st_new)?;
+    Ok((y, st_new))
 }
 
 /// [`apply`] for a model whose output is a single tensor: `(y, st')` with
@@ -584,7 +592,7 @@ pub fn apply<L: Layer + ?Sized>(layer: &L, x: impl Into<Tree>, ps: &Tree, st: &T
 /// As [`Layer::forward`]; [`LuxError::Structure`] naming the layer if its
 /// output is not a tensor.
 pub fn apply_tensor<L: Layer + ?Sized>(layer: &L, x: impl Into<Tree>, ps: &Tree, st: &Tree) -> Result<(Tensor, Tree)> {
-    let (y, st) = layer.forward(&x.into(), ps, st)?;
+    let (y, st) = checked_forward(layer, ROOT, &x.into(), ps, st)?;
     match y {
         Tree::Tensor(t) => Ok((t, st)),
         other => Err(LuxError::Structure {
@@ -716,7 +724,7 @@ pub fn test_mode(st: &Tree) -> Tree {
 /// [`LuxError::MissingKey`] if `ps` or `st` has no `name`; the child's
 /// error, with its path prefixed by `name`.
 pub fn forward_child(name: &str, child: &dyn Layer, x: &Tree, ps: &Tree, st: &Tree) -> Result<(Tree, Tree)> {
-    child.forward(x, ps.get(name)?, st.get(name)?).map_err(|e| nest_error(e, name))
+    checked_forward(child, ROOT, x, ps.get(name)?, st.get(name)?).map_err(|e| nest_error(e, name))
 }
 
 /// Prefixes the path inside `err` with `name` (the path of a child).
@@ -733,6 +741,7 @@ fn nest_error(err: LuxError, name: &str) -> LuxError {
         LuxError::DType { op: o, expected, got } => LuxError::DType { op: op(o), expected, got },
         LuxError::UnsupportedDType { op: o, dtype } => LuxError::UnsupportedDType { op: op(o), dtype },
         LuxError::InvalidArgument { op: o, msg } => LuxError::InvalidArgument { op: op(o), msg },
+        LuxError::Unstable { layer, path: p, msg } => LuxError::Unstable { layer, path: path(p), msg },
         other => other,
     }
 }

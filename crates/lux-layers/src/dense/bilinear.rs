@@ -1,13 +1,12 @@
 //! [`Bilinear`]: the bilinear layer of two inputs (Lux's `Bilinear`).
 
-use super::{
-    check_activation, check_param_keys, check_positive, in_layer, linear_bias_init, param, show_suffix, to_param_dtype,
-};
+use super::{check_activation, check_param_keys, check_positive, in_layer, linear_bias_init, param, show_suffix};
 use crate::init::Init;
 use crate::util::float_input;
 use lux_core::{DType, Layer, LuxError, Result, Tensor, Tree};
 use lux_ops::Activation;
 use lux_ops::dense::dense;
+use lux_precision::match_eltype;
 use rand::Rng;
 
 /// A bilinear layer of two inputs (Lux's
@@ -330,15 +329,16 @@ impl Layer for Bilinear {
 
     fn forward(&self, x: &Tree, ps: &Tree, st: &Tree) -> Result<(Tree, Tree)> {
         let describe = || self.describe();
-        let (x, y) = self.inputs(x)?;
+        let input = match_eltype(self, ps, st, x)?;
+        let (x, y) = self.inputs(&input)?;
         let keys: &[&str] = if self.use_bias { &["weight", "bias"] } else { &["weight"] };
         check_param_keys(ps, keys, describe)?;
         let (o, i, j) = (self.out_dims, self.in1_dims, self.in2_dims);
         let w = param(ps, "weight", &[o, i, j], describe)?;
         let lead = x.shape()[..x.ndim() - 1].to_vec();
         let m: usize = lead.iter().product();
-        let x = to_param_dtype(x, w.dtype())?.reshape(&[m, 1, i])?;
-        let y = to_param_dtype(y, w.dtype())?.reshape(&[m, j])?;
+        let x = x.reshape(&[m, 1, i])?;
+        let y = y.reshape(&[m, j])?;
         // (W·y)[b, o, i] = Σⱼ W[o, i, j]·y[b, j], then Σᵢ x[b, i]·(W·y)[b, o, i].
         let wy = dense(&y, &w.reshape(&[o * i, j])?, None, Activation::Identity)?.reshape(&[m, o, i])?;
         let mut z = wy.mul(&x)?.sum(&[-1], false)?;

@@ -1,11 +1,12 @@
 //! [`Scale`]: the elementwise affine layer (Lux's `Scale`).
 
-use super::{check_activation, check_param_keys, param, show_suffix, to_param_dtype};
+use super::{check_activation, check_param_keys, param, show_suffix};
 use crate::init::Init;
 use crate::util::float_input;
 use crate::util::in_layer;
 use lux_core::{DType, Layer, LuxError, Result, Tree};
 use lux_ops::Activation;
+use lux_precision::match_eltype;
 use rand::Rng;
 
 /// A tuple of sizes as Julia prints it: `(2,)`, `(10, 5)`.
@@ -254,7 +255,8 @@ impl Layer for Scale {
 
     fn forward(&self, x: &Tree, ps: &Tree, st: &Tree) -> Result<(Tree, Tree)> {
         let describe = || self.describe();
-        let x = float_input(x, describe)?;
+        let x = match_eltype(self, ps, st, x)?;
+        let x = float_input(&x, describe)?;
         let keys: &[&str] = if self.use_bias { &["weight", "bias"] } else { &["weight"] };
         check_param_keys(ps, keys, describe)?;
         let w = param(ps, "weight", &self.dims, describe)?;
@@ -264,7 +266,6 @@ impl Layer for Scale {
                 format!("input of shape {:?} does not broadcast with the parameters' shape {:?}", x.shape(), self.dims),
             ));
         }
-        let x = to_param_dtype(x, w.dtype())?;
         let mut z = x.mul(w)?;
         if self.use_bias {
             z = z.add(param(ps, "bias", &self.dims, describe)?)?;

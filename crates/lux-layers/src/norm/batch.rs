@@ -9,6 +9,7 @@ use crate::util::float_input;
 use lux_core::{Layer, LuxError, Result, Tree, tree};
 use lux_ops::Activation;
 use lux_ops::norm::{DEFAULT_EPSILON, DEFAULT_MOMENTUM, NormOptions, batch_norm};
+use lux_precision::match_eltype;
 use rand::Rng;
 
 /// Batch normalisation (Lux's `BatchNorm(chs, activation; epsilon=1f-5,
@@ -268,7 +269,8 @@ impl Layer for BatchNorm {
 
     fn forward(&self, x: &Tree, ps: &Tree, st: &Tree) -> Result<(Tree, Tree)> {
         let describe = || self.describe();
-        let x = float_input(x, describe)?;
+        let x = match_eltype(self, ps, st, x)?;
+        let x = float_input(&x, describe)?;
         check_channels(x, self.chs, 2, describe)?;
         let training = st.get("training")?.as_bool()?;
         if training && x.shape()[0] == 1 {

@@ -8,6 +8,7 @@ use crate::util::float_input;
 use lux_core::{Layer, LuxError, Result, Tree};
 use lux_ops::Activation;
 use lux_ops::norm::{DEFAULT_EPSILON, NormOptions, group_norm};
+use lux_precision::match_eltype;
 use rand::Rng;
 
 /// Group normalisation (Lux's `GroupNorm(chs, groups, activation;
@@ -221,7 +222,8 @@ impl Layer for GroupNorm {
 
     fn forward(&self, x: &Tree, ps: &Tree, st: &Tree) -> Result<(Tree, Tree)> {
         let describe = || self.describe();
-        let x = float_input(x, describe)?;
+        let x = match_eltype(self, ps, st, x)?;
+        let x = float_input(&x, describe)?;
         check_channels(x, self.chs, 2, describe)?;
         let (scale, bias) = affine_params(ps, self.affine)?;
         let x = in_param_dtype(x, scale)?;

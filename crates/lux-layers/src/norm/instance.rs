@@ -9,6 +9,7 @@ use crate::util::float_input;
 use lux_core::{Layer, Result, Tree, tree};
 use lux_ops::Activation;
 use lux_ops::norm::{DEFAULT_EPSILON, DEFAULT_MOMENTUM, NormOptions, instance_norm_with_stats};
+use lux_precision::match_eltype;
 use rand::Rng;
 
 /// Instance normalisation (Lux's `InstanceNorm(chs, activation;
@@ -248,7 +249,8 @@ impl Layer for InstanceNorm {
 
     fn forward(&self, x: &Tree, ps: &Tree, st: &Tree) -> Result<(Tree, Tree)> {
         let describe = || self.describe();
-        let x = float_input(x, describe)?;
+        let x = match_eltype(self, ps, st, x)?;
+        let x = float_input(&x, describe)?;
         check_channels(x, self.chs, 3, describe)?;
         let training = st.get("training")?.as_bool()?;
         let (scale, bias) = affine_params(ps, self.affine)?;

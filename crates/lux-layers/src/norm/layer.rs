@@ -7,6 +7,7 @@ use crate::util::float_input;
 use lux_core::{DType, Layer, LuxError, Result, Tensor, Tree, tree};
 use lux_ops::Activation;
 use lux_ops::norm::{DEFAULT_EPSILON, NormOptions, layer_norm};
+use lux_precision::match_eltype;
 use rand::Rng;
 
 /// Layer normalisation (Lux's `LayerNorm(shape, activation; epsilon=1f-5,
@@ -277,7 +278,8 @@ impl Layer for LayerNorm {
 
     fn forward(&self, x: &Tree, ps: &Tree, st: &Tree) -> Result<(Tree, Tree)> {
         let describe = || self.describe();
-        let x = float_input(x, describe)?;
+        let x = match_eltype(self, ps, st, x)?;
+        let x = float_input(&x, describe)?;
         let (scale, bias) = affine_params(ps, self.affine)?;
         if self.affine {
             self.check_input(x)?;

@@ -244,28 +244,30 @@ fn dense_describe_prints_as_lux() {
     assert_eq!(nb(Activation::Sigmoid), "Dense(2 => 16, σ, use_bias=false)");
 }
 
+/// Lux's `match_eltype` in its default mode `none`: a float input of another
+/// dtype meets the parameters by promotion (f32 weights with f64 input give
+/// f64, as Lux's `eltype_matching.jl` "none" case).
 #[test]
-fn dense_converts_input_to_parameter_dtype() {
+fn dense_promotes_input_with_parameter_dtype() {
     let layer = Dense::new(3, 2, Activation::Identity).unwrap();
     let (ps, st) = setup(&mut RngState::seed_from_u64(1), &layer).unwrap();
     let x64 = randn(2, &[4, 3], DType::F64);
     let (y, _) = apply_tensor(&layer, &x64, &ps, &st).unwrap();
-    assert_eq!(y.dtype(), DType::F32);
-    let (y32, _) = apply_tensor(&layer, x64.to_dtype(DType::F32).unwrap(), &ps, &st).unwrap();
-    assert_eq!(y, y32);
+    assert_eq!(y.dtype(), DType::F64);
+    // The same as running with the f32 weights widened to f64 (exact).
+    let ps64 = ps.try_map(|_, t| t.to_dtype(DType::F64)).unwrap();
+    let (y_ref, _) = apply_tensor(&layer, &x64, &ps64, &st).unwrap();
+    assert_eq!(y, y_ref);
     let layer64 = Dense::builder(3, 2).dtype(DType::F64).build().unwrap();
     let (ps64, _) = setup(&mut RngState::seed_from_u64(1), &layer64).unwrap();
     assert_eq!(ps64.tensor("bias").unwrap().dtype(), DType::F64);
     let (y, _) = apply_tensor(&layer64, x64.to_dtype(DType::F32).unwrap(), &ps64, &st).unwrap();
     assert_eq!(y.dtype(), DType::F64);
-    let (yh, _) = apply_tensor(
-        &layer,
-        x64.to_dtype(DType::F16).unwrap(),
-        &ps.try_map(|_, t| t.to_dtype(DType::F16)).unwrap(),
-        &st,
-    )
-    .unwrap();
+    let ps16 = ps.try_map(|_, t| t.to_dtype(DType::F16)).unwrap();
+    let (yh, _) = apply_tensor(&layer, x64.to_dtype(DType::F16).unwrap(), &ps16, &st).unwrap();
     assert_eq!(yh.dtype(), DType::F16);
+    let (y, _) = apply_tensor(&layer, x64.to_dtype(DType::F32).unwrap(), &ps16, &st).unwrap();
+    assert_eq!(y.dtype(), DType::F32);
 }
 
 #[test]
