@@ -119,6 +119,37 @@ impl<A: ToPrecision, B: ToPrecision> ToPrecision for (A, B) {
     }
 }
 
+impl<M: lux_core::Layer + Clone> ToPrecision for lux_core::StatefulLayer<M> {
+    /// The parameters and the current state converted; the model and the
+    /// fixed-state-type flag are kept (Lux converts a `StatefulLuxLayer`'s
+    /// `ps` and `st` alike).
+    ///
+    /// ```
+    /// use lux_core::{tree, DType, Layer, Result, StatefulLayer, Tensor, Tree};
+    /// #[derive(Clone)]
+    /// struct Scale;
+    /// impl Layer for Scale {
+    ///     fn forward(&self, x: &Tree, ps: &Tree, st: &Tree) -> Result<(Tree, Tree)> {
+    ///         Ok((x.as_tensor()?.mul(ps.tensor("w")?)?.into(), st.clone()))
+    ///     }
+    /// }
+    /// let ps = tree! { w: Tensor::from_vec(vec![2.0f32], &[1])? };
+    /// let st = tree! { mean: Tensor::zeros(&[1], DType::F32)?, count: 3i64 };
+    /// let s = lux_precision::f64(&StatefulLayer::new(Scale, ps, st))?;
+    /// assert_eq!(s.ps().unwrap().tensor("w")?.dtype(), DType::F64);
+    /// assert_eq!(s.state().tensor("mean")?.dtype(), DType::F64);
+    /// assert_eq!(s.state().get("count")?, &Tree::Int(3));
+    /// let y = s.call_tensor(Tensor::from_vec(vec![1.5f64], &[1])?)?;
+    /// assert_eq!((y.dtype(), y.to_vec::<f64>()?), (DType::F64, vec![3.0]));
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    fn to_precision(&self, dtype: DType) -> Result<Self> {
+        let ps = self.ps().map(|p| p.to_precision(dtype)).transpose()?;
+        let st = self.state().to_precision(dtype)?;
+        Ok(lux_core::StatefulLayer::with_fixed_state_type(self.model().clone(), ps, st, self.fixed_state_type()))
+    }
+}
+
 /// Lux's `f16(x)`: every float tensor of `x` in IEEE half precision.
 ///
 /// ```

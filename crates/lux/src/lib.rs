@@ -15,6 +15,7 @@
 //! | [`train`] (`lux-train`) | Optimisers.jl's rules, `OptState`, schedules, `TrainState` and the Training API |
 //! | [`data`] (`lux-data`) | the bundled UCI digits, seeded train/test splits and mini-batches |
 //! | [`compact!`] (`lux-compact-macro`) | layers written inline (Lux's `@compact`), as [`CompactLayer`]s; see `docs/writing-layers.md` |
+//! | `distributed` (`lux-distributed`, feature `mpi`) | data-parallel training on MPI (Lux's `DistributedUtils`); see `docs/distributed.md` |
 //! | [`rand`] | the `rand` crate, in the version the `Layer` trait uses |
 //!
 //! ```

@@ -516,15 +516,22 @@ fn the_second_argument_is_the_whole_ps() -> Result<()> {
 
 #[test]
 fn converted_trees_give_f64_outputs() -> Result<()> {
-    // what `f64(ps)`/`f64(st)` do to a compact layer's trees (the precision crate converts trees)
+    // Lux's `f64(ps)`, `f64(st)` on a compact layer's trees, and f16 through a StatefulLayer
     let model = compact!(
         d = Dense::new(3, 2, Activation::Identity)?,
         offset = non_trainable(Tensor::ones(&[2], DType::F32)?),
-        |x: &Tensor| d.call_tensor(x)?.add(&offset)
+        calls = 0,
+        |x: &Tensor| {
+            calls += 1;
+            d.call_tensor(x)?.add(&offset)
+        }
     );
     let (ps, st) = setup(&mut rng(0), &model)?;
-    let f64_tree = |t: &Tree| t.try_map(|_, x| x.to_dtype(DType::F64));
-    let (ps64, st64) = (f64_tree(&ps)?, f64_tree(&st)?);
+    let (ps64, st64) = (lux::precision::f64(&ps)?, lux::precision::f64(&st)?);
+    assert_eq!(st64.get("calls")?, &Tree::Int(0)); // integers are untouched
+    let half = lux::precision::f16(&StatefulLayer::new(&model, ps.clone(), st.clone()))?;
+    let y16 = half.call_tensor(Tensor::ones(&[1, 3], DType::F16)?)?;
+    assert_eq!((y16.dtype(), half.state().tensor("offset")?.dtype()), (DType::F16, DType::F16));
     let x = Tensor::randn(&mut rng(1), &[4, 3], DType::F32)?;
     let (y32, _) = apply_tensor(&model, &x, &ps, &st)?;
     let (y64, st64_new) = apply_tensor(&model, x.to_dtype(DType::F64)?, &ps64, &st64)?;
