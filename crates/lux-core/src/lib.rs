@@ -17,6 +17,7 @@
 pub mod autodiff;
 mod dtype;
 mod error;
+pub mod forward;
 mod layer;
 mod ops;
 mod tensor;
@@ -25,6 +26,7 @@ mod tree;
 pub use autodiff::{CustomOp, GradCall, Release};
 pub use dtype::{DType, Element, Real};
 pub use error::{LuxError, Result};
+pub use forward::DualCall;
 pub use layer::{
     COUNT_SEED, Children, Layer, ModelDisplay, apply, apply_tensor, display_model, empty_state, forward_child,
     julia_float, setup, stateless_apply, test_mode, train_mode, update_state,

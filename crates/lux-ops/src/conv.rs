@@ -366,7 +366,11 @@ pub fn conv(x: &Tensor, w: &Tensor, b: Option<&Tensor>, opts: &ConvOptions) -> R
         _ => return Err(internal("conv: operands of one dtype expected")),
     };
     let refs: Vec<&Tensor> = cast.iter().collect();
-    Tensor::from_custom_op(values.into_tensor(dtype), Arc::new(ConvOp { geom, runs, flip: opts.flip_kernel }), &refs)
+    Tensor::from_custom_op(
+        values.into_tensor(dtype),
+        Arc::new(ConvOp { geom, runs, flip: opts.flip_kernel, opts: opts.clone() }),
+        &refs,
+    )
 }
 
 pub(crate) fn view2<T>(s: &[T], rows: usize, cols: usize) -> Result<ArrayView2<'_, T>> {
@@ -543,6 +547,8 @@ struct ConvOp {
     geom: ConvGeom,
     runs: Runs,
     flip: bool,
+    /// The options it was called with, for the tangent rule.
+    opts: ConvOptions,
 }
 
 impl CustomOp for ConvOp {
@@ -578,6 +584,25 @@ impl CustomOp for ConvOp {
         let mut out = vec![dx, dw];
         if inputs.len() > 2 {
             out.push(db);
+        }
+        Ok(out)
+    }
+
+    /// Convolution is bilinear: `ẏ = conv(ẋ, w) + conv(x, ẇ) + ḃ`, with the
+    /// fused kernel (itself differentiable, so this nests).
+    fn tangent(&self, inputs: &[Tensor], output: &Tensor, tangents: &[Option<Tensor>]) -> Result<Tensor> {
+        let (x, w) = (&inputs[0], &inputs[1]);
+        let mut out = output.zeros_like();
+        if let Some(tx) = &tangents[0] {
+            out = out.add(&conv(tx, w, None, &self.opts)?)?;
+        }
+        if let Some(tw) = &tangents[1] {
+            out = out.add(&conv(x, tw, None, &self.opts)?)?;
+        }
+        if let Some(tb) = tangents.get(2).and_then(Option::as_ref) {
+            let mut shape = vec![1; output.ndim()];
+            shape[1] = tb.len();
+            out = out.add(&tb.reshape(&shape)?)?;
         }
         Ok(out)
     }

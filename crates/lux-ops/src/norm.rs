@@ -1308,6 +1308,12 @@ impl CustomOp for NormOp {
         self.fused_backward(grad, inputs, needs)
     }
 
+    /// Forward mode through the composite definition (a few elementwise
+    /// and gather passes; no faster rule is worth its code here).
+    fn tangent(&self, inputs: &[Tensor], _: &Tensor, tangents: &[Option<Tensor>]) -> Result<Tensor> {
+        lux_core::forward::composite_tangent(self, inputs, tangents)
+    }
+
     fn composite(&self, inputs: &[Tensor]) -> Result<Option<Tensor>> {
         let (s, b) = self.params(inputs);
         composite(&self.kind, self.layout.channel_affine, self.eps, &inputs[0], s, b).map(Some)

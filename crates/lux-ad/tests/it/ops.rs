@@ -1,15 +1,18 @@
 //! `check_gradients` (f64, central differences) for every primitive op of
-//! lux-core, including broadcast and non-contiguous inputs.
+//! lux-core, including broadcast and non-contiguous inputs; the same cases
+//! check each op's forward-mode tangent rule with `check_jvp`.
 
 use crate::{randn, weighted_sum};
-use lux_ad::{Tolerances, check_gradients};
+use lux_ad::{Tolerances, check_gradients, check_jvp};
 use lux_core::{DType, Result, Tensor, Tree, tree};
 
 fn tol() -> Tolerances {
     Tolerances { atol: 1e-7, rtol: 1e-6 }
 }
 
-/// Checks Σ w ⊙ op(inputs) against finite differences.
+/// Checks the gradient of Σ w ⊙ op(inputs), and the tangent of op(inputs)
+/// (forward mode: finite differences and the adjoint identity), against
+/// finite differences.
 pub(crate) fn check(inputs: &[(&str, Tensor)], op: impl Fn(&[&Tensor]) -> Result<Tensor>) {
     let mut ps = Tree::new();
     for (name, t) in inputs {
@@ -22,6 +25,13 @@ pub(crate) fn check(inputs: &[(&str, Tensor)], op: impl Fn(&[&Tensor]) -> Result
     };
     if let Err(e) = check_gradients(f, &ps, tol()) {
         panic!("{e}");
+    }
+    let g = |t: &Tree| {
+        let xs: Vec<&Tensor> = names.iter().map(|n| t.tensor(n)).collect::<Result<_>>()?;
+        op(&xs)
+    };
+    if let Err(e) = check_jvp(g, &ps, tol()) {
+        panic!("tangent: {e}");
     }
 }
 

@@ -14,7 +14,7 @@ mod props;
 mod softmax;
 mod upsample;
 
-use lux_ad::{Tolerances, check_gradients};
+use lux_ad::{Tolerances, check_gradients, check_jvp};
 use lux_core::{DType, Result, Tensor, Tree};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -33,7 +33,9 @@ pub fn weighted_sum(y: &Tensor) -> Result<Tensor> {
 }
 
 /// Checks the gradients of `weighted_sum(f(inputs))` w.r.t. every input
-/// against f64 central differences (default tolerances 1e-6 abs, 1e-5 rel).
+/// against f64 central differences (default tolerances 1e-6 abs, 1e-5 rel),
+/// and the forward-mode tangent of `f(inputs)` against central differences
+/// and against the gradient (`⟨u, Jv⟩ = ⟨Jᵀu, v⟩`).
 pub fn check_op(f: impl Fn(&[Tensor]) -> Result<Tensor>, inputs: &[Tensor]) {
     let mut x = Tree::new();
     for (i, t) in inputs.iter().enumerate() {
@@ -46,6 +48,13 @@ pub fn check_op(f: impl Fn(&[Tensor]) -> Result<Tensor>, inputs: &[Tensor]) {
     };
     if let Err(e) = check_gradients(g, &x, Tolerances::default()) {
         panic!("gradient check failed: {e}");
+    }
+    let h = |p: &Tree| {
+        let xs = (0..n).map(|i| p.tensor(&format!("x{i}")).cloned()).collect::<Result<Vec<_>>>()?;
+        f(&xs)
+    };
+    if let Err(e) = check_jvp(h, &x, Tolerances::default()) {
+        panic!("tangent check failed: {e}");
     }
 }
 
