@@ -10,9 +10,10 @@ fn tol() -> Tolerances {
     Tolerances { atol: 1e-7, rtol: 1e-6 }
 }
 
-/// Checks the gradient of Σ w ⊙ op(inputs), and the tangent of op(inputs)
-/// (forward mode: finite differences and the adjoint identity), against
-/// finite differences.
+/// Checks the gradient of Σ w ⊙ op(inputs), the tangent of op(inputs)
+/// (forward mode: finite differences and the adjoint identity), and the
+/// gradient of that tangent (reverse-over-forward), against finite
+/// differences.
 pub(crate) fn check(inputs: &[(&str, Tensor)], op: impl Fn(&[&Tensor]) -> Result<Tensor>) {
     let mut ps = Tree::new();
     for (name, t) in inputs {
@@ -32,6 +33,11 @@ pub(crate) fn check(inputs: &[(&str, Tensor)], op: impl Fn(&[&Tensor]) -> Result
     };
     if let Err(e) = check_jvp(g, &ps, tol()) {
         panic!("tangent: {e}");
+    }
+    // Reverse-over-forward: the tangent rule is differentiable.
+    let v = ps.try_map(|_, t| if t.dtype().is_float() { t.mul_scalar(0.5)?.cos() } else { Ok(t.zeros_like()) }).unwrap();
+    if let Err(e) = check_gradients(|p| weighted_sum(&lux_ad::jvp(g, p, &v)?.1), &ps, tol()) {
+        panic!("gradient of the tangent: {e}");
     }
 }
 
