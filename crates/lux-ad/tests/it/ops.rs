@@ -35,7 +35,8 @@ pub(crate) fn check(inputs: &[(&str, Tensor)], op: impl Fn(&[&Tensor]) -> Result
         panic!("tangent: {e}");
     }
     // Reverse-over-forward: the tangent rule is differentiable.
-    let v = ps.try_map(|_, t| if t.dtype().is_float() { t.mul_scalar(0.5)?.cos() } else { Ok(t.zeros_like()) }).unwrap();
+    let v =
+        ps.try_map(|_, t| if t.dtype().is_float() { t.mul_scalar(0.5)?.cos() } else { Ok(t.zeros_like()) }).unwrap();
     if let Err(e) = check_gradients(|p| weighted_sum(&lux_ad::jvp(g, p, &v)?.1), &ps, tol()) {
         panic!("gradient of the tangent: {e}");
     }

@@ -296,7 +296,8 @@ fn nested_gradient_of_gradient_norm() {
             panic!("config {i}: nested gradient check failed: {e}");
         }
         // forward-over-reverse: the tangent of the gradient itself
-        let grad = |t: &Tree| gradient(|u| weighted_sum(&conv(u.tensor("x")?, u.tensor("w")?, Some(&b), &opts)?.square()?), t);
+        let grad =
+            |t: &Tree| gradient(|u| weighted_sum(&conv(u.tensor("x")?, u.tensor("w")?, Some(&b), &opts)?.square()?), t);
         if let Err(e) = lux_ad::check_jvp(grad, &x, Tolerances::default()) {
             panic!("config {i}: tangent of the gradient: {e}");
         }
@@ -687,7 +688,10 @@ fn conv_transpose_gradients_and_nested() {
             panic!("config {i}: nested gradient check failed: {e}");
         }
         let grad = |t: &Tree| {
-            gradient(|u| weighted_sum(&conv_transpose(u.tensor("x")?, u.tensor("w")?, Some(&b), &opts, &op)?.square()?), t)
+            gradient(
+                |u| weighted_sum(&conv_transpose(u.tensor("x")?, u.tensor("w")?, Some(&b), &opts, &op)?.square()?),
+                t,
+            )
         };
         if let Err(e) = lux_ad::check_jvp(grad, &x, Tolerances::default()) {
             panic!("config {i}: tangent of the gradient: {e}");
