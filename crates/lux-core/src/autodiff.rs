@@ -149,7 +149,7 @@ pub(crate) enum Op {
 /// convolution, a dense layer, …) with a hand-written backward rule.
 ///
 /// The forward pass is any code that computes the output values; wrap them
-/// with [`Tensor::from_custom_op`]. An op supplies two ways to
+/// with [`Tensor::from_custom_op`]. An op supplies the ways to
 /// differentiate it:
 /// * [`backward`](CustomOp::backward), the fast rule, used for a
 ///   first-order gradient: its cotangent and saved values are plain numbers
@@ -160,7 +160,9 @@ pub(crate) enum Op {
 ///   tracked), the engine takes the vector-Jacobian product of `composite`
 ///   instead, so the op nests. An op without a composite (the default)
 ///   must write `backward` with differentiable ops, which are then
-///   differentiated directly.
+///   differentiated directly;
+/// * [`tangent`](CustomOp::tangent) (required), the forward-mode rule used
+///   by [`DualCall`](crate::DualCall) (`jvp`, `AutoForward`).
 ///
 /// ```
 /// use lux_core::{CustomOp, GradCall, Result, Tensor};
@@ -341,7 +343,9 @@ impl Tensor {
         Tensor::from_op(output.data, Op::Custom(op), inputs)
     }
 
-    /// `true` if this tensor is recorded for an ongoing gradient call.
+    /// `true` if this tensor is recorded for an ongoing gradient call or
+    /// carries a forward-mode tangent (either way, kernels that bypass the
+    /// differentiable ops must not be used on it).
     ///
     /// ```
     /// use lux_core::{GradCall, Tensor};
