@@ -607,6 +607,9 @@ fn update_running(r: &RunningStats, mean: &[f64], var: &[f64], m: usize, momentu
 
 /// Where the statistics come from.
 #[derive(Clone, Debug)]
+// One value per norm call, moved rarely: boxing the two running tensors
+// would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 enum Kind {
     /// Batch statistics over these (sorted) axes of `x`.
     Axes(Vec<usize>),

@@ -7,6 +7,9 @@ use lux::prelude::*;
 use lux::train::{apply_gradients_mut, compute_gradients, single_train_step};
 use lux_ad::{AutoForward, Tolerances, batched_jacobian, check_gradients, gradient, jacobian, vjp};
 
+/// A scalar loss of `{x, ps}`.
+type Loss<'a> = Box<dyn Fn(&Tree) -> Result<Tensor> + 'a>;
+
 fn randn(seed: u64, shape: &[usize], dtype: DType) -> Tensor {
     Tensor::randn(&mut RngState::seed_from_u64(seed), shape, dtype).unwrap()
 }
@@ -133,7 +136,7 @@ fn nested_vjp_and_jvp_losses_on_conv_and_dense_models() -> Result<()> {
             let j = jacobian(|t| run(model, t.tensor("x")?, p, &st), &tree! { x: xx.clone() })?;
             j.tensor("x")?.reshape(&[u.len(), n_in])
         };
-        let losses: [(&str, Box<dyn Fn(&Tree) -> Result<Tensor> + '_>, Box<dyn Fn(&Tree) -> Result<Tensor> + '_>); 2] = [
+        let losses: [(&str, Loss<'_>, Loss<'_>); 2] = [
             (
                 "vjp",
                 Box::new(|t: &Tree| {
