@@ -66,7 +66,7 @@ pub struct LayerCheckReport {
 ///    f64 first; the objective is a fixed random weighting of every float
 ///    output leaf, so that no component cancels); with the same
 ///    tolerances, the forward-mode tangents of the float output leaves
-///    ([`check_jvp`](crate::check_jvp): central differences along a fixed
+///    ([`check_jvp`]: central differences along a fixed
 ///    direction, and the adjoint identity against reverse mode).
 ///
 /// ```

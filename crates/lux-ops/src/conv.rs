@@ -592,19 +592,30 @@ impl CustomOp for ConvOp {
     /// fused kernel (itself differentiable, so this nests).
     fn tangent(&self, inputs: &[Tensor], output: &Tensor, tangents: &[Option<Tensor>]) -> Result<Tensor> {
         let (x, w) = (&inputs[0], &inputs[1]);
-        let mut out = output.zeros_like();
-        if let Some(tx) = &tangents[0] {
-            out = out.add(&conv(tx, w, None, &self.opts)?)?;
-        }
+        let tb = tangents.get(2).and_then(Option::as_ref);
+        // The bias tangent rides along in the second conv when there is one.
+        let mut out = match &tangents[0] {
+            Some(tx) => Some(conv(tx, w, None, &self.opts)?),
+            None => None,
+        };
+        let mut bias_done = false;
         if let Some(tw) = &tangents[1] {
-            out = out.add(&conv(x, tw, None, &self.opts)?)?;
+            let part = conv(x, tw, tb, &self.opts)?;
+            bias_done = true;
+            out = Some(match out {
+                Some(acc) => acc.add(&part)?,
+                None => part,
+            });
         }
-        if let Some(tb) = tangents.get(2).and_then(Option::as_ref) {
-            let mut shape = vec![1; output.ndim()];
-            shape[1] = tb.len();
-            out = out.add(&tb.reshape(&shape)?)?;
+        let out = out.unwrap_or_else(|| output.zeros_like());
+        match tb {
+            Some(tb) if !bias_done => {
+                let mut shape = vec![1; output.ndim()];
+                shape[1] = tb.len();
+                out.add(&tb.reshape(&shape)?)
+            }
+            _ => Ok(out),
         }
-        Ok(out)
     }
 
     fn composite(&self, inputs: &[Tensor]) -> Result<Option<Tensor>> {
