@@ -189,3 +189,125 @@ where
     }
     Ok(worst)
 }
+
+/// A fixed, non-uniform direction shaped like `t` (values in `[-1, 1]`),
+/// different for every `salt`: the tangents and cotangents of
+/// [`check_jvp`].
+fn probe(t: &Tensor, salt: f64) -> Result<Tensor> {
+    let n = t.len();
+    Tensor::arange(1.0, n as f64 + 1.0, 1.0, DType::F64)?
+        .mul_scalar(0.37 + salt)?
+        .add_scalar(salt)?
+        .sin()?
+        .reshape(t.shape())
+}
+
+/// Checks the forward-mode [`jvp`](crate::jvp) of `f` at `x` two ways, in
+/// f64 (float leaves of `x` are converted first): against central finite
+/// differences of `f` along a fixed direction `v`, element by element, and
+/// against the reverse-mode [`vjp`](crate::vjp) through the adjoint
+/// identity `⟨u, J·v⟩ = ⟨Jᵀ·u, v⟩` for a fixed cotangent `u`. The report
+/// is the worst finite-difference element.
+///
+/// ```
+/// use lux_ad::{check_jvp, Tolerances};
+/// use lux_core::{tree, Tensor};
+/// let x = tree! { x: Tensor::from_vec(vec![0.3f32, -1.2, 2.0], &[3])? };
+/// let report = check_jvp(|t| t.tensor("x")?.tanh(), &x, Tolerances::default())?;
+/// assert_eq!(report.checked, 3);
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+///
+/// # Errors
+/// [`LuxError::GradientMismatch`] naming the output path and index of the
+/// worst element (or `⟨u, Jv⟩ vs ⟨Jᵀu, v⟩` for the adjoint identity) when
+/// a tolerance is exceeded; or whatever `f` returns.
+pub fn check_jvp<F, Y>(f: F, x: &Tree, tol: Tolerances) -> Result<GradCheckReport>
+where
+    F: Fn(&Tree) -> Result<Y>,
+    Y: crate::AdOutput,
+{
+    let x64 = to_f64_tree(x)?;
+    let v = x64.try_map(|_, t| if t.dtype().is_float() { probe(t, 0.0) } else { Ok(t.zeros_like()) })?;
+    let (y, jv) = crate::jvp(&f, &x64, &v)?;
+    // Central differences along v.
+    let scale = x64
+        .tensors()
+        .iter()
+        .filter(|(_, t)| t.dtype().is_float())
+        .fold(1.0f64, |m, (_, t)| t.to_f64_vec().iter().fold(m, |m, a| m.max(a.abs())));
+    let h = f64::EPSILON.cbrt() * scale;
+    let shifted = |s: f64| -> Result<Y> {
+        let xs =
+            x64.zip_map(&v, |_, a, d| if a.dtype().is_float() { a.add(&d.mul_scalar(s)?) } else { Ok(a.clone()) })?;
+        f(&xs)
+    };
+    let (up, down) = (shifted(h)?, shifted(-h)?);
+    let mut worst =
+        GradCheckReport { path: String::new(), index: 0, analytic: 0.0, numeric: 0.0, rel_error: 0.0, checked: 0 };
+    let mut worst_ratio = -1.0f64;
+    let (jvs, ups, downs) = (jv.ad_tensors(), up.ad_tensors(), down.ad_tensors());
+    for (((path, a), (_, p)), (_, m)) in jvs.iter().zip(&ups).zip(&downs) {
+        let (p, m) = (p.to_f64_vec(), m.to_f64_vec());
+        for (i, &av) in a.to_f64_vec().iter().enumerate() {
+            worst.checked += 1;
+            let nv = (p[i] - m[i]) / (2.0 * h);
+            let err = (av - nv).abs();
+            let ratio = if err.is_nan() { f64::INFINITY } else { err / (tol.atol + tol.rtol * nv.abs()) };
+            if ratio > worst_ratio {
+                worst_ratio = ratio;
+                worst = GradCheckReport {
+                    path: path.clone(),
+                    index: i,
+                    analytic: av,
+                    numeric: nv,
+                    rel_error: if err.is_nan() { f64::NAN } else { err / nv.abs().max(tol.atol) },
+                    checked: worst.checked,
+                };
+            }
+        }
+    }
+    if worst_ratio > 1.0 {
+        return Err(LuxError::GradientMismatch {
+            path: worst.path,
+            index: worst.index,
+            analytic: worst.analytic,
+            numeric: worst.numeric,
+            rel_error: worst.rel_error,
+            atol: tol.atol,
+            rtol: tol.rtol,
+        });
+    }
+    // ⟨u, Jv⟩ against ⟨Jᵀu, v⟩ from reverse mode.
+    let us: Vec<Tensor> =
+        y.ad_tensors().iter().enumerate().map(|(k, (_, t))| probe(t, 1.0 + k as f64)).collect::<Result<_>>()?;
+    let u = y.ad_rebuild(us.clone())?;
+    let (_, jtu) = crate::vjp(&f, &x64, &u)?;
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).fold((0.0, 0.0), |(s, m), (p, q)| (s + p * q, m + (p * q).abs()));
+    let (mut lhs, mut lhs_mag) = (0.0, 0.0);
+    for ((_, a), b) in jv.ad_tensors().iter().zip(&us) {
+        let (s, m) = dot(&a.to_f64_vec(), &b.to_f64_vec());
+        (lhs, lhs_mag) = (lhs + s, lhs_mag + m);
+    }
+    let (mut rhs, mut rhs_mag) = (0.0, 0.0);
+    for ((_, g), (_, d)) in jtu.tensors().iter().zip(v.tensors()) {
+        if g.dtype().is_float() {
+            let (s, m) = dot(&g.to_f64_vec(), &d.to_f64_vec());
+            (rhs, rhs_mag) = (rhs + s, rhs_mag + m);
+        }
+    }
+    // Both sums are rounded at the size of their terms, not of the result.
+    let err = (lhs - rhs).abs();
+    if err.is_nan() || err > tol.atol + tol.rtol * lhs_mag.max(rhs_mag) {
+        return Err(LuxError::GradientMismatch {
+            path: "⟨u, Jv⟩ vs ⟨Jᵀu, v⟩".into(),
+            index: 0,
+            analytic: lhs,
+            numeric: rhs,
+            rel_error: err / lhs.abs().max(tol.atol),
+            atol: tol.atol,
+            rtol: tol.rtol,
+        });
+    }
+    Ok(worst)
+}

@@ -4,7 +4,7 @@
 //! [`value_and_gradient`], their auxiliary-output forms
 //! [`value_and_gradient_aux`] and [`gradient_aux`] (JAX's `has_aux`),
 //! [`vjp`] and [`jvp`] (tensor- or tree-valued functions, see
-//! [`AdOutput`]), [`hvp`], [`jacobian`], the AD backend types
+//! [`AdOutput`]), [`hvp`], [`jacobian`], [`batched_jacobian`], the AD backend types
 //! ([`AutoTape`], [`AutoFiniteDiff`], …) and [`check_gradients`].
 //!
 //! Only float outputs have derivatives: differentiating an integer or bool
@@ -15,9 +15,13 @@
 //! that `lux-core`'s ops write while a [`GradCall`] is under way. Backward
 //! rules are themselves differentiable, so every driver here nests: a
 //! function that calls [`gradient`] can be differentiated again (gradient
-//! penalties, Hessian-vector products), and [`jvp`] is computed as the
-//! derivative of a VJP (the "double-VJP" trick) rather than with a second
-//! engine. Gradients always come back as a [`Tree`] shaped like the input.
+//! penalties, Hessian-vector products). Forward mode is lux-core's
+//! [`DualCall`](lux_core::DualCall): tangents travel with the values, each
+//! op pushing them on with its tangent rule; [`jvp`], [`batched_jacobian`]
+//! (with [`AutoForward`]) and the [`AutoForward`] gradient use it, and
+//! [`hvp`] is forward-over-reverse (Lux's automatic switch). The two modes
+//! nest in either order. Gradients always come back as a [`Tree`] shaped
+//! like the input.
 //!
 //! [`testing::check_layer`] is the conformance check every layer passes.
 #![doc(test(attr(deny(warnings))))]
@@ -25,12 +29,14 @@
 mod backend;
 mod check;
 mod drivers;
+mod forward;
 mod output;
 pub mod testing;
 
 pub use backend::{AdBackend, AutoCompiledTape, AutoFiniteDiff, AutoForward, AutoTape};
-pub use check::{GradCheckReport, Tolerances, check_gradients, check_gradients_with};
-pub use drivers::{gradient, gradient_aux, hvp, jacobian, jvp, value_and_gradient, value_and_gradient_aux, vjp};
+pub use check::{GradCheckReport, Tolerances, check_gradients, check_gradients_with, check_jvp};
+pub use drivers::{gradient, gradient_aux, jacobian, value_and_gradient, value_and_gradient_aux, vjp};
+pub use forward::{batched_jacobian, hvp, jvp};
 pub use lux_core::Release;
 pub use output::AdOutput;
 

@@ -1,7 +1,7 @@
 //! Conformance checks for layers: [`check_layer`], which built-in layers,
 //! `compact!` layers and users' own layers all run in their tests.
 
-use crate::check::{GradCheckReport, Tolerances, check_gradients};
+use crate::check::{GradCheckReport, Tolerances, check_gradients, check_jvp};
 use lux_core::{DType, Layer, LuxError, Result, RngState, Tensor, Tree, setup, test_mode};
 
 /// What [`check_layer`] checks, beyond what it always checks.
@@ -64,7 +64,10 @@ pub struct LayerCheckReport {
 /// 8. gradients w.r.t. the parameters and the float leaves of the input
 ///    agree with f64 central finite differences (everything converted to
 ///    f64 first; the objective is a fixed random weighting of every float
-///    output leaf, so that no component cancels).
+///    output leaf, so that no component cancels); with the same
+///    tolerances, the forward-mode tangents of the float output leaves
+///    ([`check_jvp`]: central differences along a fixed
+///    direction, and the adjoint identity against reverse mode).
 ///
 /// ```
 /// use lux_ad::testing::{check_layer, LayerCheck};
@@ -184,13 +187,25 @@ pub fn check_layer<L: Layer + ?Sized>(layer: &L, x: &Tree, opts: &LayerCheck) ->
             }
             Ok(total)
         };
+        // The float output leaves, for the tangent checks.
+        let float_out = |y: Tree| -> Result<Tree> {
+            let mut out = Tree::new();
+            for (i, (_, t)) in y.tensors().into_iter().filter(|(_, t)| t.dtype().is_float()).enumerate() {
+                out = out.with(format!("y{i}"), t.clone())?;
+            }
+            Ok(out)
+        };
         if has_float(&ps64) {
             let f = |p: &Tree| objective(&layer.forward(&x64, p, &st64)?.0);
             param_grad = Some(check_gradients(f, &ps64, tol).map_err(|e| in_context(e, "parameters"))?);
+            let g = |p: &Tree| float_out(layer.forward(&x64, p, &st64)?.0);
+            check_jvp(g, &ps64, tol).map_err(|e| in_context(e, "parameter tangents"))?;
         }
         if opts.input_grad && has_float(&x64) {
             let f = |xx: &Tree| objective(&layer.forward(xx, &ps64, &st64)?.0);
             input_grad = Some(check_gradients(f, &x64, tol).map_err(|e| in_context(e, "input"))?);
+            let g = |xx: &Tree| float_out(layer.forward(xx, &ps64, &st64)?.0);
+            check_jvp(g, &x64, tol).map_err(|e| in_context(e, "input tangents"))?;
         }
     }
     Ok(LayerCheckReport { param_count, state_count, output_shape, param_grad, input_grad })

@@ -19,6 +19,7 @@
 //! each other's nodes.
 
 use crate::dtype::Data;
+use crate::forward::Tangents;
 use crate::ops::{binary::BinaryOp, matmul, reduce::ReduceOp, shape::ShapeOp, unary::UnaryOp};
 use crate::{DType, LuxError, Result, Tensor, Tree};
 use std::collections::{BinaryHeap, HashMap};
@@ -28,7 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Source of node ids and call ids: both only need to grow monotonically.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-fn next_id() -> u64 {
+pub(crate) fn next_id() -> u64 {
     NEXT_ID.fetch_add(1, Ordering::Relaxed)
 }
 
@@ -148,7 +149,7 @@ pub(crate) enum Op {
 /// convolution, a dense layer, …) with a hand-written backward rule.
 ///
 /// The forward pass is any code that computes the output values; wrap them
-/// with [`Tensor::from_custom_op`]. An op supplies two ways to
+/// with [`Tensor::from_custom_op`]. An op supplies the ways to
 /// differentiate it:
 /// * [`backward`](CustomOp::backward), the fast rule, used for a
 ///   first-order gradient: its cotangent and saved values are plain numbers
@@ -159,7 +160,9 @@ pub(crate) enum Op {
 ///   tracked), the engine takes the vector-Jacobian product of `composite`
 ///   instead, so the op nests. An op without a composite (the default)
 ///   must write `backward` with differentiable ops, which are then
-///   differentiated directly.
+///   differentiated directly;
+/// * [`tangent`](CustomOp::tangent) (required), the forward-mode rule used
+///   by [`DualCall`](crate::DualCall) (`jvp`, `AutoForward`).
 ///
 /// ```
 /// use lux_core::{CustomOp, GradCall, Result, Tensor};
@@ -172,6 +175,9 @@ pub(crate) enum Op {
 ///     fn name(&self) -> &str { "triple" }
 ///     fn backward(&self, g: &Tensor, _: &[Tensor], _: &Tensor, _: &[bool]) -> Result<Vec<Option<Tensor>>> {
 ///         Ok(vec![Some(g.mul_scalar(3.0)?)])
+///     }
+///     fn tangent(&self, _: &[Tensor], _: &Tensor, t: &[Option<Tensor>]) -> Result<Tensor> {
+///         t[0].as_ref().expect("one input, so its tangent is given").mul_scalar(3.0)
 ///     }
 ///     fn composite(&self, inputs: &[Tensor]) -> Result<Option<Tensor>> {
 ///         Ok(Some(inputs[0].mul_scalar(3.0)?))
@@ -206,6 +212,19 @@ pub trait CustomOp: Send + Sync + std::fmt::Debug {
         needs: &[bool],
     ) -> Result<Vec<Option<Tensor>>>;
 
+    /// The tangent (pushforward) of the output, given the inputs' tangents
+    /// (`tangents[i]` is `None` where input `i` carries none: a zero
+    /// tangent); of the output's shape. Used by forward mode
+    /// ([`DualCall`](crate::DualCall)). Write it with differentiable tensor
+    /// ops (so it can be differentiated again); `inputs` and `output` carry
+    /// no tangent of the forward call. There is deliberately no default: an
+    /// op with a [`composite`](CustomOp::composite) and no faster rule says
+    /// so with [`composite_tangent`](crate::forward::composite_tangent).
+    ///
+    /// # Errors
+    /// The tangent cannot be computed.
+    fn tangent(&self, inputs: &[Tensor], output: &Tensor, tangents: &[Option<Tensor>]) -> Result<Tensor>;
+
     /// The op's output recomputed from `inputs` with differentiable tensor
     /// ops, differentiated in place of [`backward`](CustomOp::backward)
     /// when a gradient of a gradient is taken; `Ok(None)` (the default)
@@ -222,6 +241,9 @@ pub(crate) struct Node {
     op: Op,
     inputs: Vec<Tensor>,
     output: Data,
+    /// The output's tangents (forward mode), kept so that a backward rule
+    /// using the output pushes them on (forward-over-reverse).
+    output_tangents: std::sync::OnceLock<Tangents>,
 }
 
 impl Drop for Node {
@@ -245,23 +267,47 @@ impl Tensor {
     pub(crate) fn from_op(output: Data, op: Op, inputs: &[&Tensor]) -> Result<Tensor> {
         let mut calls = CallSet::default();
         let mut tracked = false;
+        let mut dual = false;
         for t in inputs {
             if let Some(n) = &t.node {
                 tracked = true;
                 calls.union(&n.calls)?;
             }
+            dual |= t.tangents.is_some();
         }
-        if !tracked {
-            return Ok(Tensor { data: output, node: None });
+        if !tracked && !dual {
+            return Ok(Tensor { data: output, node: None, tangents: None });
         }
-        let node = Node {
-            id: next_id(),
-            calls,
-            op,
-            inputs: inputs.iter().map(|t| (*t).clone()).collect(),
-            output: output.clone(),
+        // Forward mode needs the op after the node has taken it.
+        let op_for_tangent = if dual && tracked { Some(op.clone()) } else { None };
+        let mut y = if tracked {
+            let node = Node {
+                id: next_id(),
+                calls,
+                op,
+                inputs: inputs.iter().map(|t| (*t).clone()).collect(),
+                output: output.clone(),
+                output_tangents: std::sync::OnceLock::new(),
+            };
+            Tensor { data: output, node: Some(Arc::new(node)), tangents: None }
+        } else {
+            let y = Tensor { data: output, node: None, tangents: None };
+            y.tangents_from(&op, inputs)?
         };
-        Ok(Tensor { data: output, node: Some(Arc::new(node)) })
+        if let Some(op) = op_for_tangent {
+            y = y.tangents_from(&op, inputs)?;
+            if let (Some(node), Some(t)) = (&y.node, &y.tangents) {
+                let _ = node.output_tangents.set(t.clone());
+            }
+        }
+        Ok(y)
+    }
+
+    /// `self` (an op's output, with its record) given the tangents the op's
+    /// tangent rule computes from `inputs`'.
+    fn tangents_from(mut self, op: &Op, inputs: &[&Tensor]) -> Result<Tensor> {
+        self.tangents = crate::forward::push(op, inputs, &self)?;
+        Ok(self)
     }
 
     /// The result of a [`CustomOp`] applied to `inputs`: `output`'s values,
@@ -277,6 +323,9 @@ impl Tensor {
     ///     fn name(&self) -> &str { "double" }
     ///     fn backward(&self, g: &Tensor, _: &[Tensor], _: &Tensor, _: &[bool]) -> Result<Vec<Option<Tensor>>> {
     ///         Ok(vec![Some(g.mul_scalar(2.0)?)])
+    ///     }
+    ///     fn tangent(&self, _: &[Tensor], _: &Tensor, t: &[Option<Tensor>]) -> Result<Tensor> {
+    ///         t[0].as_ref().expect("one input, so its tangent is given").mul_scalar(2.0)
     ///     }
     /// }
     /// let mut call = GradCall::new();
@@ -297,7 +346,9 @@ impl Tensor {
         Tensor::from_op(output.data, Op::Custom(op), inputs)
     }
 
-    /// `true` if this tensor is recorded for an ongoing gradient call.
+    /// `true` if this tensor is recorded for an ongoing gradient call or
+    /// carries a forward-mode tangent (either way, kernels that bypass the
+    /// differentiable ops must not be used on it).
     ///
     /// ```
     /// use lux_core::{GradCall, Tensor};
@@ -309,7 +360,13 @@ impl Tensor {
     /// # Ok::<(), lux_core::LuxError>(())
     /// ```
     pub fn is_tracked(&self) -> bool {
-        self.node.is_some()
+        self.node.is_some() || self.tangents.is_some()
+    }
+
+    /// The same values and tangents without the gradient record: what a
+    /// backward rule computes with, so forward mode reaches through it.
+    fn without_record(&self) -> Tensor {
+        Tensor { data: self.data.clone(), node: None, tangents: self.tangents.clone() }
     }
 
     /// The same values, cut off from any gradient record (a constant).
@@ -323,7 +380,7 @@ impl Tensor {
     /// # Ok::<(), lux_core::LuxError>(())
     /// ```
     pub fn detach(&self) -> Tensor {
-        Tensor { data: self.data.clone(), node: None }
+        Tensor { data: self.data.clone(), node: None, tangents: None }
     }
 }
 
@@ -422,8 +479,19 @@ impl GradCall {
             }
             None => Vec::new(),
         };
-        let node = Node { id: next_id(), calls, op: Op::Leaf { call: self.id }, inputs, output: x.data.clone() };
-        let t = Tensor { data: x.data.clone(), node: Some(Arc::new(node)) };
+        let output_tangents = std::sync::OnceLock::new();
+        if let Some(t) = &x.tangents {
+            let _ = output_tangents.set(t.clone());
+        }
+        let node = Node {
+            id: next_id(),
+            calls,
+            op: Op::Leaf { call: self.id },
+            inputs,
+            output: x.data.clone(),
+            output_tangents,
+        };
+        let t = Tensor { data: x.data.clone(), node: Some(Arc::new(node)), tangents: x.tangents.clone() };
         self.leaves.push(t.clone());
         Ok(t)
     }
@@ -557,13 +625,14 @@ impl GradCall {
             // Saved values keep their record only for other (enclosing) calls.
             let keep = |t: &Tensor| match &t.node {
                 Some(n) if n.calls.has_live_other_than(id) => t.clone(),
-                _ => t.detach(),
+                _ => t.without_record(),
             };
             let inputs: Vec<Tensor> = node.inputs.iter().map(keep).collect();
+            let tangents = node.output_tangents.get().cloned();
             let output = if node.calls.has_live_other_than(id) {
-                Tensor { data: node.output.clone(), node: Some(node.clone()) }
+                Tensor { data: node.output.clone(), node: Some(node.clone()), tangents }
             } else {
-                Tensor { data: node.output.clone(), node: None }
+                Tensor { data: node.output.clone(), node: None, tangents }
             };
             let input_grads = backward_rule(&node.op, &g, &inputs, &output, &needs)?;
             for (i, gi) in input_grads.into_iter().enumerate() {
@@ -613,16 +682,21 @@ impl GradCall {
                     calls.prune(); // only live enclosing calls can still use the record
                 }
                 if calls.len == 0 {
-                    Ok(t.detach())
+                    Ok(t.without_record())
                 } else {
+                    let output_tangents = std::sync::OnceLock::new();
+                    if let Some(ts) = &t.tangents {
+                        let _ = output_tangents.set(ts.clone());
+                    }
                     let node = Node {
                         id: next_id(),
                         calls,
                         op: Op::Identity,
                         inputs: vec![t.clone()],
                         output: t.data.clone(),
+                        output_tangents,
                     };
-                    Ok(Tensor { data: t.data.clone(), node: Some(Arc::new(node)) })
+                    Ok(Tensor { data: t.data.clone(), node: Some(Arc::new(node)), tangents: t.tangents.clone() })
                 }
             }
             _ => Ok(t.clone()),

@@ -1,7 +1,7 @@
 //! # lux-core
 //!
 //! The foundation of lux-rs: [`Tensor`] (a dtype-dynamic n-d array with
-//! reverse-mode autodiff), [`Tree`] (the one nested container for parameters,
+//! reverse- and forward-mode autodiff), [`Tree`] (the one nested container for parameters,
 //! state, gradients and optimiser state), and the [`Layer`] trait.
 //!
 //! **Key design decision:** layers hold no parameters. A layer is an
@@ -12,11 +12,15 @@
 //! Autodiff needs no mode switch: ops record a graph only when an input
 //! is tracked by a [`GradCall`], so inference costs nothing extra, and
 //! backward rules are differentiable so gradients nest (see [`autodiff`]).
+//! Forward mode ([`DualCall`], see [`forward`]) carries tangents beside the
+//! values, pushed on by a tangent rule per op, and nests with reverse mode
+//! in both orders.
 #![doc(test(attr(deny(warnings))))]
 
 pub mod autodiff;
 mod dtype;
 mod error;
+pub mod forward;
 mod layer;
 mod ops;
 pub mod stability;
@@ -26,6 +30,7 @@ mod tree;
 pub use autodiff::{CustomOp, GradCall, Release};
 pub use dtype::{DType, Element, Real};
 pub use error::{LuxError, Result};
+pub use forward::DualCall;
 pub use layer::{
     COUNT_SEED, Children, Layer, ModelDisplay, StatefulLayer, apply, apply_tensor, display_model, empty_state,
     forward_child, julia_float, setup, stateless_apply, test_mode, train_mode, update_state,

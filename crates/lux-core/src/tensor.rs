@@ -4,6 +4,7 @@ use crate::DType;
 use crate::autodiff::Node;
 use crate::dtype::{Data, Element, exact_i64, same_type, with_data};
 use crate::error::{LuxError, Result, arg_err, shape_err};
+use crate::forward::Tangents;
 use half::{bf16, f16};
 use ndarray::{ArcArray, ArrayD, IxDyn};
 use rand::{Rng, RngExt};
@@ -35,6 +36,8 @@ use std::sync::Arc;
 pub struct Tensor {
     pub(crate) data: Data,
     pub(crate) node: Option<Arc<Node>>,
+    /// Forward-mode tangents, `None` outside a forward call.
+    pub(crate) tangents: Option<Tangents>,
 }
 
 /// Elements above which elementwise kernels and reductions use rayon.
@@ -42,7 +45,7 @@ pub(crate) const PAR_THRESHOLD: usize = 1 << 16;
 
 impl Tensor {
     pub(crate) fn from_data(data: Data) -> Tensor {
-        Tensor { data, node: None }
+        Tensor { data, node: None, tangents: None }
     }
 
     // ----- construction -------------------------------------------------

@@ -409,6 +409,12 @@ impl CustomOp for LogitCeOp {
         Ok(vec![Some(dx.into_tensor(x.dtype()))])
     }
 
+    /// Forward mode through the composite definition (a few elementwise
+    /// and gather passes; no faster rule is worth its code here).
+    fn tangent(&self, inputs: &[Tensor], _: &Tensor, tangents: &[Option<Tensor>]) -> Result<Tensor> {
+        lux_core::forward::composite_tangent(self, inputs, tangents)
+    }
+
     fn composite(&self, inputs: &[Tensor]) -> Result<Option<Tensor>> {
         let x = &inputs[0];
         let classes = x.shape()[self.axis];
@@ -575,6 +581,12 @@ impl CustomOp for MseOp {
             _ => return Err(LuxError::Unsupported("internal: MSELoss backward saw mixed dtypes".into())),
         };
         Ok(vec![Some(dx.into_tensor(x.dtype()))])
+    }
+
+    /// Forward mode through the composite definition (a few elementwise
+    /// and gather passes; no faster rule is worth its code here).
+    fn tangent(&self, inputs: &[Tensor], _: &Tensor, tangents: &[Option<Tensor>]) -> Result<Tensor> {
+        lux_core::forward::composite_tangent(self, inputs, tangents)
     }
 
     fn composite(&self, inputs: &[Tensor]) -> Result<Option<Tensor>> {

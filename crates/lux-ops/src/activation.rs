@@ -436,28 +436,19 @@ impl CustomOp for ActivationOp {
     }
 
     fn backward(&self, grad: &Tensor, inputs: &[Tensor], output: &Tensor, _: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        let act = self.0;
-        let x = &inputs[0];
-        let name = act.name();
-        let g = if grad.dtype() == x.dtype() { grad.clone() } else { grad.to_dtype(x.dtype())? };
-        // Activations whose derivative reads only y never widen x.
-        let xd = if act.derivative_from_output() { None } else { Some(x.compute_data(name)?) };
-        let dx = match (g.compute_data(name)?, xd, output.compute_data(name)?) {
-            (FloatData::F32(g), x, FloatData::F32(y)) if matches!(x, None | Some(FloatData::F32(_))) => {
-                FloatData::F32(backward_kernel(act, &g, x.as_ref().and_then(FloatData::array), &y))
+        Ok(vec![Some(times_derivative(self.0, grad, &inputs[0], output)?)])
+    }
+
+    /// `f'(x) ⊙ ẋ`: the Jacobian is diagonal, so the fused backward kernel
+    /// with the tangent in place of the cotangent, when nothing is tracked;
+    /// forward mode through the composite otherwise (nested AD).
+    fn tangent(&self, inputs: &[Tensor], output: &Tensor, tangents: &[Option<Tensor>]) -> Result<Tensor> {
+        match &tangents[0] {
+            Some(t) if !t.is_tracked() && !inputs[0].is_tracked() && !output.is_tracked() => {
+                times_derivative(self.0, t, &inputs[0], output)
             }
-            (FloatData::F64(g), x, FloatData::F64(y)) if matches!(x, None | Some(FloatData::F64(_))) => {
-                FloatData::F64(backward_kernel(act, &g, x.as_ref().and_then(FloatData::array), &y))
-            }
-            _ => {
-                return Err(LuxError::DType {
-                    op: name.into(),
-                    expected: x.dtype().name().into(),
-                    got: output.dtype(),
-                });
-            }
-        };
-        Ok(vec![Some(dx.into_tensor(x.dtype()))])
+            _ => lux_core::forward::composite_tangent(self, inputs, tangents),
+        }
     }
 
     fn composite(&self, inputs: &[Tensor]) -> Result<Option<Tensor>> {
@@ -673,6 +664,28 @@ fn backward_kernel<T: Real>(
     ArcArray::from_shape_vec(g.raw_dim(), dx).expect("one value per element")
 }
 
+/// `g ⊙ f'(x)` for `y = f(x)` by the fused kernel on plain values (`x` is
+/// not read when the derivative needs only `y`): the activation's backward
+/// rule, and its tangent rule (the Jacobian is diagonal).
+pub(crate) fn times_derivative(act: Activation, g: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+    let name = act.name();
+    let g = if g.dtype() == x.dtype() { g.clone() } else { g.to_dtype(x.dtype())? };
+    // Activations whose derivative reads only y never widen x.
+    let xd = if act.derivative_from_output() { None } else { Some(x.compute_data(name)?) };
+    let dx = match (g.compute_data(name)?, xd, y.compute_data(name)?) {
+        (FloatData::F32(g), x, FloatData::F32(y)) if matches!(x, None | Some(FloatData::F32(_))) => {
+            FloatData::F32(backward_kernel(act, &g, x.as_ref().and_then(FloatData::array), &y))
+        }
+        (FloatData::F64(g), x, FloatData::F64(y)) if matches!(x, None | Some(FloatData::F64(_))) => {
+            FloatData::F64(backward_kernel(act, &g, x.as_ref().and_then(FloatData::array), &y))
+        }
+        _ => {
+            return Err(LuxError::DType { op: name.into(), expected: x.dtype().name().into(), got: y.dtype() });
+        }
+    };
+    Ok(dx.into_tensor(x.dtype()))
+}
+
 /// `f` over every element of `a` (for the helper ops), in standard layout.
 fn map_kernel<T: Real>(a: &ArcArray<T, IxDyn>, f: impl Fn(T) -> T + Sync + Send) -> ArcArray<T, IxDyn> {
     let x = standard(a);
@@ -825,6 +838,14 @@ impl CustomOp for NormalCdfOp {
         let x = &inputs[0];
         let pdf = x.square()?.mul_scalar(-0.5)?.exp()?.mul_scalar(FRAC_1_SQRT_2PI)?;
         Ok(vec![Some(grad.mul(&pdf)?)])
+    }
+
+    /// `φ(x) ⊙ ẋ`, the backward rule's product with the tangent (diagonal).
+    fn tangent(&self, inputs: &[Tensor], output: &Tensor, tangents: &[Option<Tensor>]) -> Result<Tensor> {
+        match &tangents[0] {
+            Some(t) => Ok(self.backward(t, inputs, output, &[true])?.remove(0).unwrap_or_else(|| t.zeros_like())),
+            None => Ok(output.zeros_like()),
+        }
     }
 }
 

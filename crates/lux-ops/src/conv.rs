@@ -366,7 +366,11 @@ pub fn conv(x: &Tensor, w: &Tensor, b: Option<&Tensor>, opts: &ConvOptions) -> R
         _ => return Err(internal("conv: operands of one dtype expected")),
     };
     let refs: Vec<&Tensor> = cast.iter().collect();
-    Tensor::from_custom_op(values.into_tensor(dtype), Arc::new(ConvOp { geom, runs, flip: opts.flip_kernel }), &refs)
+    Tensor::from_custom_op(
+        values.into_tensor(dtype),
+        Arc::new(ConvOp { geom, runs, flip: opts.flip_kernel, opts: opts.clone() }),
+        &refs,
+    )
 }
 
 pub(crate) fn view2<T>(s: &[T], rows: usize, cols: usize) -> Result<ArrayView2<'_, T>> {
@@ -543,6 +547,8 @@ struct ConvOp {
     geom: ConvGeom,
     runs: Runs,
     flip: bool,
+    /// The options it was called with, for the tangent rule.
+    opts: ConvOptions,
 }
 
 impl CustomOp for ConvOp {
@@ -580,6 +586,36 @@ impl CustomOp for ConvOp {
             out.push(db);
         }
         Ok(out)
+    }
+
+    /// Convolution is bilinear: `ẏ = conv(ẋ, w) + conv(x, ẇ) + ḃ`, with the
+    /// fused kernel (itself differentiable, so this nests).
+    fn tangent(&self, inputs: &[Tensor], output: &Tensor, tangents: &[Option<Tensor>]) -> Result<Tensor> {
+        let (x, w) = (&inputs[0], &inputs[1]);
+        let tb = tangents.get(2).and_then(Option::as_ref);
+        // The bias tangent rides along in the second conv when there is one.
+        let mut out = match &tangents[0] {
+            Some(tx) => Some(conv(tx, w, None, &self.opts)?),
+            None => None,
+        };
+        let mut bias_done = false;
+        if let Some(tw) = &tangents[1] {
+            let part = conv(x, tw, tb, &self.opts)?;
+            bias_done = true;
+            out = Some(match out {
+                Some(acc) => acc.add(&part)?,
+                None => part,
+            });
+        }
+        let out = out.unwrap_or_else(|| output.zeros_like());
+        match tb {
+            Some(tb) if !bias_done => {
+                let mut shape = vec![1; output.ndim()];
+                shape[1] = tb.len();
+                out.add(&tb.reshape(&shape)?)
+            }
+            _ => Ok(out),
+        }
     }
 
     fn composite(&self, inputs: &[Tensor]) -> Result<Option<Tensor>> {

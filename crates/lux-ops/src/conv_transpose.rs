@@ -191,7 +191,13 @@ pub fn conv_transpose(
         _ => return Err(internal("conv_transpose: operands of one dtype expected")),
     };
     let c_out = geom.c_in;
-    let node = ConvTransposeOp { geom, runs, flip: opts.flip_kernel };
+    let node = ConvTransposeOp {
+        geom,
+        runs,
+        flip: opts.flip_kernel,
+        opts: opts.clone(),
+        output_padding: output_padding.to_vec(),
+    };
     let y = Tensor::from_custom_op(values.into_tensor(dtype), Arc::new(node), &[&cast[0], &cast[1]])?;
     match cast.get(2) {
         None => Ok(y),
@@ -213,6 +219,9 @@ struct ConvTransposeOp {
     geom: ConvGeom,
     runs: Runs,
     flip: bool,
+    /// The options and output padding it was called with, for the tangent.
+    opts: ConvOptions,
+    output_padding: Vec<usize>,
 }
 
 impl CustomOp for ConvTransposeOp {
@@ -245,6 +254,21 @@ impl CustomOp for ConvTransposeOp {
             _ => return Err(internal("conv_transpose backward: operands of one dtype expected")),
         };
         Ok(vec![dx.map(|d| d.into_tensor(dtype)), dw.map(|d| d.into_tensor(dtype))])
+    }
+
+    /// Bilinear in `(x, w)`: `ẏ = convᵀ(ẋ, w) + convᵀ(x, ẇ)`, with the fused
+    /// kernel (itself differentiable).
+    fn tangent(&self, inputs: &[Tensor], output: &Tensor, tangents: &[Option<Tensor>]) -> Result<Tensor> {
+        let (x, w) = (&inputs[0], &inputs[1]);
+        let (opts, pad) = (&self.opts, &self.output_padding);
+        match (&tangents[0], &tangents[1]) {
+            (Some(tx), Some(tw)) => {
+                conv_transpose(tx, w, None, opts, pad)?.add(&conv_transpose(x, tw, None, opts, pad)?)
+            }
+            (Some(tx), None) => conv_transpose(tx, w, None, opts, pad),
+            (None, Some(tw)) => conv_transpose(x, tw, None, opts, pad),
+            (None, None) => Ok(output.zeros_like()),
+        }
     }
 
     /// Per group, the columns `wᵀ · x` (`[N, C_out/groups · Πk, Π in]`),

@@ -194,6 +194,49 @@ impl CustomOp for DenseOp {
         Ok(grads.into_iter().take(inputs.len()).map(|d| d.map(|d| d.into_tensor(dtype))).collect())
     }
 
+    /// `ż = ẋ·Wᵀ + x·Ẇᵀ + ḃ` with the dense kernel itself (so it stays fast
+    /// and differentiable), then `ẏ = f'(z) ⊙ ż` with the fused activation
+    /// kernel when nothing is tracked, else through the composite.
+    fn tangent(&self, inputs: &[Tensor], output: &Tensor, tangents: &[Option<Tensor>]) -> Result<Tensor> {
+        let (x, w) = (&inputs[0], &inputs[1]);
+        let mut zdot: Option<Tensor> = None;
+        let mut add = |t: Tensor| -> Result<()> {
+            zdot = Some(match zdot.take() {
+                Some(acc) => acc.add(&t)?,
+                None => t,
+            });
+            Ok(())
+        };
+        if let Some(tx) = &tangents[0] {
+            add(dense(tx, w, None, Activation::Identity)?)?;
+        }
+        let tb = tangents.get(2).and_then(Option::as_ref);
+        match &tangents[1] {
+            Some(tw) => add(dense(x, tw, tb, Activation::Identity)?)?,
+            None => {
+                if let Some(tb) = tb {
+                    add(tb.broadcast_to(output.shape())?)?;
+                }
+            }
+        }
+        let zdot = zdot.unwrap_or_else(|| output.zeros_like());
+        let act = self.activation;
+        if act == Activation::Identity {
+            return Ok(zdot);
+        }
+        let plain = !zdot.is_tracked() && !output.is_tracked() && inputs.iter().all(|t| !t.is_tracked());
+        let pre = match &self.pre_activation {
+            Some(p) => Some(p.clone().into_tensor(output.dtype())),
+            None if act.derivative_from_output() => None,
+            None => return lux_core::forward::composite_tangent(self, inputs, tangents),
+        };
+        if plain {
+            crate::activation::times_derivative(act, &zdot, pre.as_ref().unwrap_or(output), output)
+        } else {
+            lux_core::forward::composite_tangent(self, inputs, tangents)
+        }
+    }
+
     fn composite(&self, inputs: &[Tensor]) -> Result<Option<Tensor>> {
         let z = inputs[0].matmul(&inputs[1].transpose(0, 1)?)?;
         let z = if inputs.len() == 3 { z.add(&inputs[2])? } else { z };

@@ -230,6 +230,12 @@ impl CustomOp for XLogY {
         Ok(vec![Some(gx), Some(gy)])
     }
 
+    /// Forward mode through the composite definition (a few elementwise
+    /// and gather passes; no faster rule is worth its code here).
+    fn tangent(&self, inputs: &[Tensor], _: &Tensor, tangents: &[Option<Tensor>]) -> Result<Tensor> {
+        lux_core::forward::composite_tangent(self, inputs, tangents)
+    }
+
     /// The same function with primitive ops; `where_` sends a zero gradient
     /// to the unselected branch, and the "safe" operands keep that branch
     /// finite, so the gradients at `x == 0` are exactly zero.

@@ -607,6 +607,9 @@ fn update_running(r: &RunningStats, mean: &[f64], var: &[f64], m: usize, momentu
 
 /// Where the statistics come from.
 #[derive(Clone, Debug)]
+// One value per norm call, moved rarely: boxing the two running tensors
+// would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 enum Kind {
     /// Batch statistics over these (sorted) axes of `x`.
     Axes(Vec<usize>),
@@ -1306,6 +1309,12 @@ impl CustomOp for NormOp {
 
     fn backward(&self, grad: &Tensor, inputs: &[Tensor], _: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         self.fused_backward(grad, inputs, needs)
+    }
+
+    /// Forward mode through the composite definition (a few elementwise
+    /// and gather passes; no faster rule is worth its code here).
+    fn tangent(&self, inputs: &[Tensor], _: &Tensor, tangents: &[Option<Tensor>]) -> Result<Tensor> {
+        lux_core::forward::composite_tangent(self, inputs, tangents)
     }
 
     fn composite(&self, inputs: &[Tensor]) -> Result<Option<Tensor>> {

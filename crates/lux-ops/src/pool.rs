@@ -622,6 +622,12 @@ impl CustomOp for PoolOp {
         Ok(vec![Some(dx.into_tensor(x.dtype()))])
     }
 
+    /// Forward mode through the composite definition (a few elementwise
+    /// and gather passes; no faster rule is worth its code here).
+    fn tangent(&self, inputs: &[Tensor], _: &Tensor, tangents: &[Option<Tensor>]) -> Result<Tensor> {
+        lux_core::forward::composite_tangent(self, inputs, tangents)
+    }
+
     /// The definition with primitive differentiable ops, for nested AD:
     /// each plane is flattened and one extra element appended (−∞ for max,
     /// 0 for mean) that padding taps point at. Max pooling is

@@ -393,6 +393,23 @@ impl CustomOp for SoftmaxOp {
         };
         Ok(vec![Some(dx.into_tensor(x.dtype()))])
     }
+    /// With `s = softmax(x)` along the axis: softmax `ẏ = y ⊙ (ẋ − ⟨y, ẋ⟩)`,
+    /// logsoftmax `ẏ = ẋ − ⟨s, ẋ⟩`, logsumexp `ẏ = ⟨s, ẋ⟩` (the inner
+    /// products along the axis), in differentiable ops.
+    fn tangent(&self, inputs: &[Tensor], output: &Tensor, tangents: &[Option<Tensor>]) -> Result<Tensor> {
+        let Some(t) = &tangents[0] else { return Ok(output.zeros_like()) };
+        let ax = [self.axis as isize];
+        match self.kind {
+            Kind::Softmax => output.mul(&t.sub(&output.mul(t)?.sum(&ax, true)?)?),
+            Kind::LogSoftmax => t.sub(&output.exp()?.mul(t)?.sum(&ax, true)?),
+            Kind::LogSumExp => {
+                let x = &inputs[0];
+                let lse = if self.keepdim { output.clone() } else { output.unsqueeze(self.axis as isize)? };
+                x.sub(&lse)?.exp()?.mul(t)?.sum(&ax, self.keepdim)
+            }
+        }
+    }
+
     fn composite(&self, inputs: &[Tensor]) -> Result<Option<Tensor>> {
         composite(self.kind, &inputs[0], self.axis, self.keepdim).map(Some)
     }

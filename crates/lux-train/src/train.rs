@@ -376,10 +376,12 @@ fn gradients<M, D: ?Sized, O: Objective<M, D> + ?Sized>(
 /// loss, the stats, and the train state with the objective's new state
 /// (the step is not incremented). `ts` itself is unchanged.
 ///
-/// Backends: [`AutoTape`](lux_ad::AutoTape) (reverse mode) and
+/// Backends: [`AutoTape`](lux_ad::AutoTape) (reverse mode),
+/// [`AutoForward`](lux_ad::AutoForward) (forward mode, one pass per
+/// parameter element: small models) and
 /// [`AutoFiniteDiff`](lux_ad::AutoFiniteDiff) (f64 central differences, for
-/// checking); `AutoForward` and `AutoCompiledTape` return
-/// [`LuxError::Unsupported`] until their issues land. The gradient tree is
+/// checking); `AutoCompiledTape` returns [`LuxError::Unsupported`] until
+/// its issue lands. The gradient tree is
 /// freshly allocated on every call (no buffer is reused behind your back).
 ///
 /// ```

@@ -2,6 +2,7 @@
 //! the drivers, nested AD and the backends.
 
 mod drivers;
+mod forward;
 mod matmul_nd;
 mod nested;
 mod ops;

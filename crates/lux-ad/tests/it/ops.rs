@@ -1,15 +1,19 @@
 //! `check_gradients` (f64, central differences) for every primitive op of
-//! lux-core, including broadcast and non-contiguous inputs.
+//! lux-core, including broadcast and non-contiguous inputs; the same cases
+//! check each op's forward-mode tangent rule with `check_jvp`.
 
 use crate::{randn, weighted_sum};
-use lux_ad::{Tolerances, check_gradients};
+use lux_ad::{Tolerances, check_gradients, check_jvp};
 use lux_core::{DType, Result, Tensor, Tree, tree};
 
 fn tol() -> Tolerances {
     Tolerances { atol: 1e-7, rtol: 1e-6 }
 }
 
-/// Checks Σ w ⊙ op(inputs) against finite differences.
+/// Checks the gradient of Σ w ⊙ op(inputs), the tangent of op(inputs)
+/// (forward mode: finite differences and the adjoint identity), and the
+/// gradient of that tangent (reverse-over-forward), against finite
+/// differences.
 pub(crate) fn check(inputs: &[(&str, Tensor)], op: impl Fn(&[&Tensor]) -> Result<Tensor>) {
     let mut ps = Tree::new();
     for (name, t) in inputs {
@@ -22,6 +26,19 @@ pub(crate) fn check(inputs: &[(&str, Tensor)], op: impl Fn(&[&Tensor]) -> Result
     };
     if let Err(e) = check_gradients(f, &ps, tol()) {
         panic!("{e}");
+    }
+    let g = |t: &Tree| {
+        let xs: Vec<&Tensor> = names.iter().map(|n| t.tensor(n)).collect::<Result<_>>()?;
+        op(&xs)
+    };
+    if let Err(e) = check_jvp(g, &ps, tol()) {
+        panic!("tangent: {e}");
+    }
+    // Reverse-over-forward: the tangent rule is differentiable.
+    let v =
+        ps.try_map(|_, t| if t.dtype().is_float() { t.mul_scalar(0.5)?.cos() } else { Ok(t.zeros_like()) }).unwrap();
+    if let Err(e) = check_gradients(|p| weighted_sum(&lux_ad::jvp(g, p, &v)?.1), &ps, tol()) {
+        panic!("gradient of the tangent: {e}");
     }
 }
 

@@ -86,6 +86,45 @@ impl BinaryOp {
         y: &Tensor,
         needs: &[bool],
     ) -> Result<Vec<Option<Tensor>>> {
+        let (ga, gb) = self.partials(g, a, b, y, needs)?;
+        Ok(vec![
+            if needs[0] { Some(ga.sum_to(a.shape())?) } else { None },
+            if needs[1] { Some(gb.sum_to(b.shape())?) } else { None },
+        ])
+    }
+
+    /// The tangent `∂y/∂a ⊙ ȧ + ∂y/∂b ⊙ ḃ`: the same elementwise partials as
+    /// the backward rule, applied to each tangent and broadcast to `y`
+    /// instead of summed back to the input.
+    pub(crate) fn tangent(
+        self,
+        a: &Tensor,
+        b: &Tensor,
+        y: &Tensor,
+        ta: &Option<Tensor>,
+        tb: &Option<Tensor>,
+    ) -> Result<Tensor> {
+        let mut out: Option<Tensor> = None;
+        if let Some(ta) = ta {
+            out = Some(self.partials(ta, a, b, y, &[true, false])?.0);
+        }
+        if let Some(tb) = tb {
+            let part = self.partials(tb, a, b, y, &[false, true])?.1;
+            out = Some(match out {
+                Some(acc) => acc.add(&part)?,
+                None => part,
+            });
+        }
+        match out {
+            Some(t) if t.shape() == y.shape() => Ok(t),
+            Some(t) => t.broadcast_to(y.shape()),
+            None => Ok(y.zeros_like()),
+        }
+    }
+
+    /// `(g ⊙ ∂y/∂a, g ⊙ ∂y/∂b)` elementwise (broadcast, not yet summed);
+    /// only the entries `needs` asks for are meaningful.
+    fn partials(self, g: &Tensor, a: &Tensor, b: &Tensor, y: &Tensor, needs: &[bool]) -> Result<(Tensor, Tensor)> {
         let (ga, gb) = match self {
             BinaryOp::Add => (g.clone(), g.clone()),
             BinaryOp::Sub => (g.clone(), g.neg()?),
@@ -127,10 +166,7 @@ impl BinaryOp {
                 (ga, gb)
             }
         };
-        Ok(vec![
-            if needs[0] { Some(ga.sum_to(a.shape())?) } else { None },
-            if needs[1] { Some(gb.sum_to(b.shape())?) } else { None },
-        ])
+        Ok((ga, gb))
     }
 }
 
@@ -591,6 +627,14 @@ fn select<T: Element>(
 }
 
 /// Gradients of `where_(cond, a, b)`.
+/// The tangent of `where_(cond, a, b)`: the chosen branch's tangent.
+pub(crate) fn where_tangent(inputs: &[Tensor], y: &Tensor, tangents: &[Option<Tensor>]) -> Result<Tensor> {
+    let zero = y.zeros_like();
+    let ta = tangents[1].as_ref().unwrap_or(&zero);
+    let tb = tangents[2].as_ref().unwrap_or(&zero);
+    Tensor::where_(&inputs[0], ta, tb)?.broadcast_to(y.shape())
+}
+
 pub(crate) fn where_backward(g: &Tensor, inputs: &[Tensor], needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
     let (cond, a, b) = (&inputs[0], &inputs[1], &inputs[2]);
     let zero = g.zeros_like();

@@ -418,6 +418,16 @@ impl Tensor {
     }
 }
 
+/// The tangent `Ȧ·B + A·Ḃ` (matmul is bilinear).
+pub(crate) fn tangent(a: &Tensor, b: &Tensor, y: &Tensor, ta: &Option<Tensor>, tb: &Option<Tensor>) -> Result<Tensor> {
+    match (ta, tb) {
+        (Some(ta), Some(tb)) => ta.matmul(b)?.add(&a.matmul(tb)?),
+        (Some(ta), None) => ta.matmul(b),
+        (None, Some(tb)) => a.matmul(tb),
+        (None, None) => Ok(y.zeros_like()),
+    }
+}
+
 /// `∂A = G·Bᵀ`, `∂B = Aᵀ·G`, summed over broadcast batch axes; 1-d operands
 /// are seen as `[1, k]` and `[k, 1]`, with `G` given their axes back.
 pub(crate) fn backward(g: &Tensor, a: &Tensor, b: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {

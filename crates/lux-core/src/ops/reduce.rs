@@ -101,6 +101,24 @@ fn reduce_kernel<T: Real>(
 
 impl ReduceOp {
     /// The gradient `g` (the output's shape) carried back to the input `x`.
+    /// The tangent: the same reduction of the tangent for sums and means;
+    /// for max/min, the tangent at the extremum (shared equally by ties, as
+    /// the gradient is).
+    pub(crate) fn tangent(&self, t: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+        let axes: Vec<isize> = self.axes.iter().map(|&a| a as isize).collect();
+        match self.kind {
+            ReduceKind::Sum => t.sum(&axes, self.keepdim),
+            ReduceKind::Mean => t.mean(&axes, self.keepdim),
+            ReduceKind::Max | ReduceKind::Min => {
+                let keep_shape: Vec<usize> =
+                    x.shape().iter().enumerate().map(|(i, &d)| if self.axes.contains(&i) { 1 } else { d }).collect();
+                let hit = x.equal(&y.reshape(&keep_shape)?)?.to_dtype(t.dtype())?;
+                let ties = hit.sum(&axes, self.keepdim)?;
+                t.mul(&hit)?.sum(&axes, self.keepdim)?.div(&ties)
+            }
+        }
+    }
+
     pub(crate) fn backward(&self, g: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
         let keep_shape: Vec<usize> =
             x.shape().iter().enumerate().map(|(i, &d)| if self.axes.contains(&i) { 1 } else { d }).collect();

@@ -77,6 +77,33 @@ impl ShapeOp {
     }
 }
 
+impl ShapeOp {
+    /// The tangent: every shape op is linear, so it is the same op applied
+    /// to the tangents (zeros standing in for inputs without one).
+    pub(crate) fn tangent(&self, inputs: &[Tensor], y: &Tensor, tangents: &[Option<Tensor>]) -> Result<Tensor> {
+        use crate::forward::or_zeros;
+        let t0 = || or_zeros(&tangents[0], &inputs[0]);
+        match self {
+            ShapeOp::Reshape { .. } => t0().reshape(y.shape()),
+            ShapeOp::Permute { axes } => t0().permute(axes),
+            ShapeOp::BroadcastTo { .. } => t0().broadcast_to(y.shape()),
+            ShapeOp::Narrow { axis, start, .. } => t0().narrow(*axis as isize, *start, y.shape()[*axis]),
+            ShapeOp::IndexSelect { axis, index } => t0().index_select(*axis as isize, index),
+            ShapeOp::Gather { axis, index } => t0().gather(*axis as isize, index),
+            ShapeOp::IndexAdd { axis, index } => {
+                t0().index_add(*axis as isize, index, &or_zeros(&tangents[1], &inputs[1]))
+            }
+            ShapeOp::ScatterAdd { axis, index } => {
+                t0().scatter_add(*axis as isize, index, &or_zeros(&tangents[1], &inputs[1]))
+            }
+            ShapeOp::Concat { axis, .. } => {
+                let parts: Vec<Tensor> = inputs.iter().zip(tangents).map(|(x, t)| or_zeros(t, x)).collect();
+                Tensor::concat(&parts, *axis as isize)
+            }
+        }
+    }
+}
+
 fn index_vec(op: &str, index: &Tensor, bound: usize) -> Result<Vec<usize>> {
     let idx = index.array::<i64>(op)?;
     idx.iter()

@@ -31,6 +31,10 @@ impl CustomOp for Flip {
     fn backward(&self, g: &Tensor, _: &[Tensor], _: &Tensor, _: &[bool]) -> Result<Vec<Option<Tensor>>> {
         Ok(vec![Some(g.flip(&self.axes)?)])
     }
+    /// Linear: the flipped tangent.
+    fn tangent(&self, _: &[Tensor], _: &Tensor, t: &[Option<Tensor>]) -> Result<Tensor> {
+        tangent0(t)?.flip(&self.axes)
+    }
 }
 
 /// The adjoint of a cumulative sum along `axis` is the cumulative sum from
@@ -48,6 +52,18 @@ impl CustomOp for Cumsum {
         let ax = [self.axis];
         Ok(vec![Some(g.flip(&ax)?.cumsum(self.axis)?.flip(&ax)?)])
     }
+    /// Linear: the cumulative sum of the tangent.
+    fn tangent(&self, _: &[Tensor], _: &Tensor, t: &[Option<Tensor>]) -> Result<Tensor> {
+        tangent0(t)?.cumsum(self.axis)
+    }
+}
+
+/// The tangent of a one-input op's input (forward mode calls a tangent
+/// rule only when an input has one).
+fn tangent0(t: &[Option<Tensor>]) -> Result<&Tensor> {
+    t.first()
+        .and_then(Option::as_ref)
+        .ok_or_else(|| LuxError::Unsupported("internal: a tangent rule got no tangent".into()))
 }
 
 /// A running fold `out_i = f(out_{i−1}, a_i)` along `ax`.

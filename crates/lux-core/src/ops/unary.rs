@@ -37,6 +37,13 @@ macro_rules! unary_ops {
             pub(crate) fn backward(self, g: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
                 match self { $(UnaryOp::$Name => { let ($g, $xin, $y) = (g, x, y); $bwd }),* }
             }
+
+            /// The tangent `f'(x) ⊙ ẋ`. An elementwise map's Jacobian is
+            /// diagonal, hence its own transpose: the pushforward is the
+            /// backward rule applied to the tangent.
+            pub(crate) fn tangent(self, t: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+                self.backward(t, x, y)
+            }
         }
 
         impl Tensor {

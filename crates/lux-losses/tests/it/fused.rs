@@ -5,7 +5,7 @@
 //! stability at ±1e4 logits, the parallel paths, half precision, bad input.
 
 use crate::regression::{t, values};
-use lux_ad::{Tolerances, check_gradients, gradient, hvp, value_and_gradient};
+use lux_ad::{Tolerances, check_gradients, check_jvp, gradient, hvp, value_and_gradient};
 use lux_core::{DType, Result, Tensor, Tree, tree};
 use lux_losses::{Agg, CrossEntropyLoss, LossFunction, MSELoss};
 
@@ -48,7 +48,8 @@ fn to_scalar_loss<'a>(loss: &'a dyn LossFunction, y: &'a Tensor) -> impl Fn(&Tre
 }
 
 /// Fused and composite agree in value and gradient (f32 and f64), and the
-/// fused gradient passes a finite-difference check in f64.
+/// fused gradient, tangent and gradient of the tangent pass
+/// finite-difference checks in f64.
 fn fused_matches_composite(
     fused: &dyn LossFunction,
     composite: &dyn LossFunction,
@@ -68,6 +69,17 @@ fn fused_matches_composite(
     let ps = tree! { x: t(x, shape, DType::F64) };
     if let Err(e) = check_gradients(to_scalar_loss(fused, &y64), &ps, Tolerances { atol: 1e-6, rtol: 1e-5 }) {
         panic!("{e}");
+    }
+    // The fused kernel's tangent rule (forward mode) against central
+    // differences and the adjoint identity, and its gradient (reverse-over-forward).
+    let call = |p: &Tree| fused.call(p.tensor("x")?, &y64);
+    if let Err(e) = check_jvp(call, &ps, Tolerances { atol: 1e-6, rtol: 1e-5 }) {
+        panic!("tangent: {e}");
+    }
+    let v = tree! { x: ps.tensor("x").unwrap().cos().unwrap() };
+    let of_tangent = |p: &Tree| lux_ad::jvp(call, p, &v)?.1.square()?.sum_all();
+    if let Err(e) = check_gradients(of_tangent, &ps, Tolerances { atol: 1e-6, rtol: 1e-5 }) {
+        panic!("gradient of the tangent: {e}");
     }
 }
 

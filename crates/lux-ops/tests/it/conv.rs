@@ -295,6 +295,12 @@ fn nested_gradient_of_gradient_norm() {
         if let Err(e) = lux_ad::check_gradients(h, &x, Tolerances::default()) {
             panic!("config {i}: nested gradient check failed: {e}");
         }
+        // forward-over-reverse: the tangent of the gradient itself
+        let grad =
+            |t: &Tree| gradient(|u| weighted_sum(&conv(u.tensor("x")?, u.tensor("w")?, Some(&b), &opts)?.square()?), t);
+        if let Err(e) = lux_ad::check_jvp(grad, &x, Tolerances::default()) {
+            panic!("config {i}: tangent of the gradient: {e}");
+        }
     }
 }
 
@@ -680,6 +686,15 @@ fn conv_transpose_gradients_and_nested() {
         let x = Tree::new().with("x", inputs[0].clone()).unwrap().with("w", inputs[1].clone()).unwrap();
         if let Err(e) = lux_ad::check_gradients(h, &x, Tolerances::default()) {
             panic!("config {i}: nested gradient check failed: {e}");
+        }
+        let grad = |t: &Tree| {
+            gradient(
+                |u| weighted_sum(&conv_transpose(u.tensor("x")?, u.tensor("w")?, Some(&b), &opts, &op)?.square()?),
+                t,
+            )
+        };
+        if let Err(e) = lux_ad::check_jvp(grad, &x, Tolerances::default()) {
+            panic!("config {i}: tangent of the gradient: {e}");
         }
     }
 }

@@ -14,7 +14,7 @@ mod props;
 mod softmax;
 mod upsample;
 
-use lux_ad::{Tolerances, check_gradients};
+use lux_ad::{Tolerances, check_gradients, check_jvp};
 use lux_core::{DType, Result, Tensor, Tree};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -33,7 +33,10 @@ pub fn weighted_sum(y: &Tensor) -> Result<Tensor> {
 }
 
 /// Checks the gradients of `weighted_sum(f(inputs))` w.r.t. every input
-/// against f64 central differences (default tolerances 1e-6 abs, 1e-5 rel).
+/// against f64 central differences (default tolerances 1e-6 abs, 1e-5 rel),
+/// the forward-mode tangent of `f(inputs)` against central differences
+/// and against the gradient (`⟨u, Jv⟩ = ⟨Jᵀu, v⟩`), and the gradient of
+/// that tangent (reverse-over-forward) against central differences.
 pub fn check_op(f: impl Fn(&[Tensor]) -> Result<Tensor>, inputs: &[Tensor]) {
     let mut x = Tree::new();
     for (i, t) in inputs.iter().enumerate() {
@@ -46,6 +49,19 @@ pub fn check_op(f: impl Fn(&[Tensor]) -> Result<Tensor>, inputs: &[Tensor]) {
     };
     if let Err(e) = check_gradients(g, &x, Tolerances::default()) {
         panic!("gradient check failed: {e}");
+    }
+    let h = |p: &Tree| {
+        let xs = (0..n).map(|i| p.tensor(&format!("x{i}")).cloned()).collect::<Result<Vec<_>>>()?;
+        f(&xs)
+    };
+    if let Err(e) = check_jvp(h, &x, Tolerances::default()) {
+        panic!("tangent check failed: {e}");
+    }
+    // Reverse-over-forward: the tangent rule is differentiable.
+    let v = x.try_map(|_, t| if t.dtype().is_float() { t.mul_scalar(0.5)?.cos() } else { Ok(t.zeros_like()) }).unwrap();
+    let k = |p: &Tree| weighted_sum(&lux_ad::jvp(h, p, &v)?.1);
+    if let Err(e) = check_gradients(k, &x, Tolerances::default()) {
+        panic!("gradient of the tangent failed: {e}");
     }
 }
 

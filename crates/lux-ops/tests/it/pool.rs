@@ -291,6 +291,11 @@ fn nested_gradient_of_gradient_norm() {
         if let Err(e) = lux_ad::check_gradients(h, &Tree::new().with("x", x.clone()).unwrap(), Tolerances::default()) {
             panic!("{name}: nested gradient check failed: {e}");
         }
+        // forward-over-reverse: the tangent of the gradient itself
+        let grad = |t: &Tree| gradient(|u| weighted_sum(&f(u.tensor("x")?)?.square()?), t);
+        if let Err(e) = lux_ad::check_jvp(grad, &Tree::new().with("x", x.clone()).unwrap(), Tolerances::default()) {
+            panic!("{name}: tangent of the gradient: {e}");
+        }
     }
 }
 
