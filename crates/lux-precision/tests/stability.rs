@@ -119,6 +119,9 @@ impl CustomOp for WideningOp {
     fn backward(&self, g: &Tensor, _: &[Tensor], _: &Tensor, _: &[bool]) -> Result<Vec<Option<Tensor>>> {
         Ok(vec![Some(g.to_dtype(DType::F32)?)])
     }
+    fn tangent(&self, _: &[Tensor], _: &Tensor, t: &[Option<Tensor>]) -> Result<Tensor> {
+        t[0].as_ref().expect("one input, so its tangent is given").to_dtype(DType::F64)
+    }
 }
 
 fn widening_op(x: &Tensor) -> Result<Tensor> {
