@@ -445,9 +445,12 @@ fn short_type_name(full: &str) -> &str {
     base.rsplit("::").next().unwrap_or(base)
 }
 
+/// Smart pointers and references to a layer are layers (`Box<dyn Layer>`
+/// for models built at run time; `&L` so that a `StatefulLayer` can run a
+/// model it does not own, as `compact!` bodies do with their sublayers).
 macro_rules! forward_layer_impl {
-    ($($ptr:ident),*) => {$(
-        impl<L: Layer + ?Sized> Layer for $ptr<L> {
+    ($($ptr:ty),*) => {$(
+        impl<L: Layer + ?Sized> Layer for $ptr {
             fn init_params(&self, rng: &mut dyn Rng) -> Result<Tree> {
                 (**self).init_params(rng)
             }
@@ -490,7 +493,7 @@ macro_rules! forward_layer_impl {
         }
     )*};
 }
-forward_layer_impl!(Box, Arc);
+forward_layer_impl!(Box<L>, Arc<L>, &L);
 
 // ----- the free functions ---------------------------------------------------------
 

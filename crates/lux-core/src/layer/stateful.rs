@@ -1,11 +1,10 @@
 //! [`StatefulLayer`]: a model with its parameters and current state, called
 //! like a function (LuxCore's `StatefulLuxLayer`).
 
-use super::{Children, Layer, update_state};
+use super::{Layer, update_state};
 use crate::error::{LuxError, Result};
 use crate::tree::{ROOT, Tree};
 use crate::{Tensor, layer};
-use rand::Rng;
 use std::cell::RefCell;
 use std::fmt;
 
@@ -331,50 +330,6 @@ impl<M: Layer> fmt::Debug for StatefulLayer<M> {
 /// never differentiated (Lux's `ignore_derivatives`).
 fn detached(st: &Tree) -> Tree {
     st.map(|_, t| if t.is_tracked() { t.detach() } else { t.clone() })
-}
-
-/// A borrowed layer is a layer, so that a [`StatefulLayer`] can run a
-/// model it does not own (as `compact!` bodies do with their sublayers).
-impl<L: Layer + ?Sized> Layer for &L {
-    fn init_params(&self, rng: &mut dyn Rng) -> Result<Tree> {
-        (**self).init_params(rng)
-    }
-    fn init_state(&self, rng: &mut dyn Rng) -> Result<Tree> {
-        (**self).init_state(rng)
-    }
-    fn forward(&self, x: &Tree, ps: &Tree, st: &Tree) -> Result<(Tree, Tree)> {
-        (**self).forward(x, ps, st)
-    }
-    fn param_count(&self) -> usize {
-        (**self).param_count()
-    }
-    fn state_count(&self) -> usize {
-        (**self).state_count()
-    }
-    fn param_shapes(&self) -> Option<Vec<Vec<usize>>> {
-        (**self).param_shapes()
-    }
-    fn state_shapes(&self) -> Option<Vec<Vec<usize>>> {
-        (**self).state_shapes()
-    }
-    fn preserves_state_type(&self) -> bool {
-        (**self).preserves_state_type()
-    }
-    fn display_name(&self) -> String {
-        (**self).display_name()
-    }
-    fn describe(&self) -> String {
-        (**self).describe()
-    }
-    fn children(&self) -> Children<'_> {
-        (**self).children()
-    }
-    fn printable_children(&self) -> Option<Vec<(String, &dyn Layer)>> {
-        (**self).printable_children()
-    }
-    fn display_close(&self) -> Option<String> {
-        (**self).display_close()
-    }
 }
 
 /// A borrowed tree converts by cloning (tensors share their buffers), so
