@@ -130,6 +130,57 @@ where
     check_gradients_with(&AutoTape, f, x, tol)
 }
 
+/// The worst element of a comparison of analytic against numeric values,
+/// measured against `atol + rtol·|numeric|` (NaN in either is the worst).
+struct Worst {
+    tol: Tolerances,
+    ratio: f64,
+    report: GradCheckReport,
+}
+
+impl Worst {
+    fn new(tol: Tolerances) -> Worst {
+        let report =
+            GradCheckReport { path: String::new(), index: 0, analytic: 0.0, numeric: 0.0, rel_error: 0.0, checked: 0 };
+        Worst { tol, ratio: -1.0, report }
+    }
+
+    fn observe(&mut self, path: &str, index: usize, analytic: f64, numeric: f64) {
+        self.report.checked += 1;
+        let err = (analytic - numeric).abs();
+        let ratio = if err.is_nan() { f64::INFINITY } else { err / (self.tol.atol + self.tol.rtol * numeric.abs()) };
+        if ratio > self.ratio {
+            self.ratio = ratio;
+            self.report = GradCheckReport {
+                path: path.to_string(),
+                index,
+                analytic,
+                numeric,
+                rel_error: if err.is_nan() { f64::NAN } else { err / numeric.abs().max(self.tol.atol) },
+                checked: self.report.checked,
+            };
+        }
+    }
+
+    /// The report, or [`LuxError::GradientMismatch`] for the worst element
+    /// when it is outside the tolerances.
+    fn finish(self) -> Result<GradCheckReport> {
+        if self.ratio <= 1.0 {
+            return Ok(self.report);
+        }
+        let w = self.report;
+        Err(LuxError::GradientMismatch {
+            path: w.path,
+            index: w.index,
+            analytic: w.analytic,
+            numeric: w.numeric,
+            rel_error: w.rel_error,
+            atol: self.tol.atol,
+            rtol: self.tol.rtol,
+        })
+    }
+}
+
 /// [`check_gradients`] for any backend.
 ///
 /// ```
@@ -154,40 +205,16 @@ where
     let x64 = to_f64_tree(x)?;
     let (_, analytic) = backend.value_and_gradient(&f, &x64)?;
     let (_, numeric) = finite_difference_gradient(&f, &x64, None)?;
-    let mut worst =
-        GradCheckReport { path: String::new(), index: 0, analytic: 0.0, numeric: 0.0, rel_error: 0.0, checked: 0 };
-    let mut worst_ratio = -1.0f64;
+    let mut worst = Worst::new(tol);
     for ((path, a), (_, n)) in analytic.tensors().into_iter().zip(numeric.tensors()) {
         if !n.dtype().is_float() {
             continue;
         }
         for (i, (&av, &nv)) in a.to_f64_vec().iter().zip(n.to_f64_vec().iter()).enumerate() {
-            worst.checked += 1;
-            let err = (av - nv).abs();
-            // NaN in either fails the check.
-            let ratio = if err.is_nan() { f64::INFINITY } else { err / (tol.atol + tol.rtol * nv.abs()) };
-            if ratio > worst_ratio {
-                worst_ratio = ratio;
-                worst.path = path.clone();
-                worst.index = i;
-                worst.analytic = av;
-                worst.numeric = nv;
-                worst.rel_error = if err.is_nan() { f64::NAN } else { err / nv.abs().max(tol.atol) };
-            }
+            worst.observe(&path, i, av, nv);
         }
     }
-    if worst_ratio > 1.0 {
-        return Err(LuxError::GradientMismatch {
-            path: worst.path,
-            index: worst.index,
-            analytic: worst.analytic,
-            numeric: worst.numeric,
-            rel_error: worst.rel_error,
-            atol: tol.atol,
-            rtol: tol.rtol,
-        });
-    }
-    Ok(worst)
+    worst.finish()
 }
 
 /// A fixed, non-uniform direction shaped like `t` (values in `[-1, 1]`),
@@ -243,41 +270,15 @@ where
         f(&xs)
     };
     let (up, down) = (shifted(h)?, shifted(-h)?);
-    let mut worst =
-        GradCheckReport { path: String::new(), index: 0, analytic: 0.0, numeric: 0.0, rel_error: 0.0, checked: 0 };
-    let mut worst_ratio = -1.0f64;
+    let mut worst = Worst::new(tol);
     let (jvs, ups, downs) = (jv.ad_tensors(), up.ad_tensors(), down.ad_tensors());
     for (((path, a), (_, p)), (_, m)) in jvs.iter().zip(&ups).zip(&downs) {
         let (p, m) = (p.to_f64_vec(), m.to_f64_vec());
         for (i, &av) in a.to_f64_vec().iter().enumerate() {
-            worst.checked += 1;
-            let nv = (p[i] - m[i]) / (2.0 * h);
-            let err = (av - nv).abs();
-            let ratio = if err.is_nan() { f64::INFINITY } else { err / (tol.atol + tol.rtol * nv.abs()) };
-            if ratio > worst_ratio {
-                worst_ratio = ratio;
-                worst = GradCheckReport {
-                    path: path.clone(),
-                    index: i,
-                    analytic: av,
-                    numeric: nv,
-                    rel_error: if err.is_nan() { f64::NAN } else { err / nv.abs().max(tol.atol) },
-                    checked: worst.checked,
-                };
-            }
+            worst.observe(path, i, av, (p[i] - m[i]) / (2.0 * h));
         }
     }
-    if worst_ratio > 1.0 {
-        return Err(LuxError::GradientMismatch {
-            path: worst.path,
-            index: worst.index,
-            analytic: worst.analytic,
-            numeric: worst.numeric,
-            rel_error: worst.rel_error,
-            atol: tol.atol,
-            rtol: tol.rtol,
-        });
-    }
+    let worst = worst.finish()?;
     // ⟨u, Jv⟩ against ⟨Jᵀu, v⟩ from reverse mode.
     let us: Vec<Tensor> =
         y.ad_tensors().iter().enumerate().map(|(k, (_, t))| probe(t, 1.0 + k as f64)).collect::<Result<_>>()?;
