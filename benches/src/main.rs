@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p lux-bench -- [matmul] [grad] [tiny] [mnist] [wide] [conv] [lstm]
-//!                                     [--seconds S] [--json] [--smoke]
+//!                                     [--seconds S] [--backend tape|compiled] [--json] [--smoke]
 //! ```
 //! `tiny` … `lstm` time one full training step (forward, loss, backward,
 //! Adam update through `single_train_step_mut`): 5 warm-up steps, then steps
@@ -12,10 +12,12 @@
 //! unfused ops), `matmul` square matrix products. With nothing named, runs
 //! all. `--json` prints the step workloads as one JSON object per line (the
 //! peers script reads them); `--smoke` runs each a few times, quickly (CI).
+//! `--backend` picks the steps' reverse mode: `compiled` (the default,
+//! `AutoCompiledTape`) or `tape` (`AutoTape`).
 
 use lux::prelude::*;
 use lux_bench::TinyMlp;
-use lux_bench::steps::{StepWorkload, WORKLOADS};
+use lux_bench::steps::{Backend, StepWorkload, WORKLOADS};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::time::{Duration, Instant};
@@ -68,8 +70,8 @@ fn tiny(smoke: bool) -> Result<()> {
 }
 
 /// Times training steps of one workload; `Err` if the loss did not fall.
-fn train_steps(name: &str, seconds: f64, smoke: bool, json: bool) -> Result<()> {
-    let mut w = StepWorkload::new(name)?;
+fn train_steps(name: &str, backend: Backend, seconds: f64, smoke: bool, json: bool) -> Result<()> {
+    let mut w = StepWorkload::with_backend(name, backend)?;
     let first = w.step()?;
     for _ in 0..if smoke { 1 } else { 4 } {
         w.step()?;
@@ -114,6 +116,7 @@ fn main() -> Result<()> {
     let flag = |f: &str| args.iter().any(|a| a == f);
     let (smoke, json) = (flag("--smoke"), flag("--json"));
     let mut seconds = 3.0;
+    let mut backend = Backend::Compiled;
     let mut named: Vec<&str> = Vec::new();
     let mut it = args.iter().map(String::as_str);
     while let Some(a) = it.next() {
@@ -126,12 +129,15 @@ fn main() -> Result<()> {
                     .filter(|s: &f64| *s > 0.0)
                     .ok_or_else(|| LuxError::invalid_argument("lux-bench", "--seconds takes a positive number"))?
             }
+            "--backend" => {
+                backend = Backend::parse(it.next().unwrap_or_default())?;
+            }
             name if ["matmul", "grad"].contains(&name) || WORKLOADS.contains(&name) => named.push(name),
             other => {
                 return Err(LuxError::invalid_argument(
                     "lux-bench",
                     format!(
-                        "unknown argument `{other}` (matmul, grad, {}, --seconds S, --json, --smoke)",
+                        "unknown argument `{other}` (matmul, grad, {}, --seconds S, --backend tape|compiled, --json, --smoke)",
                         WORKLOADS.join(", ")
                     ),
                 ));
@@ -147,7 +153,7 @@ fn main() -> Result<()> {
     }
     for name in WORKLOADS {
         if all || named.contains(&name) {
-            train_steps(name, seconds, smoke, json)?;
+            train_steps(name, backend, seconds, smoke, json)?;
         }
     }
     Ok(())

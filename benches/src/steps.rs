@@ -18,6 +18,31 @@ enum Loss {
     LogitBce(BinaryCrossEntropyLoss),
 }
 
+/// The reverse-mode backend a workload's steps use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// [`AutoTape`]: the graph recorded afresh every step.
+    Tape,
+    /// [`AutoCompiledTape`]: recorded on the first step, replayed after.
+    Compiled,
+}
+
+impl Backend {
+    /// `tape` or `compiled`.
+    ///
+    /// # Errors
+    /// Any other name.
+    pub fn parse(name: &str) -> Result<Backend> {
+        match name {
+            "tape" => Ok(Backend::Tape),
+            "compiled" => Ok(Backend::Compiled),
+            other => {
+                Err(LuxError::invalid_argument("lux-bench", format!("unknown backend `{other}` (tape, compiled)")))
+            }
+        }
+    }
+}
+
 /// One workload: a train state and the batch every step sees.
 pub struct StepWorkload {
     /// The name (`tiny`, `mnist`, …).
@@ -27,6 +52,7 @@ pub struct StepWorkload {
     ts: TrainState<Box<dyn Layer>>,
     loss: Loss,
     data: (Tensor, Tensor),
+    backend: Box<dyn AdBackend>,
 }
 
 fn mlp(sizes: &[usize], act: Activation) -> Result<Box<dyn Layer>> {
@@ -51,11 +77,25 @@ fn teacher_labels(rng: &mut StdRng, x: &Tensor, classes: usize) -> Result<Tensor
 }
 
 impl StepWorkload {
-    /// The workload `name` (one of [`WORKLOADS`]).
+    /// The workload `name` (one of [`WORKLOADS`]) on [`Backend::Compiled`]
+    /// (on [`Backend::Tape`] if its model has state).
     ///
     /// # Errors
     /// An unknown name.
     pub fn new(name: &str) -> Result<StepWorkload> {
+        StepWorkload::with_backend(name, Backend::Compiled)
+    }
+
+    /// The workload `name` on `backend` ([`Backend::Tape`] if its model has
+    /// state, which the compiled tape does not take).
+    ///
+    /// # Errors
+    /// An unknown name.
+    pub fn with_backend(name: &str, backend: Backend) -> Result<StepWorkload> {
+        let backend: Box<dyn AdBackend> = match backend {
+            Backend::Tape => Box::new(AutoTape),
+            Backend::Compiled => Box::new(AutoCompiledTape::new()),
+        };
         let mut rng = StdRng::seed_from_u64(42);
         let (name, description, model, loss, data): (&'static str, &'static str, Box<dyn Layer>, Loss, _) = match name {
             "tiny" => {
@@ -120,8 +160,12 @@ impl StepWorkload {
             }
         };
         let (ps, st) = setup(&mut RngState::seed_from_u64(0), &model)?;
+        // The compiled tape takes stateless models only (as in Lux); a
+        // stateful one (the LSTM's carry settings) steps on AutoTape.
+        let backend: Box<dyn AdBackend> =
+            if backend.carries_state() || st.state_count() == 0 { backend } else { Box::new(AutoTape) };
         let ts = TrainState::new(model, ps, st, Adam::new(1e-3))?;
-        Ok(StepWorkload { name, description, ts, loss, data })
+        Ok(StepWorkload { name, description, ts, loss, data, backend })
     }
 
     /// One training step; returns the loss before the update.
@@ -130,9 +174,9 @@ impl StepWorkload {
     /// As [`single_train_step_mut`].
     pub fn step(&mut self) -> Result<f32> {
         let out = match &self.loss {
-            Loss::Mse(l) => single_train_step_mut(&AutoTape, l, &self.data, &mut self.ts, false)?,
-            Loss::LogitCe(l) => single_train_step_mut(&AutoTape, l, &self.data, &mut self.ts, false)?,
-            Loss::LogitBce(l) => single_train_step_mut(&AutoTape, l, &self.data, &mut self.ts, false)?,
+            Loss::Mse(l) => single_train_step_mut(self.backend.as_ref(), l, &self.data, &mut self.ts, false)?,
+            Loss::LogitCe(l) => single_train_step_mut(self.backend.as_ref(), l, &self.data, &mut self.ts, false)?,
+            Loss::LogitBce(l) => single_train_step_mut(self.backend.as_ref(), l, &self.data, &mut self.ts, false)?,
         };
         out.loss.to_scalar::<f32>()
     }

@@ -2,6 +2,7 @@
 
 use crate::check::finite_difference_gradient;
 use crate::drivers::{value_and_gradient, value_and_gradient_aux};
+use crate::untrack_tree;
 use lux_core::{LuxError, Result, Tensor, Tree};
 
 /// A way of computing `f(x)` and `∇f(x)` for a scalar `f` over a [`Tree`].
@@ -61,6 +62,20 @@ pub trait AdBackend: Send + Sync {
         let (value, grads) = self.value_and_gradient(&|t: &Tree| Ok(f(t)?.0), x)?;
         Ok(((value, aux), grads))
     }
+
+    /// `false` for a backend that, like Lux's compiled ReverseDiff tape,
+    /// does not carry a model's state or an objective's statistics through
+    /// its record: the training API then rejects a model with a non-empty
+    /// state and an objective with non-empty statistics (Lux's errors)
+    /// instead of training with them. Default `true`.
+    ///
+    /// ```
+    /// use lux_ad::{AdBackend, AutoCompiledTape, AutoTape};
+    /// assert!(AutoTape.carries_state() && !AutoCompiledTape::new().carries_state());
+    /// ```
+    fn carries_state(&self) -> bool {
+        true
+    }
 }
 
 /// Reverse mode, graph recorded afresh on every call (Lux's `AutoZygote`).
@@ -84,25 +99,114 @@ impl AdBackend for AutoTape {
     }
 }
 
-/// Reverse mode that records once per input signature and replays
-/// (Lux's `AutoReverseDiff(compile = true)`). Not implemented yet: every
-/// call returns [`LuxError::Unsupported`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct AutoCompiledTape;
+/// Reverse mode that records the function's ops once and replays the
+/// record on later calls (Lux's `AutoReverseDiff(compile = true)`), built on
+/// [`lux_core::CompiledTape`].
+///
+/// The value owns its record, so make one per training loop and pass it to
+/// every step; a call whose ops differ from the record (a new input shape,
+/// another branch) records afresh, so reusing a backend is never wrong, only
+/// slower. Replay builds no graph: the function runs again, each op is
+/// checked against its recorded entry, and the backward pass is a reverse
+/// sweep over the flat record. The gradients are [`AutoTape`]'s, bit for
+/// bit (the same rules in the same order).
+///
+/// Lux's limits hold: first order only (no nested AD inside the function),
+/// and in the training API a model with a non-empty state or an objective
+/// with non-empty statistics is an `Err` ([`AdBackend::carries_state`]).
+///
+/// ```
+/// use lux_ad::{AdBackend, AutoCompiledTape, AutoTape};
+/// use lux_core::{tree, Tensor, Tree};
+/// let backend = AutoCompiledTape::new();
+/// let f = |p: &Tree| p.tensor("w")?.tanh()?.sum_all();
+/// for w in [vec![0.5f32, -1.0], vec![2.0, 0.25]] {
+///     let ps = tree! { w: Tensor::from_vec(w, &[2])? };
+///     let (v, g) = backend.value_and_gradient(&f, &ps)?;
+///     let (v0, g0) = AutoTape.value_and_gradient(&f, &ps)?;
+///     assert_eq!(v.to_vec::<f32>()?, v0.to_vec::<f32>()?);
+///     assert_eq!(g.tensor("w")?.to_vec::<f32>()?, g0.tensor("w")?.to_vec::<f32>()?);
+/// }
+/// assert_eq!((backend.recordings(), backend.replays()), (1, 1));
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct AutoCompiledTape {
+    tape: std::sync::Mutex<lux_core::CompiledTape>,
+}
+
+impl Clone for AutoCompiledTape {
+    /// A backend with an empty record (records are not shared).
+    fn clone(&self) -> Self {
+        AutoCompiledTape::new()
+    }
+}
+
+impl AutoCompiledTape {
+    /// A backend with an empty record: its first call records.
+    pub fn new() -> AutoCompiledTape {
+        AutoCompiledTape::default()
+    }
+
+    fn tape(&self) -> std::sync::MutexGuard<'_, lux_core::CompiledTape> {
+        self.tape.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// How many calls recorded (the first, and each whose ops differed).
+    pub fn recordings(&self) -> usize {
+        self.tape().recordings()
+    }
+
+    /// How many calls replayed the record.
+    pub fn replays(&self) -> usize {
+        self.tape().replays()
+    }
+}
 
 impl AdBackend for AutoCompiledTape {
     fn name(&self) -> &'static str {
         "AutoCompiledTape"
     }
-    fn value_and_gradient(&self, _: &dyn Fn(&Tree) -> Result<Tensor>, _: &Tree) -> Result<(Tensor, Tree)> {
-        Err(LuxError::Unsupported("AutoCompiledTape is not implemented yet; use AutoTape".into()))
+    fn value_and_gradient(&self, f: &dyn Fn(&Tree) -> Result<Tensor>, x: &Tree) -> Result<(Tensor, Tree)> {
+        let ((value, _), grads) = self.value_and_gradient_aux(&|t: &Tree| Ok((f(t)?, Tree::new())), x)?;
+        Ok((value, grads))
     }
     fn value_and_gradient_aux(
         &self,
-        _: &dyn Fn(&Tree) -> Result<(Tensor, Tree)>,
-        _: &Tree,
+        f: &dyn Fn(&Tree) -> Result<(Tensor, Tree)>,
+        x: &Tree,
     ) -> Result<((Tensor, Tree), Tree)> {
-        Err(LuxError::Unsupported("AutoCompiledTape is not implemented yet; use AutoTape".into()))
+        let mut leaves = Vec::new();
+        x.try_map(|_, t| {
+            if t.dtype().is_float() {
+                leaves.push(t.clone());
+            }
+            Ok(t.clone())
+        })?;
+        let with_leaves = |marked: &[Tensor]| -> Result<(Tensor, Tree)> {
+            let mut it = marked.iter();
+            let p = x.try_map(|path, t| {
+                if t.dtype().is_float() {
+                    it.next().cloned().ok_or_else(|| LuxError::Unsupported(format!("internal: no leaf for {path}")))
+                } else {
+                    Ok(t.clone())
+                }
+            })?;
+            f(&p)
+        };
+        // A call made while another holds the record (from inside the
+        // function, or another thread) records on a tape of its own.
+        let mut own = lux_core::CompiledTape::new();
+        let ((loss, aux), grads) = match self.tape.try_lock() {
+            Ok(mut tape) => tape.value_and_gradient(&leaves, with_leaves)?,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().value_and_gradient(&leaves, with_leaves)?,
+            Err(std::sync::TryLockError::WouldBlock) => own.value_and_gradient(&leaves, with_leaves)?,
+        };
+        let aux = aux.try_map(|_, t| Ok(lux_core::CompiledTape::release(t)))?;
+        Ok(((loss, aux), untrack_tree(x, grads)?))
+    }
+    fn carries_state(&self) -> bool {
+        false
     }
 }
 

@@ -268,15 +268,23 @@ impl Tensor {
         let mut calls = CallSet::default();
         let mut tracked = false;
         let mut dual = false;
+        let mut marked = false;
         for t in inputs {
             if let Some(n) = &t.node {
                 tracked = true;
                 calls.union(&n.calls)?;
             }
             dual |= t.tangents.is_some();
+            marked |= t.mark.is_some();
+        }
+        // A compiled-tape run takes the op into its flat record instead.
+        if marked {
+            if let Some(y) = crate::compiled::record_op(&output, &op, inputs)? {
+                return Ok(y);
+            }
         }
         if !tracked && !dual {
-            return Ok(Tensor { data: output, node: None, tangents: None });
+            return Ok(Tensor { data: output, node: None, tangents: None, mark: None });
         }
         // Forward mode needs the op after the node has taken it.
         let op_for_tangent = if dual && tracked { Some(op.clone()) } else { None };
@@ -289,9 +297,9 @@ impl Tensor {
                 output: output.clone(),
                 output_tangents: std::sync::OnceLock::new(),
             };
-            Tensor { data: output, node: Some(Arc::new(node)), tangents: None }
+            Tensor { data: output, node: Some(Arc::new(node)), tangents: None, mark: None }
         } else {
-            let y = Tensor { data: output, node: None, tangents: None };
+            let y = Tensor { data: output, node: None, tangents: None, mark: None };
             y.tangents_from(&op, inputs)?
         };
         if let Some(op) = op_for_tangent {
@@ -360,13 +368,13 @@ impl Tensor {
     /// # Ok::<(), lux_core::LuxError>(())
     /// ```
     pub fn is_tracked(&self) -> bool {
-        self.node.is_some() || self.tangents.is_some()
+        self.node.is_some() || self.tangents.is_some() || self.mark.is_some()
     }
 
     /// The same values and tangents without the gradient record: what a
     /// backward rule computes with, so forward mode reaches through it.
     fn without_record(&self) -> Tensor {
-        Tensor { data: self.data.clone(), node: None, tangents: self.tangents.clone() }
+        Tensor { data: self.data.clone(), node: None, tangents: self.tangents.clone(), mark: None }
     }
 
     /// The same values, cut off from any gradient record (a constant).
@@ -380,7 +388,7 @@ impl Tensor {
     /// # Ok::<(), lux_core::LuxError>(())
     /// ```
     pub fn detach(&self) -> Tensor {
-        Tensor { data: self.data.clone(), node: None, tangents: None }
+        Tensor { data: self.data.clone(), node: None, tangents: None, mark: None }
     }
 }
 
@@ -471,6 +479,7 @@ impl GradCall {
         if !x.dtype().is_float() {
             return Err(LuxError::UnsupportedDType { op: "gradient input".into(), dtype: x.dtype() });
         }
+        crate::compiled::refuse_nested("a gradient call (GradCall::track)", x)?;
         let mut calls = CallSet::single(self.id);
         let inputs = match &x.node {
             Some(n) => {
@@ -491,7 +500,7 @@ impl GradCall {
             output: x.data.clone(),
             output_tangents,
         };
-        let t = Tensor { data: x.data.clone(), node: Some(Arc::new(node)), tangents: x.tangents.clone() };
+        let t = Tensor { data: x.data.clone(), node: Some(Arc::new(node)), tangents: x.tangents.clone(), mark: None };
         self.leaves.push(t.clone());
         Ok(t)
     }
@@ -618,8 +627,21 @@ impl GradCall {
             // (first order only: a tracked cotangent takes the
             // differentiable rule below, so nested AD still records it).
             if let Op::Shape(ShapeOp::Narrow { axis, start, .. }) = &node.op {
-                if !g.is_tracked() && accumulate_slice(&mut grads, &mut heap, &node.inputs[0], &g, *axis, *start)? {
-                    continue;
+                if !g.is_tracked() {
+                    let input = &node.inputs[0];
+                    let parent = input.node.as_ref().expect("needed inputs are tracked");
+                    let mut acc = grads.remove(&parent.id);
+                    let fresh = acc.is_none();
+                    let done = accumulate_slice(&mut acc, input, &g, *axis, *start)?;
+                    if let Some(acc) = acc {
+                        grads.insert(parent.id, acc);
+                    }
+                    if done {
+                        if fresh {
+                            heap.push(ById(parent.clone()));
+                        }
+                        continue;
+                    }
                 }
             }
             // Saved values keep their record only for other (enclosing) calls.
@@ -630,23 +652,15 @@ impl GradCall {
             let inputs: Vec<Tensor> = node.inputs.iter().map(keep).collect();
             let tangents = node.output_tangents.get().cloned();
             let output = if node.calls.has_live_other_than(id) {
-                Tensor { data: node.output.clone(), node: Some(node.clone()), tangents }
+                Tensor { data: node.output.clone(), node: Some(node.clone()), tangents, mark: None }
             } else {
-                Tensor { data: node.output.clone(), node: None, tangents }
+                Tensor { data: node.output.clone(), node: None, tangents, mark: None }
             };
             let input_grads = backward_rule(&node.op, &g, &inputs, &output, &needs)?;
             for (i, gi) in input_grads.into_iter().enumerate() {
                 let (Some(gi), true) = (gi, needs[i]) else { continue };
                 let input = &node.inputs[i];
-                let gi = if gi.dtype() != input.dtype() { gi.to_dtype(input.dtype())? } else { gi };
-                if gi.shape() != input.shape() {
-                    return Err(LuxError::Unsupported(format!(
-                        "internal: backward of {:?} gave a gradient of shape {:?} for an input of shape {:?}",
-                        node.op,
-                        gi.shape(),
-                        input.shape()
-                    )));
-                }
+                let gi = fit_gradient(&node.op, gi, input)?;
                 let parent = input.node.as_ref().expect("needed inputs are tracked");
                 match grads.remove(&parent.id) {
                     Some(acc) => {
@@ -696,7 +710,12 @@ impl GradCall {
                         output: t.data.clone(),
                         output_tangents,
                     };
-                    Ok(Tensor { data: t.data.clone(), node: Some(Arc::new(node)), tangents: t.tangents.clone() })
+                    Ok(Tensor {
+                        data: t.data.clone(),
+                        node: Some(Arc::new(node)),
+                        tangents: t.tangents.clone(),
+                        mark: None,
+                    })
                 }
             }
             _ => Ok(t.clone()),
@@ -786,15 +805,14 @@ release_tuple!(A, B, C);
 release_tuple!(A, B, C, D);
 
 /// Adds the untracked cotangent `g` of `input.narrow(axis, start, _)` into
-/// the gradient accumulated for `input`, in place: the accumulator is made
+/// `slot`, the gradient accumulated for `input`, in place: the accumulator is made
 /// (zeros of `input`'s shape) the first time and then owned by the backward
 /// pass, so the slices of one tensor cost their own size each, not the whole
 /// tensor's (`eachslice` over T steps is linear in T, not quadratic).
 /// Returns `false`, having done nothing, when the general rule must run
 /// instead: a tracked accumulator (nested AD), or a dtype other than f32/f64.
-fn accumulate_slice(
-    grads: &mut HashMap<u64, Tensor>,
-    heap: &mut BinaryHeap<ById>,
+pub(crate) fn accumulate_slice(
+    slot: &mut Option<Tensor>,
     input: &Tensor,
     g: &Tensor,
     axis: usize,
@@ -803,9 +821,8 @@ fn accumulate_slice(
     if !matches!(input.dtype(), DType::F32 | DType::F64) {
         return Ok(false);
     }
-    let parent = input.node.as_ref().expect("needed inputs are tracked");
     let unusable = |acc: &Tensor| acc.is_tracked() || acc.dtype() != input.dtype() || acc.shape() != input.shape();
-    if grads.get(&parent.id).is_some_and(unusable) {
+    if slot.as_ref().is_some_and(unusable) {
         return Ok(false);
     }
     let g = if g.dtype() != input.dtype() { g.to_dtype(input.dtype())? } else { g.clone() };
@@ -820,9 +837,9 @@ fn accumulate_slice(
             input.shape()
         )));
     }
-    let (mut acc, fresh) = match grads.remove(&parent.id) {
-        Some(acc) => (acc, false),
-        None => (Tensor::zeros(input.shape(), input.dtype())?, true),
+    let mut acc = match slot.take() {
+        Some(acc) => acc,
+        None => Tensor::zeros(input.shape(), input.dtype())?,
     };
     fn add_into<T: Copy + std::ops::AddAssign>(
         acc: &mut ndarray::ArcArray<T, ndarray::IxDyn>,
@@ -840,11 +857,22 @@ fn accumulate_slice(
         (Data::F64(a), Data::F64(b)) => add_into(a, b, axis, start, len),
         _ => unreachable!("both are in the input's dtype, f32 or f64"),
     }
-    grads.insert(parent.id, acc);
-    if fresh {
-        heap.push(ById(parent.clone()));
-    }
+    *slot = Some(acc);
     Ok(true)
+}
+
+/// An input's cotangent from a backward rule, in the input's dtype; a rule
+/// that returns another shape is a bug, reported rather than propagated.
+pub(crate) fn fit_gradient(op: &Op, gi: Tensor, input: &Tensor) -> Result<Tensor> {
+    let gi = if gi.dtype() != input.dtype() { gi.to_dtype(input.dtype())? } else { gi };
+    if gi.shape() != input.shape() {
+        return Err(LuxError::Unsupported(format!(
+            "internal: backward of {op:?} gave a gradient of shape {:?} for an input of shape {:?}",
+            gi.shape(),
+            input.shape()
+        )));
+    }
+    Ok(gi)
 }
 
 /// Only float outputs have derivatives: the gradient of an integer or
@@ -875,7 +903,7 @@ fn composite_vjp(op: &dyn CustomOp, inputs: &[Tensor], g: &Tensor) -> Result<Opt
 }
 
 /// Dispatches to the backward rule that sits beside each op's forward.
-fn backward_rule(
+pub(crate) fn backward_rule(
     op: &Op,
     g: &Tensor,
     inputs: &[Tensor],

@@ -18,6 +18,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub mod autodiff;
+pub mod compiled;
 mod dtype;
 mod error;
 pub mod forward;
@@ -28,6 +29,7 @@ mod tensor;
 mod tree;
 
 pub use autodiff::{CustomOp, GradCall, Release};
+pub use compiled::CompiledTape;
 pub use dtype::{DType, Element, Real};
 pub use error::{LuxError, Result};
 pub use forward::DualCall;

@@ -38,6 +38,9 @@ pub struct Tensor {
     pub(crate) node: Option<Arc<Node>>,
     /// Forward-mode tangents, `None` outside a forward call.
     pub(crate) tangents: Option<Tangents>,
+    /// Its slot in a running [`CompiledTape`](crate::CompiledTape) record,
+    /// `None` outside one.
+    pub(crate) mark: Option<crate::compiled::Mark>,
 }
 
 /// Elements above which elementwise kernels and reductions use rayon.
@@ -45,7 +48,7 @@ pub(crate) const PAR_THRESHOLD: usize = 1 << 16;
 
 impl Tensor {
     pub(crate) fn from_data(data: Data) -> Tensor {
-        Tensor { data, node: None, tangents: None }
+        Tensor { data, node: None, tangents: None, mark: None }
     }
 
     // ----- construction -------------------------------------------------

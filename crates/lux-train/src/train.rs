@@ -334,6 +334,10 @@ fn gradients<M, D: ?Sized, O: Objective<M, D> + ?Sized>(
     ts: &TrainState<M>,
 ) -> Result<(Tree, Tensor, Tree, Tree)> {
     let model = ts.model.as_ref();
+    let stateless_only = !ad.carries_state();
+    if stateless_only && ts.states.state_count() != 0 {
+        return Err(stateless_error(ad, "models with non-empty state `st`"));
+    }
     let mixed = ts.mixed.as_ref().map(|m| m.compute_copies(&ts.parameters, &ts.states)).transpose()?;
     let (ps, st) = mixed.as_ref().map_or((&ts.parameters, &ts.states), |(p, s)| (p, s));
     let scale = ts.mixed.as_ref().map_or(1.0, |m| m.scale());
@@ -361,6 +365,14 @@ fn gradients<M, D: ?Sized, O: Objective<M, D> + ?Sized>(
             });
         }
     };
+    if stateless_only {
+        if !stats.is_empty() || stats.state_count() != 0 {
+            return Err(stateless_error(ad, "objectives that return non-empty `stats`"));
+        }
+        if st_new.state_count() != 0 {
+            return Err(stateless_error(ad, "models with non-empty state `st`"));
+        }
+    }
     match &ts.mixed {
         Some(m) => {
             let (grads, st_new) = m.to_master(&grads, &ts.parameters, &st_new, &ts.states)?;
@@ -371,17 +383,31 @@ fn gradients<M, D: ?Sized, O: Objective<M, D> + ?Sized>(
     }
 }
 
+/// Lux's refusal for a backend that cannot carry state or statistics.
+fn stateless_error(ad: &dyn AdBackend, what: &str) -> LuxError {
+    LuxError::invalid_argument(
+        "compute_gradients",
+        format!(
+            "{} (Lux's AutoReverseDiff(; compile=true)) is not supported for {what}: its record does not carry \
+             them from call to call; use AutoTape",
+            ad.name()
+        ),
+    )
+}
+
 /// Lux's `compute_gradients(ad, objective, data, ts)`: the gradients of
 /// the objective w.r.t. the parameters (exactly their structure), the
 /// loss, the stats, and the train state with the objective's new state
 /// (the step is not incremented). `ts` itself is unchanged.
 ///
 /// Backends: [`AutoTape`](lux_ad::AutoTape) (reverse mode),
+/// [`AutoCompiledTape`](lux_ad::AutoCompiledTape) (reverse mode replaying
+/// a record; keep one value for the whole loop; stateless models and
+/// objectives without statistics only, as in Lux),
 /// [`AutoForward`](lux_ad::AutoForward) (forward mode, one pass per
 /// parameter element: small models) and
 /// [`AutoFiniteDiff`](lux_ad::AutoFiniteDiff) (f64 central differences, for
-/// checking); `AutoCompiledTape` returns [`LuxError::Unsupported`] until
-/// its issue lands. The gradient tree is
+/// checking). The gradient tree is
 /// freshly allocated on every call (no buffer is reused behind your back).
 ///
 /// ```

@@ -107,8 +107,8 @@ pub type Error = lux_core::LuxError;
 pub mod prelude {
     pub use crate::compact;
     pub use lux_ad::{
-        AdBackend, AutoFiniteDiff, AutoTape, Tolerances, check_gradients, gradient, hvp, jacobian, jvp,
-        value_and_gradient, value_and_gradient_aux, vjp,
+        AdBackend, AutoCompiledTape, AutoFiniteDiff, AutoTape, Tolerances, check_gradients, gradient, hvp, jacobian,
+        jvp, value_and_gradient, value_and_gradient_aux, vjp,
     };
     pub use lux_core::tree;
     pub use lux_core::{

@@ -1,6 +1,7 @@
 //! Integration tests of lux-ad: gradient checks of every primitive op,
 //! the drivers, nested AD and the backends.
 
+mod compiled;
 mod drivers;
 mod forward;
 mod matmul_nd;

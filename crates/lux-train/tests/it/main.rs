@@ -1,6 +1,7 @@
 //! Integration tests of lux-train.
 
 mod checkpoint;
+mod compiled;
 mod lux_api;
 mod rules;
 mod train;
