@@ -12,6 +12,8 @@
 //! unfused ops), `matmul` square matrix products. With nothing named, runs
 //! all. `--json` prints the step workloads as one JSON object per line (the
 //! peers script reads them); `--smoke` runs each a few times, quickly (CI).
+//! Each step workload also reports how many heap allocations one step makes
+//! (the binary counts them in its global allocator).
 //! `--backend` picks the steps' reverse mode: `compiled` (the default,
 //! `AutoCompiledTape`) or `tape` (`AutoTape`).
 
@@ -21,6 +23,34 @@ use lux_bench::steps::{Backend, StepWorkload, WORKLOADS};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::time::{Duration, Instant};
+
+/// The system allocator, counting allocations so each step workload can
+/// report how many it makes per step (one relaxed atomic add per call).
+struct Counting;
+static ALLOCATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+// SAFETY: forwards every call to the system allocator unchanged.
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: the caller's contract is passed on as is.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: as above.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: as above.
+        unsafe { std::alloc::System.realloc(ptr, layout, size) }
+    }
+}
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed)
+}
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -83,20 +113,22 @@ fn train_steps(name: &str, backend: Backend, seconds: f64, smoke: bool, json: bo
         std::hint::black_box(w.step()?);
         times.push(t.elapsed());
     }
+    let before = allocations();
     let last = w.step()?;
+    let allocs = allocations() - before;
     let steps = times.len();
     let min = *times.iter().min().expect("at least two steps were timed");
     let med = median(times);
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     if json {
         println!(
-            "{{\"framework\": \"lux-rs\", \"workload\": \"{name}\", \"median_ms\": {}, \"min_ms\": {}, \"steps\": {steps}, \"loss_before\": {first}, \"loss_after\": {last}}}",
+            "{{\"framework\": \"lux-rs\", \"workload\": \"{name}\", \"median_ms\": {}, \"min_ms\": {}, \"steps\": {steps}, \"loss_before\": {first}, \"loss_after\": {last}, \"allocations_per_step\": {allocs}}}",
             ms(med),
             ms(min)
         );
     } else {
         println!(
-            "{name:<6} {}: median {:.3} ms, min {:.3} ms per step ({steps} steps); loss {first:.5} -> {last:.5}",
+            "{name:<6} {}: median {:.3} ms, min {:.3} ms per step ({steps} steps, {allocs} allocations each); loss {first:.5} -> {last:.5}",
             w.description,
             ms(med),
             ms(min)

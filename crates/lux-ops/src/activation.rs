@@ -553,11 +553,7 @@ impl Activation {
     pub(crate) fn forward_slice<T: Real>(self, x: &[T], y: &mut [T]) {
         assert_eq!(x.len(), y.len(), "activation forward_slice: length mismatch");
         with_activation!(self, mk => {
-            let run = move |xs: &[T], ys: &mut [T]| {
-                for (o, &v) in ys.iter_mut().zip(xs) {
-                    *o = mk().f(v);
-                }
-            };
+            let run = move |xs: &[T], ys: &mut [T]| forward_run(mk, xs, ys);
             if x.len() >= PAR_THRESHOLD {
                 x.par_chunks(CHUNK).zip(y.par_chunks_mut(CHUNK)).for_each(|(xs, ys)| run(xs, ys));
             } else {
@@ -575,13 +571,7 @@ impl Activation {
             return;
         }
         with_activation!(self, mk => {
-            let run = move |rows: &mut [T]| {
-                for row in rows.chunks_mut(n) {
-                    for (v, &b) in row.iter_mut().zip(bias) {
-                        *v = mk().f(*v + b);
-                    }
-                }
-            };
+            let run = move |rows: &mut [T]| bias_forward_run(mk, rows, bias);
             if z.len() >= PAR_THRESHOLD {
                 let rows_per_task = CHUNK.div_ceil(n);
                 z.par_chunks_mut(rows_per_task * n).for_each(run);
@@ -602,17 +592,7 @@ impl Activation {
         let from_y = self.derivative_from_output();
         assert!(from_y || x.len() == n, "activation backward_slice: length mismatch");
         with_activation!(self, mk => {
-            let run = move |gs: &[T], xs: &[T], ys: &[T], ds: &mut [T]| {
-                if from_y {
-                    for ((d, &g), &y) in ds.iter_mut().zip(gs).zip(ys) {
-                        *d = g * mk().df(y, y);
-                    }
-                } else {
-                    for (((d, &g), &x), &y) in ds.iter_mut().zip(gs).zip(xs).zip(ys) {
-                        *d = g * mk().df(x, y);
-                    }
-                }
-            };
+            let run = move |gs: &[T], xs: &[T], ys: &[T], ds: &mut [T]| backward_run(mk, from_y, gs, xs, ys, ds);
             if n >= PAR_THRESHOLD {
                 let xs: Vec<&[T]> = if from_y { vec![&[]; n.div_ceil(CHUNK)] } else { x.chunks(CHUNK).collect() };
                 g.par_chunks(CHUNK)
@@ -624,6 +604,41 @@ impl Activation {
                 run(g, x, y, dx);
             }
         })
+    }
+}
+
+// The loops of the three slice kernels, each compiled for the widest
+// vector unit found at run time (`mk` yields the activation as a constant,
+// so each instantiation has one scalar function inlined).
+lux_core::with_simd! {
+    fn forward_run<T: Real, F: Fn() -> Activation>(mk: F, xs: &[T], ys: &mut [T]) {
+        for (o, &v) in ys.iter_mut().zip(xs) {
+            *o = mk().f(v);
+        }
+    }
+}
+
+lux_core::with_simd! {
+    fn bias_forward_run<T: Real, F: Fn() -> Activation>(mk: F, rows: &mut [T], bias: &[T]) {
+        for row in rows.chunks_mut(bias.len()) {
+            for (v, &b) in row.iter_mut().zip(bias) {
+                *v = mk().f(*v + b);
+            }
+        }
+    }
+}
+
+lux_core::with_simd! {
+    fn backward_run<T: Real, F: Fn() -> Activation>(mk: F, from_y: bool, gs: &[T], xs: &[T], ys: &[T], ds: &mut [T]) {
+        if from_y {
+            for ((d, &g), &y) in ds.iter_mut().zip(gs).zip(ys) {
+                *d = g * mk().df(y, y);
+            }
+        } else {
+            for (((d, &g), &x), &y) in ds.iter_mut().zip(gs).zip(xs).zip(ys) {
+                *d = g * mk().df(x, y);
+            }
+        }
     }
 }
 

@@ -673,3 +673,49 @@ fn inference_records_nothing_and_identity_is_free() -> Result<()> {
     assert!(y.shares_storage_with(&x));
     Ok(())
 }
+
+/// The activation loops run compiled for the widest vector unit found at
+/// run time; every instruction set must give the same bits (forward, the
+/// fused dense bias pass, and backward), on values that cover every branch
+/// of the kernels (tiny, huge, ±0, ±inf, NaN).
+#[test]
+fn every_simd_level_gives_the_same_bits() -> Result<()> {
+    use lux_core::simd::{SimdLevel, set_simd_level, simd_level};
+    let widest = simd_level();
+    let mut values: Vec<f32> = (0..4000).map(|i| ((i as f32) * 0.37).sin() * (1.0 + (i % 97) as f32)).collect();
+    values.extend([0.0, -0.0, 1e-30, -1e-30, 1e-8, 88.7, -104.0, 200.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN]);
+    values.resize(4096, 0.5);
+    let x = Tensor::from_vec(values, &[64, 64])?;
+    let w = Tensor::from_vec((0..64 * 64).map(|i| ((i as f32) * 0.11).cos() * 0.2).collect(), &[64, 64])?;
+    let b = Tensor::from_vec((0..64).map(|i| i as f32 * 0.05 - 1.6).collect(), &[64])?;
+    let bits = |t: &Tensor| t.to_vec::<f32>().map(|v| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+    let run = |a: Activation| -> Result<Vec<Vec<u32>>> {
+        let p = Tree::from(x.clone());
+        let y = a.apply(&x)?;
+        let z = ::lux_ops::dense::dense(&x, &w, Some(&b), a)?;
+        let g = gradient(|t| weighted_sum(&a.apply(t.as_tensor()?)?.to_dtype(DType::F64)?), &p)?;
+        Ok(vec![bits(&y)?, bits(&z)?, bits(g.as_tensor()?)?])
+    };
+    let levels: Vec<SimdLevel> =
+        [SimdLevel::Baseline, SimdLevel::Avx2, SimdLevel::Avx512].into_iter().filter(|l| *l <= widest).collect();
+    let outcome = (|| -> Result<()> {
+        for a in all() {
+            set_simd_level(SimdLevel::Baseline);
+            let reference = run(a)?;
+            for &level in &levels[1..] {
+                set_simd_level(level);
+                for (part, (got, want)) in run(a)?.iter().zip(&reference).enumerate() {
+                    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+                        let (g, w) = (f32::from_bits(*g), f32::from_bits(*w));
+                        // NaN sign and payload bits depend on operand order, not on the math.
+                        let same = g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan());
+                        assert!(same, "{a:?} {level:?}: output {part}, element {i}: {g:e} vs baseline {w:e}");
+                    }
+                }
+            }
+        }
+        Ok(())
+    })();
+    set_simd_level(widest);
+    outcome
+}
