@@ -17,6 +17,9 @@
 //! differentiable ops (label encodings, masks, random numbers) are always
 //! the current ones.
 //!
+//! After the sweep the run's buffers go to the [`pool`], so the next call's
+//! outputs of the same sizes reuse them instead of faulting in fresh pages.
+//!
 //! Limits: first order only (a gradient or forward call inside the function
 //! on recorded values, or a compiled tape inside a gradient call, is an
 //! `Err`); one thread (ops the function runs on other threads are not
@@ -25,7 +28,7 @@
 use crate::autodiff::{Op, accumulate_slice, backward_rule, fit_gradient};
 use crate::dtype::Data;
 use crate::ops::shape::ShapeOp;
-use crate::{DType, LuxError, Result, Tensor};
+use crate::{DType, LuxError, Result, Tensor, pool};
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -328,6 +331,7 @@ impl CompiledTape {
                     if let Mode::Replay { program, .. } = active.mode {
                         self.program = Some(program);
                     }
+                    recycle_run(active.captured, active.inputs);
                     self.replays += 1;
                     return out;
                 }
@@ -342,6 +346,7 @@ impl CompiledTape {
             self.program = Some(Program { leaves: signature, entries, loss: loss_slot });
             self.recordings += 1;
         }
+        recycle_run(active.captured, active.inputs);
         Ok(out)
     }
 
@@ -420,16 +425,23 @@ fn finish<A>(op: &str, active: &Active, loss: Tensor, aux: A, leaves: &[Tensor])
         // A slice's cotangent goes straight into its input's buffer.
         if let (Op::Shape(ShapeOp::Narrow { axis, start, .. }), Some(s)) = (&c.op, slots[0]) {
             if accumulate_slice(&mut grads[s], &inputs[0], &g, *axis, *start)? {
+                pool::recycle(g);
                 continue;
             }
         }
         let output = Tensor { data: c.output.clone(), node: None, tangents: None, mark: None };
         let input_grads = backward_rule(&c.op, &g, inputs, &output, &needs)?;
+        pool::recycle(g);
         for (i, gi) in input_grads.into_iter().enumerate() {
             let (Some(gi), Some(s)) = (gi, slots[i]) else { continue };
             let gi = fit_gradient(&c.op, gi, &inputs[i])?;
             grads[s] = Some(match grads[s].take() {
-                Some(acc) => acc.add(&gi)?,
+                Some(acc) => {
+                    let sum = acc.add(&gi)?;
+                    pool::recycle(acc);
+                    pool::recycle(gi);
+                    sum
+                }
                 None => gi,
             });
         }
@@ -444,6 +456,15 @@ fn finish<A>(op: &str, active: &Active, loss: Tensor, aux: A, leaves: &[Tensor])
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(((CompiledTape::release(&loss), aux), leaf_grads))
+}
+
+/// Hands a finished run's buffers to the [`pool`]: the inputs first, so
+/// that an output they shared is unique by the time its turn comes.
+fn recycle_run(captured: Vec<Captured>, inputs: Vec<Tensor>) {
+    inputs.into_iter().for_each(pool::recycle);
+    for c in captured {
+        pool::recycle(Tensor { data: c.output, node: None, tangents: None, mark: None });
+    }
 }
 
 /// The input sources of captured op `index`.

@@ -24,6 +24,7 @@ mod error;
 pub mod forward;
 mod layer;
 mod ops;
+pub mod pool;
 pub mod simd;
 pub mod stability;
 mod tensor;

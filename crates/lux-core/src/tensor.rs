@@ -742,7 +742,8 @@ fn buffer_size(op: &str, what: &dyn fmt::Display, shape: &[usize], elem_bytes: u
     }
 }
 
-/// An empty `Vec` with room for exactly the elements of a buffer of `shape`,
+/// An empty `Vec` with room for the elements of a buffer of `shape` (exactly,
+/// or up to twice as many when it comes from the [`pool`](crate::pool)),
 /// reserved fallibly: the one allocation path for buffers sized from an op's
 /// arguments rather than from an existing tensor (op outputs, masks, column
 /// buffers, tables), in lux-core and in kernels built on it.
@@ -759,7 +760,7 @@ fn buffer_size(op: &str, what: &dyn fmt::Display, shape: &[usize], elem_bytes: u
 /// `shape`'s non-zero axis lengths multiply past `isize::MAX`, the buffer
 /// exceeds [`Tensor::MAX_BUFFER_BYTES`], or the allocator refuses it; the
 /// message names `op`, `what`, the shape and the size.
-pub fn alloc_buffer<T>(op: &str, what: &str, shape: &[usize]) -> Result<Vec<T>> {
+pub fn alloc_buffer<T: 'static>(op: &str, what: &str, shape: &[usize]) -> Result<Vec<T>> {
     Ok(reserve(op, &what, shape)?.0)
 }
 
@@ -779,8 +780,11 @@ pub fn buffer_len<T>(op: &str, what: &str, shape: &[usize]) -> Result<usize> {
     Ok(buffer_size(op, &what, shape, std::mem::size_of::<T>())?.0)
 }
 
-fn reserve<T>(op: &str, what: &dyn fmt::Display, shape: &[usize]) -> Result<(Vec<T>, usize)> {
+fn reserve<T: 'static>(op: &str, what: &dyn fmt::Display, shape: &[usize]) -> Result<(Vec<T>, usize)> {
     let (n, bytes) = buffer_size(op, what, shape, std::mem::size_of::<T>())?;
+    if let Some(v) = crate::pool::take::<T>(n) {
+        return Ok((v, n));
+    }
     let mut v = Vec::new();
     v.try_reserve_exact(n).map_err(|_| too_large(op, what, shape, format_args!("cannot allocate {bytes} bytes")))?;
     Ok((v, n))

@@ -42,7 +42,7 @@ pub(crate) fn any_tracked(xs: &[Tensor]) -> bool {
 /// (conv and pool outputs and column buffers, one-hot outputs, dropout masks).
 /// An absurd size is an `Err(Shape)` naming `op`, `what`, the shape and the
 /// size, never a panic or an abort.
-pub(crate) fn filled<T: Clone>(op: &str, what: &str, shape: &[usize], value: T) -> Result<Vec<T>> {
+pub(crate) fn filled<T: Clone + 'static>(op: &str, what: &str, shape: &[usize], value: T) -> Result<Vec<T>> {
     let mut v = lux_core::alloc_buffer(op, what, shape)?;
     v.resize(shape.iter().product(), value);
     Ok(v)

@@ -603,7 +603,14 @@ pub fn single_train_step_mut<M, D: ?Sized, O: Objective<M, D> + ?Sized>(
     let (grads, loss, stats, st_new) = gradients(ad, objective, data, ts)?;
     apply_gradients_mut(ts, &grads)?;
     ts.states = st_new;
-    Ok(StepOutput { grads: return_gradients.then_some(grads), loss, stats })
+    let grads = if return_gradients {
+        Some(grads)
+    } else {
+        // Used up: the next step's gradients can take their buffers.
+        lux_core::pool::recycle_tree(grads);
+        None
+    };
+    Ok(StepOutput { grads, loss, stats })
 }
 
 /// Lux's `single_train_step`: as [`single_train_step_mut`] on a copy;
