@@ -125,7 +125,7 @@ fn backends() -> Result<()> {
     }
     let err = AutoCompiledTape.value_and_gradient(&obj, &ps).unwrap_err();
     assert!(matches!(err, LuxError::Unsupported(_)), "{err}");
-    // Forward mode, one pass per parameter element, agrees with finite differences.
+    // Forward mode, one tangent direction per parameter element, agrees with finite differences.
     let (v3, g3) = AutoForward.value_and_gradient(&obj, &ps)?;
     assert_eq!(v3.to_scalar::<f64>()?, v1.to_scalar::<f64>()?);
     for ((p, a), (_, b)) in g3.tensors().into_iter().zip(g2.tensors()) {
