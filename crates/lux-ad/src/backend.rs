@@ -9,7 +9,7 @@ use lux_core::{LuxError, Result, Tensor, Tree};
 ///
 /// Lux's training API takes such a backend (`AutoZygote()`, …); here the
 /// backend values are [`AutoTape`], [`AutoCompiledTape`], [`AutoForward`]
-/// and [`AutoFiniteDiff`]. A backend that cannot serve a request returns
+/// (and its [`AutoForward::chunked`]) and [`AutoFiniteDiff`]. A backend that cannot serve a request returns
 /// [`LuxError::Unsupported`], never a wrong answer.
 pub trait AdBackend: Send + Sync {
     /// The name used in messages, e.g. `"AutoTape"`.
@@ -210,11 +210,11 @@ impl AdBackend for AutoCompiledTape {
     }
 }
 
-/// Forward mode (Lux's `AutoForwardDiff`): gradients by one forward-mode
-/// pass per parameter element (each seeding one unit tangent), so for small
-/// models; the results agree with [`AutoTape`]'s. Tangents carry one
-/// direction each, so there is no chunk size to tune (ForwardDiff's chunk
-/// of 1). For Jacobian-vector products use [`jvp`](crate::jvp).
+/// Forward mode (Lux's `AutoForwardDiff`): gradients by forward-mode passes
+/// that each propagate a chunk of [`AutoForward::DEFAULT_CHUNK`] unit
+/// tangents, one per parameter element, so for small models; the results
+/// agree with [`AutoTape`]'s. [`AutoForward::chunked`] sets another chunk
+/// size. For Jacobian-vector products use [`jvp`](crate::jvp).
 ///
 /// ```
 /// use lux_ad::{AdBackend, AutoForward};
@@ -227,6 +227,71 @@ impl AdBackend for AutoCompiledTape {
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AutoForward;
+
+impl AutoForward {
+    /// Tangent directions per forward pass unless configured: of the chunk
+    /// sizes measured in `docs/autodiff.md` (1 to 16), the larger ones are
+    /// within noise of each other, and 8 holds the fewest tangents at once
+    /// among them (ForwardDiff's own default is at most 12).
+    pub const DEFAULT_CHUNK: usize = 8;
+
+    /// Forward mode with `chunk` parameter elements per pass (ForwardDiff's
+    /// `Chunk{N}`, ADTypes' `AutoForwardDiff(; chunksize)`). A pass
+    /// computes the model's values once and the tangent rules once per
+    /// direction, so a larger chunk saves the repeated values at the cost
+    /// of `chunk` tangents held at once. A chunk larger than the parameter
+    /// count means one pass. The gradient does not depend on the chunk
+    /// size: every direction's tangent is computed by the same operations as
+    /// in a one-direction pass, so the results are bit-for-bit equal.
+    ///
+    /// ```
+    /// use lux_ad::{AdBackend, AutoForward};
+    /// use lux_core::{tree, Tensor};
+    /// let ps = tree! { w: Tensor::from_vec(vec![1.0f64, -2.0, 0.5], &[3])? };
+    /// let f = |p: &lux_core::Tree| p.tensor("w")?.powf(3.0)?.sum_all();
+    /// let (_, g1) = AutoForward::chunked(1)?.value_and_gradient(&f, &ps)?;
+    /// let (_, g2) = AutoForward::chunked(2)?.value_and_gradient(&f, &ps)?;
+    /// assert_eq!(g1.tensor("w")?.to_vec::<f64>()?, vec![3.0, 12.0, 0.75]);
+    /// assert_eq!(g1, g2);
+    /// assert!(AutoForward::chunked(0).is_err());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `chunk` is zero.
+    pub fn chunked(chunk: usize) -> Result<AutoForwardChunked> {
+        if chunk == 0 {
+            return Err(LuxError::invalid_argument("AutoForward", "the chunk size must be at least 1, got 0"));
+        }
+        Ok(AutoForwardChunked { chunk })
+    }
+}
+
+/// [`AutoForward`] with a chosen chunk size, made by
+/// [`AutoForward::chunked`]. Its [`name`](AdBackend::name) is also
+/// `"AutoForward"`.
+///
+/// ```
+/// let backend = lux_ad::AutoForward::chunked(12)?;
+/// assert_eq!(backend.chunk_size(), 12);
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AutoForwardChunked {
+    chunk: usize,
+}
+
+impl AutoForwardChunked {
+    /// Parameter elements (tangent directions) per forward pass.
+    ///
+    /// ```
+    /// assert_eq!(lux_ad::AutoForward::chunked(4)?.chunk_size(), 4);
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    pub fn chunk_size(&self) -> usize {
+        self.chunk
+    }
+}
 
 /// Central finite differences computed in f64 (for checking; one pair of
 /// evaluations per parameter element). Gradients come back in each leaf's

@@ -4,7 +4,7 @@
 
 use crate::drivers::reverse;
 use crate::output::{AdOutput, float_outputs, matched};
-use crate::{AdBackend, AutoForward};
+use crate::{AdBackend, AutoForward, AutoForwardChunked};
 use lux_core::{DualCall, LuxError, Result, Tensor, Tree};
 
 /// `x` with every float leaf carrying its tangent from `vs` (one per
@@ -106,19 +106,30 @@ where
 /// tensor `[batch, Π out…, Π in…]` whose slice `b` is `∂f(x)_b / ∂x_b`
 /// (Lux's `batched_jacobian`, batch axis first).
 ///
-/// `backend` picks the mode: [`AutoForward`] takes one forward pass per
-/// input feature (`Π in…` of them), [`AutoTape`](crate::AutoTape) one reverse pass per
-/// output feature (`Π out…`) — never `batch ×` that, since each pass
-/// seeds the same feature in every sample at once. Choose the one with the
-/// smaller count. Both nest: the result can be differentiated again (a
-/// `batched_jacobian` inside a loss). An `f` that mixes samples (a batch
-/// norm in training mode, a sum over the batch) breaks the contract and
-/// gives sums of cross-sample terms — unsupported, as in Lux.
+/// The mode follows the shape, so the work is `min(Π in…, Π out…)`
+/// directions, each seeding the same feature in every sample at once (never
+/// `batch ×` that): forward mode, one tangent direction per input feature,
+/// when `Π in… < Π out…`; reverse mode, one backward pass per output
+/// feature over a single recorded evaluation of `f`, when `Π out… < Π in…`.
+/// Forward directions travel [`AutoForward::DEFAULT_CHUNK`] per
+/// evaluation of `f`.
+///
+/// `backend` ([`AutoForward`] or [`AutoTape`](crate::AutoTape)) is the
+/// mode of the first evaluation of `f`, which is also what tells `Π out…`,
+/// and the mode of a tie: when the other mode turns out cheaper, that
+/// evaluation is spent and `f` is evaluated again in the other mode. So
+/// naming the mode that fits saves one evaluation; the result is the same
+/// either way (up to round-off). Both modes nest: the result can be
+/// differentiated again (a `batched_jacobian` inside a loss). An `f` that
+/// mixes samples (a batch norm in training mode, a sum over the batch)
+/// breaks the contract and gives sums of cross-sample terms — unsupported,
+/// as in Lux.
 ///
 /// ```
 /// use lux_ad::{AutoForward, AutoTape, batched_jacobian};
 /// use lux_core::Tensor;
-/// // f(x)_b = [x_b0 · x_b1, x_b0 + x_b1, x_b1²] per sample
+/// // f(x)_b = [x_b0 · x_b1, x_b0 + x_b1, x_b1²] per sample: 2 in, 3 out,
+/// // so forward mode (two directions, one evaluation of f).
 /// let f = |x: &Tensor| -> lux_core::Result<Tensor> {
 ///     let (a, b) = (x.narrow(1, 0, 1)?, x.narrow(1, 1, 1)?);
 ///     Tensor::concat(&[a.mul(&b)?, a.add(&b)?, b.square()?], 1)
@@ -146,6 +157,15 @@ where
             format!("the input must be a float tensor [batch, in…], got {} {:?}", x.dtype(), x.shape()),
         ));
     }
+    let forward_first = match backend.name() {
+        "AutoForward" => true,
+        "AutoTape" => false,
+        other => {
+            return Err(LuxError::Unsupported(format!(
+                "{OP}: backend {other} is not supported; use AutoForward or AutoTape"
+            )));
+        }
+    };
     let batch = x.shape()[0];
     let n_in: usize = x.shape()[1..].iter().product();
     let check_out = |y: &Tensor| -> Result<usize> {
@@ -162,84 +182,138 @@ where
         }
         Ok(y.shape()[1..].iter().product())
     };
-    // The same feature `i` set in every sample: one pass serves the batch.
+    // The same feature `i` set in every sample: one direction serves the batch.
     let unit = |features: usize, i: usize, shape: &[usize], dtype| -> Result<Tensor> {
         let mut e = vec![0.0f64; features];
         e[i] = 1.0;
         Tensor::from_vec(e, &[1, features])?.broadcast_to(&[batch, features])?.reshape(shape)?.to_dtype(dtype)
     };
-    match backend.name() {
-        "AutoForward" => {
-            let mut columns = Vec::with_capacity(n_in);
-            let mut n_out = None;
-            for i in 0..n_in {
-                let call = DualCall::new();
-                let y = f(&call.seed(x, &unit(n_in, i, x.shape(), x.dtype())?)?)?;
-                let m = check_out(&y)?;
-                n_out = Some(m);
-                columns.push(call.tangent(&y)?.reshape(&[batch, m, 1])?);
-            }
-            match n_out {
-                Some(_) => Tensor::concat(&columns, 2),
-                None => {
-                    let m = check_out(&f(x)?)?;
-                    Tensor::zeros(&[batch, m, 0], x.dtype())
-                }
-            }
+    if n_in == 0 {
+        let m = check_out(&f(x)?)?;
+        return Tensor::zeros(&[batch, m, 0], x.dtype());
+    }
+    // One forward evaluation for the input features `lo..hi`: Π out and
+    // the Jacobian's columns `[batch, Π out, 1]`.
+    let forward = |lo: usize, hi: usize| -> Result<(usize, Vec<Tensor>)> {
+        let call = DualCall::with_directions(hi - lo)?;
+        let mut seeded = x.clone();
+        for i in lo..hi {
+            seeded = call.seed_direction(&seeded, i - lo, &unit(n_in, i, x.shape(), x.dtype())?)?;
         }
-        "AutoTape" => {
-            let mut call = lux_core::GradCall::new();
-            let xt = call.track(x)?;
-            let y = f(&xt)?;
-            let m = check_out(&y)?;
-            let mut rows = Vec::with_capacity(m);
-            for i in 0..m {
-                let g = call.backward(&y, Some(&unit(m, i, y.shape(), y.dtype())?))?.remove(0);
-                rows.push(g.reshape(&[batch, 1, n_in])?);
-            }
-            if rows.is_empty() { Tensor::zeros(&[batch, 0, n_in], x.dtype()) } else { Tensor::concat(&rows, 1) }
+        let y = f(&seeded)?;
+        let m = check_out(&y)?;
+        let columns = (0..hi - lo).map(|d| call.tangent_direction(&y, d)?.reshape(&[batch, m, 1]));
+        Ok((m, columns.collect::<Result<Vec<_>>>()?))
+    };
+    let chunk = AutoForward::DEFAULT_CHUNK;
+    let forward_rest = |mut columns: Vec<Tensor>| -> Result<Tensor> {
+        for lo in (columns.len()..n_in).step_by(chunk) {
+            columns.extend(forward(lo, (lo + chunk).min(n_in))?.1);
         }
-        other => {
-            Err(LuxError::Unsupported(format!("{OP}: backend {other} is not supported; use AutoForward or AutoTape")))
+        Tensor::concat(&columns, 2)
+    };
+    // Reverse mode over one recorded evaluation: Π out and, unless that is
+    // more than Π in (`None`), the Jacobian from one backward pass per
+    // output feature.
+    let reverse = || -> Result<(usize, Option<Tensor>)> {
+        let mut call = lux_core::GradCall::new();
+        let xt = call.track(x)?;
+        let y = f(&xt)?;
+        let m = check_out(&y)?;
+        if m > n_in {
+            return Ok((m, None));
+        }
+        let mut rows = Vec::with_capacity(m);
+        for i in 0..m {
+            let g = call.backward(&y, Some(&unit(m, i, y.shape(), y.dtype())?))?.remove(0);
+            rows.push(g.reshape(&[batch, 1, n_in])?);
+        }
+        let j = if rows.is_empty() { Tensor::zeros(&[batch, 0, n_in], x.dtype())? } else { Tensor::concat(&rows, 1)? };
+        Ok((m, Some(j)))
+    };
+    if forward_first {
+        let (m, columns) = forward(0, chunk.min(n_in))?;
+        if n_in <= m {
+            return forward_rest(columns);
+        }
+        match reverse()? {
+            (_, Some(j)) => Ok(j),
+            (m2, None) => Err(LuxError::Unsupported(format!(
+                "{OP}: f's output changed size between evaluations ({m} then {m2} features per sample)"
+            ))),
+        }
+    } else {
+        match reverse()? {
+            (_, Some(j)) => Ok(j),
+            (_, None) => forward_rest(Vec::new()),
         }
     }
 }
 
-/// `f(x)` and `∇f(x)` by forward mode: one pass per float parameter
-/// element, each seeding that element's unit tangent (so for small models
-/// only; the cost grows with the parameter count).
-pub(crate) fn forward_gradient(f: &dyn Fn(&Tree) -> Result<Tensor>, x: &Tree) -> Result<(Tensor, Tree)> {
+/// `(f(x), aux)` and `∇f(x)` by forward mode: passes of up to `chunk`
+/// directions, each the unit tangent of one float parameter element (so
+/// for small models; the cost grows with the parameter count). The value
+/// and `aux` come from the first pass, released of its tangents. The
+/// gradient is built from the tangents with differentiable ops, so it can
+/// itself be differentiated (reverse-over-forward).
+pub(crate) fn forward_gradient(
+    f: &dyn Fn(&Tree) -> Result<(Tensor, Tree)>,
+    x: &Tree,
+    chunk: usize,
+) -> Result<((Tensor, Tree), Tree)> {
     const OP: &str = "AutoForward gradient";
-    let value = f(x)?;
-    single(OP, &value)?;
     let leaves = x.tensors();
-    let mut grads = Vec::with_capacity(leaves.len());
-    for (k, (_, leaf)) in leaves.iter().enumerate() {
-        if !leaf.dtype().is_float() {
-            grads.push(leaf.zeros_like());
-            continue;
+    let sizes: Vec<usize> = leaves.iter().map(|(_, t)| if t.dtype().is_float() { t.len() } else { 0 }).collect();
+    let n: usize = sizes.iter().sum();
+    // Float elements are numbered leaf by leaf; `starts[i]` is leaf i's first.
+    let starts: Vec<usize> = sizes.iter().scan(0, |acc, &s| Some(std::mem::replace(acc, *acc + s))).collect();
+    let leaf_of = |g: usize| starts.partition_point(|&s| s <= g) - 1;
+    // Each element's derivative as a one-element tensor, kept differentiable
+    // so the gradient nests inside an enclosing gradient call.
+    let mut grads: Vec<Vec<Tensor>> = sizes.iter().map(|&s| Vec::with_capacity(s)).collect();
+    let mut first = None;
+    for lo in (0..n).step_by(chunk) {
+        let hi = (lo + chunk).min(n);
+        let call = DualCall::with_directions(hi - lo)?;
+        let mut leaf = 0;
+        let seeded = x.try_map(|_, t| {
+            let (start, len) = (starts[leaf], sizes[leaf]);
+            leaf += 1;
+            let mut out = t.clone();
+            for g in lo.max(start)..hi.min(start + len) {
+                let mut e = vec![0.0f64; len];
+                e[g - start] = 1.0;
+                out = call.seed_direction(&out, g - lo, &Tensor::from_vec(e, t.shape())?)?;
+            }
+            Ok(out)
+        })?;
+        let (y, aux) = f(&seeded)?;
+        single(OP, &y)?;
+        for g in lo..hi {
+            grads[leaf_of(g)].push(call.tangent_direction(&y, g - lo)?.reshape(&[1])?);
         }
-        let mut g = Vec::with_capacity(leaf.len());
-        for j in 0..leaf.len() {
-            let mut e = vec![0.0f64; leaf.len()];
-            e[j] = 1.0;
-            let v = Tensor::from_vec(e, leaf.shape())?;
-            let call = DualCall::new();
-            let seeded_leaf = call.seed(leaf, &v)?;
-            let mut n = 0;
-            let seeded = x.try_map(|_, t| {
-                n += 1;
-                Ok(if n - 1 == k { seeded_leaf.clone() } else { t.clone() })
-            })?;
-            let y = f(&seeded)?;
-            single(OP, &y)?;
-            g.push(call.tangent(&y)?.to_dtype(lux_core::DType::F64)?.to_vec::<f64>()?[0]);
+        if first.is_none() {
+            first = Some((call.release(&y), aux.try_map(|_, t| Ok(call.release(t)))?));
         }
-        grads.push(Tensor::from_vec(g, leaf.shape())?.to_dtype(leaf.dtype())?);
     }
-    let mut it = grads.into_iter();
-    let grads = x.try_map(|path, _| it.next().ok_or_else(|| LuxError::Unsupported(format!("internal: {path}"))))?;
-    Ok((value, grads))
+    let first = match first {
+        Some(first) => first,
+        None => {
+            let (y, aux) = f(x)?;
+            single(OP, &y)?;
+            (y, aux)
+        }
+    };
+    let mut it = grads.into_iter().zip(&leaves);
+    let grads = x.try_map(|path, _| {
+        let (g, (_, leaf)) = it.next().ok_or_else(|| LuxError::Unsupported(format!("internal: {path}")))?;
+        if g.is_empty() {
+            Ok(leaf.zeros_like())
+        } else {
+            Tensor::concat(&g, 0)?.reshape(leaf.shape())?.to_dtype(leaf.dtype())
+        }
+    })?;
+    Ok((first, grads))
 }
 
 fn single(op: &str, y: &Tensor) -> Result<()> {
@@ -261,6 +335,31 @@ impl AdBackend for AutoForward {
         "AutoForward"
     }
     fn value_and_gradient(&self, f: &dyn Fn(&Tree) -> Result<Tensor>, x: &Tree) -> Result<(Tensor, Tree)> {
-        forward_gradient(f, x)
+        let ((value, _), grads) = forward_gradient(&|t| Ok((f(t)?, Tree::new())), x, AutoForward::DEFAULT_CHUNK)?;
+        Ok((value, grads))
+    }
+    fn value_and_gradient_aux(
+        &self,
+        f: &dyn Fn(&Tree) -> Result<(Tensor, Tree)>,
+        x: &Tree,
+    ) -> Result<((Tensor, Tree), Tree)> {
+        forward_gradient(f, x, AutoForward::DEFAULT_CHUNK)
+    }
+}
+
+impl AdBackend for AutoForwardChunked {
+    fn name(&self) -> &'static str {
+        "AutoForward"
+    }
+    fn value_and_gradient(&self, f: &dyn Fn(&Tree) -> Result<Tensor>, x: &Tree) -> Result<(Tensor, Tree)> {
+        let ((value, _), grads) = forward_gradient(&|t| Ok((f(t)?, Tree::new())), x, self.chunk_size())?;
+        Ok((value, grads))
+    }
+    fn value_and_gradient_aux(
+        &self,
+        f: &dyn Fn(&Tree) -> Result<(Tensor, Tree)>,
+        x: &Tree,
+    ) -> Result<((Tensor, Tree), Tree)> {
+        forward_gradient(f, x, self.chunk_size())
     }
 }

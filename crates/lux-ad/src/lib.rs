@@ -18,7 +18,8 @@
 //! penalties, Hessian-vector products). Forward mode is lux-core's
 //! [`DualCall`](lux_core::DualCall): tangents travel with the values, each
 //! op pushing them on with its tangent rule; [`jvp`], [`batched_jacobian`]
-//! (with [`AutoForward`]) and the [`AutoForward`] gradient use it, and
+//! (when inputs are fewer than outputs) and the [`AutoForward`] gradient
+//! (in chunks of directions) use it, and
 //! [`hvp`] is forward-over-reverse (Lux's automatic switch). The two modes
 //! nest in either order. Gradients always come back as a [`Tree`] shaped
 //! like the input.
@@ -33,7 +34,7 @@ mod forward;
 mod output;
 pub mod testing;
 
-pub use backend::{AdBackend, AutoCompiledTape, AutoFiniteDiff, AutoForward, AutoTape};
+pub use backend::{AdBackend, AutoCompiledTape, AutoFiniteDiff, AutoForward, AutoForwardChunked, AutoTape};
 pub use check::{GradCheckReport, Tolerances, check_gradients, check_gradients_with, check_jvp};
 pub use drivers::{gradient, gradient_aux, jacobian, value_and_gradient, value_and_gradient_aux, vjp};
 pub use forward::{batched_jacobian, hvp, jvp};

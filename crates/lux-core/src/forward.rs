@@ -1,11 +1,13 @@
 //! Forward-mode autodiff: tangents carried beside values.
 //!
-//! A forward call ([`DualCall`]) has a process-unique id. A tensor may carry
-//! a tangent for a live forward call; every differentiable op whose input
-//! carries one computes its output's tangent with the op's *tangent rule*
-//! (its pushforward), which sits beside the op's forward kernel and
-//! backward rule in the same family file. Nothing is recorded: the tangent
-//! is computed on the spot and travels with the value.
+//! A forward call ([`DualCall`]) has a process-unique id and one or more
+//! tangent directions. A tensor may carry tangents of a live forward call;
+//! every differentiable op whose input carries one computes its output's
+//! tangent in each such direction with the op's *tangent rule* (its
+//! pushforward), which sits beside the op's forward kernel and backward
+//! rule in the same family file. Nothing is recorded: the tangents are
+//! computed on the spot and travel with the value, whose own computation
+//! is shared by all directions.
 //!
 //! Tangent rules are written with the same differentiable tensor ops as the
 //! backward rules, so the two modes compose:
@@ -18,7 +20,7 @@
 //!   tangents, so the backward rules, run on them, push the tangents on to
 //!   the gradient.
 //!
-//! A value may carry the tangent of **one** live forward call: one op
+//! A value may carry the tangents of **one** live forward call: one op
 //! reached by two at once (forward-over-forward) is an error naming the
 //! op; nest a gradient instead. A finished call's tangents are ignored
 //! wherever they linger (each tangent holds its call's liveness flag).
@@ -31,18 +33,22 @@ use crate::{LuxError, Result, Tensor};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// A forward call's identity: its id and whether it is still running.
+/// One direction of a forward call: the call's id, the direction's index
+/// in it, and whether the call is still running.
 #[derive(Debug)]
 pub(crate) struct Tag {
     id: u64,
+    dir: usize,
     live: AtomicBool,
 }
 
-/// The tangents one value carries (normally one; old ones of finished calls
-/// are dropped when the next op reads them).
+/// The tangents one value carries: one entry per direction of the live
+/// forward call, in direction order (old ones of finished calls are dropped
+/// when the next op reads them).
 pub(crate) type Tangents = Arc<Vec<(Arc<Tag>, Tensor)>>;
 
-/// One forward-mode (Jacobian-vector product) computation.
+/// One forward-mode (Jacobian-vector product) computation, along one or
+/// several tangent directions at once.
 ///
 /// [`seed`](DualCall::seed) attaches a tangent to an input; every op on
 /// seeded values then carries the tangent of its result, read off with
@@ -59,9 +65,30 @@ pub(crate) type Tangents = Arc<Vec<(Arc<Tag>, Tensor)>>;
 /// assert_eq!(call.release(&y).to_scalar::<f64>()?, 14.0);
 /// # Ok::<(), lux_core::LuxError>(())
 /// ```
+///
+/// A call made by [`with_directions`](DualCall::with_directions) carries
+/// `k` independent tangents (ForwardDiff's chunk): each op's value is
+/// computed once and its tangent rule runs once per direction present on
+/// its inputs. Each direction's tangent is computed exactly as a
+/// one-direction call would compute it (the same operations on the same
+/// values), so it is bit-for-bit the same; no direction picks up another's
+/// (no second-order cross terms).
+///
+/// ```
+/// use lux_core::{DualCall, Tensor};
+/// let call = DualCall::with_directions(2)?;
+/// let (a, b) = (Tensor::scalar(3.0f64), Tensor::scalar(5.0f64));
+/// let a = call.seed_direction(&a, 0, &Tensor::scalar(1.0f64))?; // ∂/∂a
+/// let b = call.seed_direction(&b, 1, &Tensor::scalar(1.0f64))?; // ∂/∂b
+/// let y = a.square()?.mul(&b)?; // a²·b
+/// assert_eq!(call.tangent_direction(&y, 0)?.to_scalar::<f64>()?, 30.0); // 2ab
+/// assert_eq!(call.tangent_direction(&y, 1)?.to_scalar::<f64>()?, 9.0); // a²
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
 #[derive(Debug)]
 pub struct DualCall {
-    tag: Arc<Tag>,
+    /// One tag per direction, all with the call's id.
+    tags: Vec<Arc<Tag>>,
 }
 
 impl Default for DualCall {
@@ -72,12 +99,14 @@ impl Default for DualCall {
 
 impl Drop for DualCall {
     fn drop(&mut self) {
-        self.tag.live.store(false, Ordering::Release);
+        for tag in &self.tags {
+            tag.live.store(false, Ordering::Release);
+        }
     }
 }
 
 impl DualCall {
-    /// Starts a forward call with a fresh id.
+    /// Starts a forward call with a fresh id and one direction.
     ///
     /// ```
     /// let call = lux_core::DualCall::new();
@@ -86,11 +115,45 @@ impl DualCall {
     /// # Ok::<(), lux_core::LuxError>(())
     /// ```
     pub fn new() -> Self {
-        DualCall { tag: Arc::new(Tag { id: crate::autodiff::next_id(), live: AtomicBool::new(true) }) }
+        Self::make(1)
     }
 
-    /// `x` carrying the tangent `v` (cast to `x`'s dtype) for this call.
-    /// `x` may itself be tracked by a gradient call.
+    /// Starts a forward call with a fresh id and `k` tangent directions,
+    /// seeded with [`seed_direction`](DualCall::seed_direction) and read
+    /// with [`tangent_direction`](DualCall::tangent_direction).
+    ///
+    /// ```
+    /// let call = lux_core::DualCall::with_directions(4)?;
+    /// assert_eq!(call.directions(), 4);
+    /// assert!(lux_core::DualCall::with_directions(0).is_err());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `k` is zero.
+    pub fn with_directions(k: usize) -> Result<Self> {
+        if k == 0 {
+            return Err(LuxError::invalid_argument("forward call", "it needs at least one tangent direction"));
+        }
+        Ok(Self::make(k))
+    }
+
+    fn make(k: usize) -> Self {
+        let id = crate::autodiff::next_id();
+        DualCall { tags: (0..k).map(|dir| Arc::new(Tag { id, dir, live: AtomicBool::new(true) })).collect() }
+    }
+
+    /// The number of tangent directions this call carries.
+    ///
+    /// ```
+    /// assert_eq!(lux_core::DualCall::new().directions(), 1);
+    /// ```
+    pub fn directions(&self) -> usize {
+        self.tags.len()
+    }
+
+    /// `x` carrying the tangent `v` (cast to `x`'s dtype) for this call
+    /// (its direction 0). `x` may itself be tracked by a gradient call.
     ///
     /// ```
     /// use lux_core::{DualCall, Tensor};
@@ -105,6 +168,30 @@ impl DualCall {
     /// `x` is not a float tensor, `v` is not a float tensor of `x`'s shape,
     /// or `x` already carries a tangent of another live forward call.
     pub fn seed(&self, x: &Tensor, v: &Tensor) -> Result<Tensor> {
+        self.seed_direction(x, 0, v)
+    }
+
+    /// `x` carrying the tangent `v` (cast to `x`'s dtype) in direction `dir`
+    /// of this call, keeping the tangents `x` already carries in this call's
+    /// other directions (a direction already set is replaced).
+    ///
+    /// ```
+    /// use lux_core::{DualCall, Tensor};
+    /// let call = DualCall::with_directions(2)?;
+    /// let x = Tensor::scalar(2.0f64);
+    /// let x = call.seed_direction(&x, 0, &Tensor::scalar(1.0f64))?;
+    /// let x = call.seed_direction(&x, 1, &Tensor::scalar(-3.0f64))?;
+    /// let y = x.exp()?;
+    /// assert_eq!(call.tangent_direction(&y, 1)?.to_scalar::<f64>()?, -3.0 * 2.0f64.exp());
+    /// assert!(call.seed_direction(&x, 2, &Tensor::scalar(1.0f64)).is_err());
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `dir` is not below [`directions`](DualCall::directions); otherwise as
+    /// [`seed`](DualCall::seed).
+    pub fn seed_direction(&self, x: &Tensor, dir: usize, v: &Tensor) -> Result<Tensor> {
+        let tag = self.tag(dir)?;
         if !x.dtype().is_float() {
             return Err(LuxError::UnsupportedDType { op: "forward-mode input".into(), dtype: x.dtype() });
         }
@@ -119,19 +206,32 @@ impl DualCall {
                 ),
             ));
         }
-        let others = live_entries(x);
-        if let Some((tag, _)) = others.iter().find(|(t, _)| t.id != self.tag.id) {
-            return Err(nested_error("forward-mode seed", tag.id, self.tag.id));
+        let mut entries = live_entries(x);
+        if let Some((other, _)) = entries.iter().find(|(t, _)| t.id != tag.id) {
+            return Err(nested_error("forward-mode seed", other.id, tag.id));
         }
         let v = v.to_dtype(x.dtype())?;
+        match entries.binary_search_by_key(&dir, |(t, _)| t.dir) {
+            Ok(i) => entries[i].1 = v,
+            Err(i) => entries.insert(i, (tag.clone(), v)),
+        }
         let mut out = x.clone();
-        out.tangents = Some(Arc::new(vec![(self.tag.clone(), v)]));
+        out.tangents = Some(Arc::new(entries));
         Ok(out)
     }
 
-    /// The tangent this call gives `y` (zeros of `y`'s shape and dtype when
-    /// `y` does not depend on a seeded input), without this call's own
-    /// tangent on it.
+    fn tag(&self, dir: usize) -> Result<&Arc<Tag>> {
+        self.tags.get(dir).ok_or_else(|| {
+            LuxError::invalid_argument(
+                "forward call",
+                format!("direction {dir} does not exist: the call has {} direction(s)", self.tags.len()),
+            )
+        })
+    }
+
+    /// The tangent this call gives `y` (its direction 0): zeros of `y`'s
+    /// shape and dtype when `y` does not depend on a seeded input, without
+    /// this call's own tangent on it.
     ///
     /// ```
     /// use lux_core::{DualCall, Tensor};
@@ -144,6 +244,27 @@ impl DualCall {
     /// # Errors
     /// `y` is not a float tensor (an `argmax`, a comparison: no derivative).
     pub fn tangent(&self, y: &Tensor) -> Result<Tensor> {
+        self.tangent_direction(y, 0)
+    }
+
+    /// The tangent this call gives `y` in direction `dir`, as
+    /// [`tangent`](DualCall::tangent) does for direction 0.
+    ///
+    /// ```
+    /// use lux_core::{DualCall, Tensor};
+    /// let call = DualCall::with_directions(3)?;
+    /// let x = call.seed_direction(&Tensor::scalar(3.0f64), 2, &Tensor::scalar(1.0f64))?;
+    /// let y = x.square()?;
+    /// assert_eq!(call.tangent_direction(&y, 2)?.to_scalar::<f64>()?, 6.0);
+    /// assert_eq!(call.tangent_direction(&y, 0)?.to_scalar::<f64>()?, 0.0); // not seeded
+    /// # Ok::<(), lux_core::LuxError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `dir` is not below [`directions`](DualCall::directions), or `y` is
+    /// not a float tensor.
+    pub fn tangent_direction(&self, y: &Tensor, dir: usize) -> Result<Tensor> {
+        let tag = self.tag(dir)?;
         if !y.dtype().is_float() {
             return Err(LuxError::DType {
                 op: "jvp".into(),
@@ -151,13 +272,14 @@ impl DualCall {
                 got: y.dtype(),
             });
         }
-        match tangent_of(y, self.tag.id) {
+        match tangent_of(y, tag) {
             Some(t) => Ok(t),
             None => Ok(y.zeros_like()),
         }
     }
 
-    /// `y` without this call's tangent (a value leaving the call).
+    /// `y` without this call's tangents, in every direction (a value
+    /// leaving the call).
     ///
     /// ```
     /// use lux_core::{DualCall, Tensor};
@@ -167,7 +289,7 @@ impl DualCall {
     /// # Ok::<(), lux_core::LuxError>(())
     /// ```
     pub fn release(&self, y: &Tensor) -> Tensor {
-        without(y, self.tag.id)
+        without(y, self.tags[0].id)
     }
 }
 
@@ -186,12 +308,12 @@ fn live_entries(x: &Tensor) -> Vec<(Arc<Tag>, Tensor)> {
     }
 }
 
-/// `x`'s tangent for call `id`, if it has one.
-fn tangent_of(x: &Tensor, id: u64) -> Option<Tensor> {
-    x.tangents.as_ref()?.iter().find(|(t, _)| t.id == id).map(|(_, v)| v.clone())
+/// `x`'s tangent in the direction `tag`, if it has one.
+fn tangent_of(x: &Tensor, tag: &Arc<Tag>) -> Option<Tensor> {
+    x.tangents.as_ref()?.iter().find(|(t, _)| Arc::ptr_eq(t, tag)).map(|(_, v)| v.clone())
 }
 
-/// `x` without its tangent for call `id` (and without those of finished calls).
+/// `x` without its tangents for call `id` (and without those of finished calls).
 fn without(x: &Tensor, id: u64) -> Tensor {
     let mut out = x.clone();
     if x.tangents.is_some() {
@@ -203,35 +325,51 @@ fn without(x: &Tensor, id: u64) -> Tensor {
 
 /// The tangents of an op's output, given its inputs (at least one of which
 /// carries tangents) and its output value (with any gradient record, but no
-/// tangents). `None` when no input carries a live call's tangent.
+/// tangents): the op's tangent rule run once per direction present on the
+/// inputs, each time on the inputs stripped of all of the call's tangents,
+/// so directions never mix. `None` when no input carries a live call's
+/// tangent.
 pub(crate) fn push(op: &Op, inputs: &[&Tensor], output: &Tensor) -> Result<Option<Tangents>> {
     if !output.dtype().is_float() {
         return Ok(None);
     }
-    let mut tag: Option<Arc<Tag>> = None;
-    for t in inputs {
-        for (tg, _) in live_entries(t) {
-            match &tag {
-                None => tag = Some(tg),
-                Some(first) if first.id != tg.id => return Err(nested_error(&op_name(op), first.id, tg.id)),
-                Some(_) => {}
+    // Per direction (sorted by index): its tag and each input's tangent.
+    let mut dirs: Vec<(Arc<Tag>, Vec<Option<Tensor>>)> = Vec::new();
+    for (i, t) in inputs.iter().enumerate() {
+        let Some(ts) = &t.tangents else { continue };
+        for (tg, v) in ts.iter().filter(|(tg, _)| tg.live.load(Ordering::Acquire)) {
+            if let Some((first, _)) = dirs.first()
+                && first.id != tg.id
+            {
+                return Err(nested_error(&op_name(op), first.id, tg.id));
             }
+            let k = match dirs.binary_search_by_key(&tg.dir, |(d, _)| d.dir) {
+                Ok(k) => k,
+                Err(k) => {
+                    dirs.insert(k, (tg.clone(), vec![None; inputs.len()]));
+                    k
+                }
+            };
+            dirs[k].1[i] = Some(v.clone());
         }
     }
-    let Some(tag) = tag else { return Ok(None) };
-    let plain: Vec<Tensor> = inputs.iter().map(|t| without(t, tag.id)).collect();
-    let tans: Vec<Option<Tensor>> = inputs.iter().map(|t| tangent_of(t, tag.id)).collect();
-    let t = tangent_rule(op, &plain, output, &tans)?;
-    if t.shape() != output.shape() {
-        return Err(LuxError::Unsupported(format!(
-            "internal: the tangent rule of {} gave shape {:?} for an output of shape {:?}",
-            op_name(op),
-            t.shape(),
-            output.shape()
-        )));
+    let Some(id) = dirs.first().map(|(tg, _)| tg.id) else { return Ok(None) };
+    let plain: Vec<Tensor> = inputs.iter().map(|t| without(t, id)).collect();
+    let mut out = Vec::with_capacity(dirs.len());
+    for (tag, tans) in dirs {
+        let t = tangent_rule(op, &plain, output, &tans)?;
+        if t.shape() != output.shape() {
+            return Err(LuxError::Unsupported(format!(
+                "internal: the tangent rule of {} gave shape {:?} for an output of shape {:?}",
+                op_name(op),
+                t.shape(),
+                output.shape()
+            )));
+        }
+        let t = if t.dtype() != output.dtype() { t.to_dtype(output.dtype())? } else { t };
+        out.push((tag, t));
     }
-    let t = if t.dtype() != output.dtype() { t.to_dtype(output.dtype())? } else { t };
-    Ok(Some(Arc::new(vec![(tag, t)])))
+    Ok(Some(Arc::new(out)))
 }
 
 fn op_name(op: &Op) -> String {

@@ -39,7 +39,8 @@ fn dataset() -> Vec<(Tensor, Tensor)> {
 
 /// `AutoForward` and `AutoTape` give the same loss, state and gradient
 /// (f32, to 1e-5) on Lux's model at its full size (h = 32, 1476
-/// parameters), batch norm in training mode included.
+/// parameters), batch norm in training mode included; and the chunk size
+/// (1, the default, 12, 1476 = one pass) changes nothing, bit for bit.
 #[test]
 fn autoforward_agrees_with_autotape() {
     let data = dataset();
@@ -51,6 +52,10 @@ fn autoforward_agrees_with_autotape() {
     let (gt, lt, _, tt) = compute_gradients(&AutoTape, &mse, &data[1], &ts).unwrap();
     assert_eq!(lf.to_scalar::<f32>().unwrap(), lt.to_scalar::<f32>().unwrap());
     assert_eq!(tf.states(), tt.states());
+    for k in [1, 12, 1476] {
+        let (g, l, _, t) = compute_gradients(&AutoForward::chunked(k).unwrap(), &mse, &data[1], &ts).unwrap();
+        assert_eq!((&g, l.to_scalar::<f32>().unwrap(), t.states()), (&gf, lf.to_scalar::<f32>().unwrap(), tf.states()));
+    }
     let mut checked = 0;
     for ((path, a), (_, b)) in gf.tensors().into_iter().zip(gt.tensors()) {
         for (x, y) in a.to_vec::<f32>().unwrap().iter().zip(b.to_vec::<f32>().unwrap()) {
@@ -66,9 +71,10 @@ fn autoforward_agrees_with_autotape() {
 /// `single_train_step` with `AutoForward`, then the final loss (batch norm
 /// in training mode, as Lux evaluates it) × 50 must be below the initial
 /// one (test mode). The hidden width is 8 instead of Lux's 32: forward mode
-/// costs one pass per parameter (180 here, 1476 at width 32), and the full
-/// size would take minutes of the test suite; its gradients are checked
-/// against `AutoTape` above.
+/// costs one tangent direction per parameter (180 here, 1476 at width 32),
+/// and even in chunks of 8 this test took 74 s at width 32 in the test
+/// profile (this whole file takes about 8 s at width 8); the width-32
+/// gradients are checked against `AutoTape` above.
 #[test]
 fn autoforward_trains_like_lux_forwarddiff_test() {
     let data = dataset();
@@ -178,24 +184,29 @@ fn nested_vjp_and_jvp_losses_on_conv_and_dense_models() -> Result<()> {
 }
 
 /// Lux's `nested_batched_jacobian_tests.jl`: the gradient w.r.t. the
-/// parameters of `sum(batched_jacobian(model, x))` (forward mode inside
-/// reverse mode, and reverse inside reverse) against finite differences,
-/// and `batched_jacobian` against the per-sample `jacobian`.
+/// parameters of `sum(batched_jacobian(model, x))` against finite
+/// differences, and `batched_jacobian` against the per-sample `jacobian`,
+/// on a model with fewer outputs than inputs (reverse mode inside reverse
+/// mode) and one with more (forward mode inside reverse mode), each probed
+/// by both backends.
 #[test]
-fn nested_batched_jacobian_on_a_dense_model() -> Result<()> {
-    let model = Chain::new((Dense::new(3, 5, Activation::Gelu)?, Dense::new(5, 2, Activation::Tanh)?))?;
-    let (ps, st) = setup(&mut RngState::seed_from_u64(7), &model)?;
-    let ps = ps.try_map(|_, t| t.to_dtype(DType::F64))?;
-    let x = randn(3, &[4, 3], DType::F64);
-    let j = batched_jacobian(|x| run(&model, x, &ps, &st), &AutoForward, &x)?;
-    for b in 0..4 {
-        let jb = jacobian(|t| run(&model, t.tensor("x")?, &ps, &st), &tree! { x: x.narrow(0, b, 1)? })?;
-        let (p, q) = (j.narrow(0, b, 1)?.to_f64_vec(), jb.tensor("x")?.to_f64_vec());
-        assert!(p.iter().zip(&q).all(|(s, t)| (s - t).abs() < 1e-12), "sample {b}: {p:?} vs {q:?}");
-    }
-    for backend in [&AutoForward as &dyn AdBackend, &AutoTape] {
-        let loss = |p: &Tree| batched_jacobian(|x| run(&model, x, p, &st), backend, &x)?.sum_all();
-        check_gradients(loss, &ps, Tolerances::default())?;
+fn nested_batched_jacobian_on_dense_models() -> Result<()> {
+    let narrow = Chain::new((Dense::new(3, 5, Activation::Gelu)?, Dense::new(5, 2, Activation::Tanh)?))?;
+    let wide = Chain::new((Dense::new(2, 5, Activation::Gelu)?, Dense::new(5, 4, Activation::Tanh)?))?;
+    for (k, model) in [narrow, wide].iter().enumerate() {
+        let (ps, st) = setup(&mut RngState::seed_from_u64(7 + k as u64), model)?;
+        let ps = ps.try_map(|_, t| t.to_dtype(DType::F64))?;
+        let x = randn(3, &[4, 3 - k], DType::F64);
+        for backend in [&AutoForward as &dyn AdBackend, &AutoTape] {
+            let j = batched_jacobian(|x| run(model, x, &ps, &st), backend, &x)?;
+            for b in 0..4 {
+                let jb = jacobian(|t| run(model, t.tensor("x")?, &ps, &st), &tree! { x: x.narrow(0, b, 1)? })?;
+                let (p, q) = (j.narrow(0, b, 1)?.to_f64_vec(), jb.tensor("x")?.to_f64_vec());
+                assert!(p.iter().zip(&q).all(|(s, t)| (s - t).abs() < 1e-12), "model {k} sample {b}: {p:?} vs {q:?}");
+            }
+            let loss = |p: &Tree| batched_jacobian(|x| run(model, x, p, &st), backend, &x)?.sum_all();
+            check_gradients(loss, &ps, Tolerances::default())?;
+        }
     }
     Ok(())
 }

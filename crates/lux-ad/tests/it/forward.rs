@@ -241,25 +241,39 @@ fn batched_jacobian_matches_the_per_sample_jacobian() -> Result<()> {
     Ok(())
 }
 
+/// `mlp` widened to 7 outputs per sample (`[batch, 3] → [batch, 7]`), so
+/// `batched_jacobian` takes forward mode on it (3 inputs < 7 outputs) where
+/// it takes reverse mode on `mlp` itself (2 outputs < 3 inputs).
+fn wide_mlp(p: &Tree, x: &Tensor) -> Result<Tensor> {
+    let y = mlp(p, x)?;
+    Tensor::concat(&[y.clone(), y.square()?, x.tanh()?], 1)
+}
+
 /// Lux's `nested_batched_jacobian` and input-gradient penalties: the
 /// gradient w.r.t. the parameters of `sum(batched_jacobian(…))` and of
 /// `‖∇ₓ f‖²`, in every mode, against finite differences.
 #[test]
 fn gradients_through_batched_jacobians_and_input_gradients() -> Result<()> {
     let x = randn(14, &[2, 3]);
-    for backend in [&AutoForward as &dyn AdBackend, &AutoTape] {
-        let loss = |p: &Tree| batched_jacobian(|x| mlp(p, x), backend, &x)?.square()?.sum_all();
-        check_gradients(loss, &params(), tol())?;
+    // `mlp` is differentiated by reverse mode inside, `wide_mlp` by forward
+    // mode inside, whichever backend probes first.
+    for f in [mlp as fn(&Tree, &Tensor) -> Result<Tensor>, wide_mlp] {
+        for backend in [&AutoForward as &dyn AdBackend, &AutoTape] {
+            let loss = |p: &Tree| batched_jacobian(|x| f(p, x), backend, &x)?.square()?.sum_all();
+            check_gradients(loss, &params(), tol())?;
+        }
     }
     let penalty = |p: &Tree| -> Result<Tensor> {
         let g = gradient(|t| mlp(p, t.tensor("x")?)?.sum_all(), &tree! { x: x.clone() })?;
         g.tensor("x")?.square()?.sum_all()
     };
     check_gradients(penalty, &params(), tol())?;
-    // The same penalty with the input gradient taken by forward mode.
+    // The same penalty with the input gradient taken by chunked forward
+    // mode (6 input elements, 3 passes of 2 directions) inside reverse mode.
     let fwd = |p: &Tree| -> Result<Tensor> {
-        let j = batched_jacobian(|x| mlp(p, x)?.sum(&[1], true), &AutoForward, &x)?;
-        j.square()?.sum_all()
+        let inner = |t: &Tree| mlp(p, t.tensor("x")?)?.sum_all();
+        let (_, g) = AutoForward::chunked(2)?.value_and_gradient(&inner, &tree! { x: x.clone() })?;
+        g.tensor("x")?.square()?.sum_all()
     };
     close(&fwd(&params())?, &penalty(&params())?, 1e-12);
     check_gradients(fwd, &params(), tol())?;
@@ -278,5 +292,186 @@ fn a_dual_value_through_a_grad_call() -> Result<()> {
     let g = call.backward(&y, None)?.remove(0);
     let hv = dual.tangent(&g)?.to_vec::<f64>()?;
     assert!((hv[0] - 2.5 * 0.5f64.exp()).abs() < 1e-14 && hv[1] == 0.0, "{hv:?}");
+    Ok(())
+}
+
+/// A `k`-direction call gives each direction exactly (bit for bit) the
+/// tangent a one-direction call gives it, with no cross terms between
+/// directions, through plain ops and through a gradient call
+/// (forward-over-reverse); and misuse is an error.
+#[test]
+fn a_multi_direction_call_keeps_its_directions_apart() -> Result<()> {
+    let (a, b) = (randn(20, &[2, 3]), randn(21, &[3]));
+    let vs = [randn(22, &[2, 3]), randn(23, &[2, 3]), randn(24, &[3])];
+    // f(a, b) = sin(a ⊙ b) · a, summed over axis 1: a is seeded in
+    // directions 0 and 1, b in direction 2.
+    let f = |a: &Tensor, b: &Tensor| a.mul(b)?.sin()?.mul(a)?.sum(&[1], false);
+    let call = DualCall::with_directions(3)?;
+    let ad = call.seed_direction(&call.seed_direction(&a, 0, &vs[0])?, 1, &vs[1])?;
+    let y = f(&ad, &call.seed_direction(&b, 2, &vs[2])?)?;
+    for (d, v) in vs.iter().enumerate() {
+        let one = DualCall::new();
+        let alone =
+            if d < 2 { one.tangent(&f(&one.seed(&a, v)?, &b)?)? } else { one.tangent(&f(&a, &one.seed(&b, v)?)?)? };
+        assert_eq!(call.tangent_direction(&y, d)?.to_vec::<f64>()?, alone.to_vec::<f64>()?, "direction {d}");
+    }
+    assert_eq!(call.release(&y).to_vec::<f64>()?, f(&a, &b)?.to_vec::<f64>()?);
+    assert!(!call.release(&y).is_tracked());
+    // x² with x seeded in two directions: each tangent is 2x·v_d, with no
+    // v_0·v_1 term.
+    let x = Tensor::from_vec(vec![1.5f64, -2.0], &[2])?;
+    let (v0, v1) = (Tensor::from_vec(vec![1.0f64, 3.0], &[2])?, Tensor::from_vec(vec![-2.0f64, 0.5], &[2])?);
+    let call = DualCall::with_directions(2)?;
+    let xd = call.seed_direction(&call.seed_direction(&x, 0, &v0)?, 1, &v1)?;
+    let sq = xd.mul(&xd)?;
+    assert_eq!(call.tangent_direction(&sq, 0)?.to_vec::<f64>()?, vec![3.0 * 1.0, -4.0 * 3.0]);
+    assert_eq!(call.tangent_direction(&sq, 1)?.to_vec::<f64>()?, vec![3.0 * -2.0, -4.0 * 0.5]);
+    // Forward-over-reverse in two directions at once: the gradient of
+    // Σ x eˣ carries H·v_d = (2 + x)eˣ ⊙ v_d in each.
+    let mut grad = GradCall::new();
+    let xt = grad.track(&xd)?;
+    let g = grad.backward(&xt.exp()?.mul(&xt)?.sum_all()?, None)?.remove(0);
+    for (d, v) in [&v0, &v1].into_iter().enumerate() {
+        let want: Vec<f64> = x.to_f64_vec().iter().zip(v.to_f64_vec()).map(|(x, v)| (2.0 + x) * x.exp() * v).collect();
+        close(&call.tangent_direction(&g, d)?, &Tensor::from_vec(want, &[2])?, 1e-14);
+    }
+    // Misuse.
+    assert!(DualCall::with_directions(0).is_err());
+    let err = call.seed_direction(&x, 2, &v0).unwrap_err();
+    assert!(err.to_string().contains("direction 2 does not exist: the call has 2"), "{err}");
+    assert!(call.tangent_direction(&sq, 5).is_err());
+    let other = DualCall::new();
+    let err = other.seed(&xd, &v0).unwrap_err();
+    assert!(err.to_string().contains("forward-over-forward"), "{err}");
+    Ok(())
+}
+
+/// The `AutoForward` gradient is the same for every chunk size, bit for bit
+/// (each direction's tangent is computed by the same operations), and
+/// equals `AutoTape`'s; chunks span leaves, non-float leaves get zeros, and
+/// the value and `aux` equal a plain evaluation.
+#[test]
+fn chunked_autoforward_is_exact_for_every_chunk_size() -> Result<()> {
+    let x = randn(30, &[2, 3]);
+    let all = tree! { ps: params(), steps: Tensor::from_vec(vec![3i64], &[1])? };
+    let loss = |t: &Tree| weighted_sum(&mlp(t.get("ps")?, &x)?.exp()?);
+    let objective = |t: &Tree| -> Result<(Tensor, Tree)> {
+        let y = mlp(t.get("ps")?, &x)?;
+        Ok((weighted_sum(&y.exp()?)?, tree! { y: y }))
+    };
+    let (v1, g1) = AutoForward::chunked(1)?.value_and_gradient(&loss, &all)?;
+    let (vt, gt) = AutoTape.value_and_gradient(&loss, &all)?;
+    assert_eq!(v1.to_scalar::<f64>()?, loss(&all)?.to_scalar::<f64>()?);
+    close(&v1, &vt, 1e-15);
+    for ((path, a), (_, b)) in g1.tensors().into_iter().zip(gt.tensors()) {
+        if a.dtype().is_float() {
+            close(a, b, 1e-12);
+        } else {
+            assert_eq!((path.as_str(), a.to_vec::<i64>()?), ("steps", vec![0]));
+        }
+    }
+    // 26 float elements: chunks of 3 cross every leaf boundary; 26 and 100
+    // are one pass; the default is AutoForward itself.
+    let backends: [(usize, &dyn AdBackend); 5] = [
+        (3, &AutoForward::chunked(3)?),
+        (5, &AutoForward::chunked(5)?),
+        (26, &AutoForward::chunked(26)?),
+        (100, &AutoForward::chunked(100)?),
+        (AutoForward::DEFAULT_CHUNK, &AutoForward),
+    ];
+    let ((va, aux), _) = AutoTape.value_and_gradient_aux(&objective, &all)?;
+    for (k, backend) in backends {
+        let (v, g) = backend.value_and_gradient(&loss, &all)?;
+        assert_eq!((v.to_scalar::<f64>()?, &g), (v1.to_scalar::<f64>()?, &g1), "chunk {k}");
+        let ((v, aux_k), g) = backend.value_and_gradient_aux(&objective, &all)?;
+        assert_eq!((v.to_scalar::<f64>()?, &g), (va.to_scalar::<f64>()?, &g1), "chunk {k} with aux");
+        assert_eq!(aux_k, aux, "chunk {k}");
+        assert!(!aux_k.tensor("y")?.is_tracked() && !v.is_tracked());
+    }
+    assert!(AutoForward::chunked(0).unwrap_err().to_string().contains("at least 1"));
+    // No float parameter at all: zeros and the plain value.
+    let ints = tree! { n: Tensor::from_vec(vec![2i64], &[1])? };
+    let (v, g) = AutoForward.value_and_gradient(&|_| Tensor::scalar(1.5f64).mul_scalar(2.0), &ints)?;
+    assert_eq!((v.to_scalar::<f64>()?, g.tensor("n")?.to_vec::<i64>()?), (3.0, vec![0]));
+    Ok(())
+}
+
+/// An identity op that counts its backward passes and its tangent
+/// directions: how `batched_jacobian`'s work is observed from outside.
+#[derive(Debug, Default)]
+struct Counted {
+    backward: std::sync::atomic::AtomicUsize,
+    tangent: std::sync::atomic::AtomicUsize,
+}
+impl CustomOp for Counted {
+    fn name(&self) -> &str {
+        "counted"
+    }
+    fn backward(&self, g: &Tensor, _: &[Tensor], _: &Tensor, _: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        self.backward.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(vec![Some(g.clone())])
+    }
+    fn tangent(&self, _: &[Tensor], y: &Tensor, t: &[Option<Tensor>]) -> Result<Tensor> {
+        self.tangent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(t[0].clone().unwrap_or_else(|| y.zeros_like()))
+    }
+}
+
+/// `batched_jacobian` does `min(Π in, Π out)` directions' work: forward
+/// mode (chunked) when the inputs are fewer, reverse mode when the outputs
+/// are, the backend's mode on a tie; a backend whose mode loses costs one
+/// extra evaluation of `f`. Counted with a `Cell` in `f` and a counting op
+/// on its output; every result equals the analytic per-sample Jacobian
+/// `diag(1 − tanh²(x_b A)) Aᵀ`.
+#[test]
+fn batched_jacobian_picks_the_smaller_of_in_and_out() -> Result<()> {
+    let c = AutoForward::DEFAULT_CHUNK;
+    let batch = 3;
+    // (Π in, Π out): wide in / narrow out, narrow in / wide out across two
+    // chunks, and a tie.
+    for (n_in, m) in [(2 * c + 3, 2), (c + 2, 2 * c + 5), (4, 4)] {
+        let a = randn(40 + n_in as u64, &[n_in, m]).mul_scalar(0.5)?;
+        let x = randn(50 + m as u64, &[batch, n_in]);
+        let calls = std::cell::Cell::new(0);
+        let op = Arc::new(Counted::default());
+        let f = |x: &Tensor| -> Result<Tensor> {
+            calls.set(calls.get() + 1);
+            let y = x.matmul(&a)?.tanh()?;
+            Tensor::from_custom_op(y.detach(), op.clone(), &[&y])
+        };
+        let h = x.matmul(&a)?.tanh()?.to_f64_vec();
+        let av = a.to_f64_vec();
+        let mut want = Vec::with_capacity(batch * m * n_in);
+        for b in 0..batch {
+            for o in 0..m {
+                for i in 0..n_in {
+                    want.push((1.0 - h[b * m + o].powi(2)) * av[i * m + o]);
+                }
+            }
+        }
+        let want = Tensor::from_vec(want, &[batch, m, n_in])?;
+        for (forward_backend, backend) in [(true, &AutoForward as &dyn AdBackend), (false, &AutoTape)] {
+            calls.set(0);
+            op.backward.store(0, std::sync::atomic::Ordering::Relaxed);
+            op.tangent.store(0, std::sync::atomic::Ordering::Relaxed);
+            close(&batched_jacobian(f, backend, &x)?, &want, 1e-13);
+            let forward_wins = n_in < m || (n_in == m && forward_backend);
+            // (evaluations of f, tangent directions pushed, backward passes)
+            let expected = match (forward_wins, forward_backend) {
+                (true, true) => (n_in.div_ceil(c), n_in, 0),
+                // The reverse probe is spent, then the forward passes.
+                (true, false) => (1 + n_in.div_ceil(c), n_in, 0),
+                // The first forward chunk is spent, then one recorded evaluation.
+                (false, true) => (2, c.min(n_in), m),
+                (false, false) => (1, 0, m),
+            };
+            let got = (
+                calls.get(),
+                op.tangent.load(std::sync::atomic::Ordering::Relaxed),
+                op.backward.load(std::sync::atomic::Ordering::Relaxed),
+            );
+            assert_eq!(got, expected, "in {n_in}, out {m}, {}", backend.name());
+        }
+    }
     Ok(())
 }
