@@ -135,7 +135,6 @@ fn backends() -> Result<()> {
         }
     }
     assert_eq!((compiled.recordings(), compiled.replays()), (1, 1));
-    // Forward mode, one pass per parameter element, agrees with finite differences.
     // Forward mode, one tangent direction per parameter element, agrees with finite differences.
     let (v3, g3) = AutoForward.value_and_gradient(&obj, &ps)?;
     assert_eq!(v3.to_scalar::<f64>()?, v1.to_scalar::<f64>()?);
