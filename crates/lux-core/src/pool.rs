@@ -10,6 +10,9 @@
 //! the buffer goes into a small per-thread pool that the next output
 //! buffer of a fitting size is taken from. Small buffers (below 64 KiB)
 //! are left to the allocator, which already keeps those.
+//!
+//! `LUX_BUFFER_POOL=off` (read once) turns the pool off, for memory-tight
+//! runs and for measuring what it saves.
 
 use crate::Tensor;
 use crate::dtype::Data;
@@ -22,6 +25,12 @@ const MIN_BYTES: usize = 1 << 16;
 /// At most this many buffers wait in one thread's pool.
 const MAX_BUFFERS: usize = 64;
 
+/// Whether `LUX_BUFFER_POOL` leaves the pool on (anything but `off`/`0`).
+fn enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| !matches!(std::env::var("LUX_BUFFER_POOL").as_deref(), Ok("off" | "0")))
+}
+
 thread_local! {
     /// `Vec<T>`s with no elements and their old capacity.
     static POOL: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
@@ -30,7 +39,7 @@ thread_local! {
 /// A pooled buffer of `T` with capacity for `n` elements (at most twice
 /// that, so a small request does not take a huge buffer), emptied.
 pub(crate) fn take<T: 'static>(n: usize) -> Option<Vec<T>> {
-    if n.saturating_mul(std::mem::size_of::<T>()) < MIN_BYTES {
+    if n.saturating_mul(std::mem::size_of::<T>()) < MIN_BYTES || !enabled() {
         return None;
     }
     POOL.try_with(|pool| {
@@ -47,7 +56,7 @@ pub(crate) fn take<T: 'static>(n: usize) -> Option<Vec<T>> {
 }
 
 fn give<T: Clone + 'static>(a: ArcArray<T, IxDyn>) {
-    if a.len() * std::mem::size_of::<T>() < MIN_BYTES {
+    if a.len() * std::mem::size_of::<T>() < MIN_BYTES || !enabled() {
         return;
     }
     // Only a buffer nothing else refers to may be reused.

@@ -7,6 +7,9 @@
 //! offers, detected once at run time. The kernels it wraps use no
 //! `mul_add` (see `ops::math`), so the three copies give identical bits;
 //! only the vector width differs.
+//!
+//! `LUX_SIMD=baseline|avx2|avx512` (read once) caps the level, e.g. to
+//! measure what the wide paths gain.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -35,7 +38,12 @@ pub fn simd_level() -> SimdLevel {
         1 => SimdLevel::Avx2,
         2 => SimdLevel::Avx512,
         _ => {
-            let level = detect();
+            let cap = match std::env::var("LUX_SIMD").as_deref() {
+                Ok("baseline") => SimdLevel::Baseline,
+                Ok("avx2") => SimdLevel::Avx2,
+                _ => SimdLevel::Avx512,
+            };
+            let level = detect().min(cap);
             LEVEL.store(level as u8, Ordering::Relaxed);
             level
         }

@@ -310,9 +310,8 @@ impl Spec {
         match self.kind {
             Kind::Rnn(a) => Ok(vec![a.apply(&zx.add(&zh)?)?]),
             Kind::Lstm => {
-                let g = multigate(&zx.add(&zh)?, 4)?;
-                let c = sigmoid(&g[1])?.mul(&carry[1])?.add(&sigmoid(&g[0])?.mul(&tanh(&g[2])?)?)?;
-                let h = sigmoid(&g[3])?.mul(&tanh(&c)?)?;
+                // c' = σ(a_f)·c + σ(a_i)·tanh(a_g), h' = σ(a_o)·tanh(c'), fused.
+                let (h, c) = lux_ops::lstm_cell(&zx.add(&zh)?, &carry[1])?;
                 Ok(vec![h, c])
             }
             Kind::Gru => {

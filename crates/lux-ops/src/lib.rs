@@ -48,6 +48,7 @@ pub mod conv_transpose;
 pub mod dense;
 pub mod dropout;
 pub mod embedding;
+pub mod lstm;
 pub mod lux_ops;
 pub mod norm;
 pub mod pool;
@@ -65,6 +66,7 @@ pub use conv_transpose::conv_transpose;
 pub use dense::dense;
 pub use dropout::{alpha_dropout, dropout, dropout_dims, dropout_mask};
 pub use embedding::{embedding, one_hot};
+pub use lstm::lstm_cell;
 pub use lux_ops::{eachslice, foldl_init, getproperty, istraining, multigate, xlogx, xlogy};
 pub use norm::{
     NormOptions, RunningStats, batch_norm, group_norm, instance_norm, instance_norm_with_stats, layer_norm,

@@ -7,6 +7,7 @@ mod conv;
 mod dense;
 mod dropout;
 mod embedding;
+mod lstm;
 mod luxops;
 mod norm;
 mod pool;
