@@ -3,14 +3,17 @@
 //! A training step allocates the same large buffers every time
 //! (activations, cotangents, gradients) and frees them at its end. Freed
 //! blocks of that size go back to the operating system, so the next step's
-//! first writes to them fault in fresh pages — measured at 11–17 % of a
-//! 1024-2048-2048-1024 MLP step. Code that knows a tensor is dead (the
-//! compiled tape after its backward sweep, the training API after an
-//! update) hands it to [`recycle`]; if nothing else shares its storage,
-//! the buffer goes into a small per-thread pool that the next output
-//! buffer of a fitting size is taken from. Small buffers (below 64 KiB)
-//! are left to the allocator, which already keeps those.
+//! first writes to them fault in fresh pages. Code that knows a tensor is
+//! dead (the compiled tape after its backward sweep, the training API after
+//! an update) hands it to [`recycle`]; if nothing else shares its storage,
+//! the buffer goes into a small per-thread pool that the next output buffer
+//! of a fitting size is taken from. Small buffers (below 64 KiB) are left to
+//! the allocator, which already keeps those.
 //!
+//! Measured on the 1024-2048-2048-1024 MLP step (2 cores): page faults fall
+//! from about 8 700 to about 3 000 per step and system time by 60 %; the
+//! step's wall time did not change measurably (the faults overlap with the
+//! other core's GEMM work), so this saves CPU time rather than latency.
 //! `LUX_BUFFER_POOL=off` (read once) turns the pool off, for memory-tight
 //! runs and for measuring what it saves.
 
