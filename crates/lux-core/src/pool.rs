@@ -5,23 +5,32 @@
 //! blocks of that size go back to the operating system, so the next step's
 //! first writes to them fault in fresh pages. Code that knows a tensor is
 //! dead (the compiled tape after its backward sweep, the training API after
-//! an update) hands it to [`recycle`]; if nothing else shares its storage,
-//! the buffer goes into a small per-thread pool that the next output buffer
-//! of a fitting size is taken from. Small buffers (below 64 KiB) are left to
-//! the allocator, which already keeps those.
+//! an update) hands it to [`recycle`]; if nothing else shares its storage
+//! and a request for a buffer of its size has been made and not yet
+//! answered, the buffer goes into a small per-thread pool that the next
+//! output buffer of a fitting size is taken from. Buffers no request asks
+//! for (outputs that ndarray routines allocate on their own) are freed at
+//! once, so the pool holds what the next step will take again, not a stock
+//! that grows with every kind of buffer that passes through it. Small
+//! buffers (below 64 KiB) are left to the allocator, which already keeps
+//! those.
 //!
-//! Measured on the 1024-2048-2048-1024 MLP step (2 cores): page faults fall
-//! from about 8 700 to about 3 000 per step and system time by 60 %; the
-//! step's wall time did not change measurably (the faults overlap with the
-//! other core's GEMM work), so this saves CPU time rather than latency.
-//! `LUX_BUFFER_POOL=off` (read once) turns the pool off, for memory-tight
-//! runs and for measuring what it saves.
+//! Measured on the 1024-2048-2048-1024 MLP step (`/usr/bin/time -v
+//! target/release/lux-bench wide --seconds 3`, 2 cores): with the pool the
+//! run takes 73 000 minor page faults and 0.24 s of system time, without it
+//! 349 000 and 0.91 s, and the median step is 75 ms against 77–92 ms. Peak
+//! RSS is 245 MB against 168 MB with the pool off (parameters, gradients
+//! and Adam moments alone are 134 MB); a first version that kept every
+//! returned buffer, up to 64 of them, reached 616 MB. `LUX_BUFFER_POOL=off`
+//! (read once) turns the pool off, for memory-tight runs and for measuring
+//! what it saves.
 
 use crate::Tensor;
 use crate::dtype::Data;
 use ndarray::{ArcArray, IxDyn};
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::cell::RefCell;
+use std::collections::VecDeque;
 
 /// Buffers smaller than this are not pooled.
 const MIN_BYTES: usize = 1 << 16;
@@ -34,23 +43,47 @@ fn enabled() -> bool {
     *ON.get_or_init(|| !matches!(std::env::var("LUX_BUFFER_POOL").as_deref(), Ok("off" | "0")))
 }
 
-thread_local! {
+/// One thread's pool: the buffers waiting, and the requests they may answer.
+#[derive(Default)]
+struct Pool {
     /// `Vec<T>`s with no elements and their old capacity.
-    static POOL: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
+    free: Vec<Box<dyn Any>>,
+    /// Requests (element type, element count) since made and not yet matched
+    /// by a returned buffer, oldest first. A returned buffer is kept only
+    /// against one of these: buffers that no request asks for (outputs of
+    /// ndarray routines, which allocate on their own) are freed at once, so
+    /// the pool holds at most what the next step will take again, not a
+    /// growing stock.
+    demand: VecDeque<(TypeId, usize)>,
+}
+
+thread_local! {
+    static POOL: RefCell<Pool> = const { RefCell::new(Pool { free: Vec::new(), demand: VecDeque::new() }) };
+}
+
+/// Whether a buffer of capacity `capacity` may serve a request for `n`
+/// elements: large enough, at most twice as large.
+fn fits(capacity: usize, n: usize) -> bool {
+    capacity >= n && capacity / 2 <= n
 }
 
 /// A pooled buffer of `T` with capacity for `n` elements (at most twice
-/// that, so a small request does not take a huge buffer), emptied.
+/// that, so a small request does not take a huge buffer), emptied. The
+/// request is remembered either way, so that a buffer of this size returned
+/// later is kept for the next one.
 pub(crate) fn take<T: 'static>(n: usize) -> Option<Vec<T>> {
     if n.saturating_mul(std::mem::size_of::<T>()) < MIN_BYTES || !enabled() {
         return None;
     }
     POOL.try_with(|pool| {
         let mut pool = pool.try_borrow_mut().ok()?;
-        let fits =
-            |b: &Box<dyn Any>| b.downcast_ref::<Vec<T>>().is_some_and(|v| v.capacity() >= n && v.capacity() / 2 <= n);
-        let i = pool.iter().position(fits)?;
-        let mut v = *pool.swap_remove(i).downcast::<Vec<T>>().ok()?;
+        if pool.demand.len() == MAX_BUFFERS {
+            pool.demand.pop_front();
+        }
+        pool.demand.push_back((TypeId::of::<T>(), n));
+        let i = pool.free.iter().position(|b| b.downcast_ref::<Vec<T>>().is_some_and(|v| fits(v.capacity(), n)));
+        let i = i?;
+        let mut v = *pool.free.swap_remove(i).downcast::<Vec<T>>().ok()?;
         v.clear();
         Some(v)
     })
@@ -66,10 +99,11 @@ fn give<T: Clone + 'static>(a: ArcArray<T, IxDyn>) {
     let Ok(owned) = a.try_into_owned_nocopy() else { return };
     let (v, _) = owned.into_raw_vec_and_offset();
     let _ = POOL.try_with(|pool| {
-        if let Ok(mut pool) = pool.try_borrow_mut() {
-            if pool.len() < MAX_BUFFERS {
-                pool.push(Box::new(v));
-            }
+        let Ok(mut pool) = pool.try_borrow_mut() else { return };
+        let wanted = pool.demand.iter().position(|&(ty, n)| ty == TypeId::of::<T>() && fits(v.capacity(), n));
+        if let (Some(i), true) = (wanted, pool.free.len() < MAX_BUFFERS) {
+            pool.demand.remove(i);
+            pool.free.push(Box::new(v));
         }
     });
 }
@@ -82,7 +116,7 @@ fn give<T: Clone + 'static>(a: ArcArray<T, IxDyn>) {
 /// use lux_core::{pool, DType, Tensor};
 /// let a = Tensor::zeros(&[256, 256], DType::F32)?; // 256 KiB
 /// let b = a.add_scalar(1.0)?; // a fresh buffer
-/// pool::recycle(a); // unique: pooled
+/// pool::recycle(a); // unique, and its size was asked for: pooled
 /// let c = b.matmul(&b)?; // takes the pooled buffer
 /// assert_eq!(c.to_vec::<f32>()?[0], 256.0);
 /// # Ok::<(), lux_core::LuxError>(())
@@ -119,5 +153,82 @@ pub fn recycle_tree(t: crate::Tree) {
 /// lux_core::pool::release();
 /// ```
 pub fn release() {
-    let _ = POOL.try_with(|pool| pool.borrow_mut().clear());
+    let _ = POOL.try_with(|pool| {
+        if let Ok(mut pool) = pool.try_borrow_mut() {
+            *pool = Pool::default();
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Buffers this thread's pool holds.
+    fn held() -> usize {
+        POOL.with(|p| p.borrow().free.len())
+    }
+
+    fn buffer(n: usize) -> Tensor {
+        Tensor::from_vec(vec![1.0f32; n], &[n]).unwrap()
+    }
+
+    const N: usize = 1 << 16; // 256 KiB of f32: pooled
+
+    #[test]
+    fn a_buffer_nothing_asked_for_is_dropped() {
+        release();
+        recycle(buffer(N));
+        assert_eq!(held(), 0);
+    }
+
+    #[test]
+    fn a_buffer_answering_a_request_is_kept_and_reused() {
+        release();
+        assert!(take::<f32>(N).is_none(), "the pool starts empty");
+        recycle(buffer(N));
+        assert_eq!(held(), 1);
+        let v = take::<f32>(N).expect("the kept buffer serves the next request");
+        assert!(v.is_empty() && v.capacity() >= N);
+        assert_eq!(held(), 0);
+        // The request just served is itself remembered, once.
+        recycle(buffer(N));
+        recycle(buffer(N));
+        assert_eq!(held(), 1);
+    }
+
+    #[test]
+    fn sizes_and_types_must_fit() {
+        release();
+        let _ = take::<f32>(N);
+        recycle(buffer(4 * N)); // more than twice the request
+        recycle(buffer(N / 2)); // too small (and below the pooled size)
+        recycle(Tensor::from_vec(vec![1.0f64; N], &[N]).unwrap()); // another type
+        assert_eq!(held(), 0);
+        recycle(buffer(2 * N)); // at most twice: fits
+        assert_eq!(held(), 1);
+    }
+
+    #[test]
+    fn small_requests_are_not_remembered() {
+        release();
+        let _ = take::<f32>(16);
+        assert_eq!(POOL.with(|p| p.borrow().demand.len()), 0);
+    }
+
+    #[test]
+    fn remembered_requests_are_capped() {
+        release();
+        for _ in 0..3 * MAX_BUFFERS {
+            let _ = take::<f32>(N);
+        }
+        assert_eq!(POOL.with(|p| p.borrow().demand.len()), MAX_BUFFERS);
+        for _ in 0..3 * MAX_BUFFERS {
+            recycle(buffer(N));
+        }
+        assert_eq!(held(), MAX_BUFFERS);
+        release();
+        assert_eq!(held(), 0);
+        assert_eq!(POOL.with(|p| p.borrow().demand.len()), 0);
+    }
 }
