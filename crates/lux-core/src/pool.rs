@@ -17,13 +17,16 @@
 //!
 //! Measured on the 1024-2048-2048-1024 MLP step (`/usr/bin/time -v
 //! target/release/lux-bench wide --seconds 3`, 2 cores): with the pool the
-//! run takes 73 000 minor page faults and 0.24 s of system time, without it
-//! 349 000 and 0.91 s, and the median step is 75 ms against 77–92 ms. Peak
-//! RSS is 245 MB against 168 MB with the pool off (parameters, gradients
-//! and Adam moments alone are 134 MB); a first version that kept every
-//! returned buffer, up to 64 of them, reached 616 MB. `LUX_BUFFER_POOL=off`
-//! (read once) turns the pool off, for memory-tight runs and for measuring
-//! what it saves.
+//! run takes 54 000 minor page faults and 0.13–0.20 s of system time,
+//! without it 320 000–349 000 and 0.8–0.9 s; the median step time varied
+//! more between runs (74–92 ms) than between the two. Peak RSS is 173 MB
+//! against 168 MB with the pool off (parameters, gradients and Adam moments
+//! alone are 134 MB), once dense layers' backward outputs were also
+//! requested through [`alloc_buffer`](crate::alloc_buffer) (245 MB
+//! before, when they were allocated afresh every step beside the pooled
+//! buffers); a first version that kept every returned buffer, up to 64 of
+//! them, reached 616 MB. `LUX_BUFFER_POOL=off` (read once) turns the pool
+//! off, for memory-tight runs and for measuring what it saves.
 
 use crate::Tensor;
 use crate::dtype::Data;

@@ -244,6 +244,14 @@ impl CustomOp for DenseOp {
     }
 }
 
+/// A zeroed `rows × cols` buffer from [`filled`], so that the backward
+/// pass's large outputs are reused across steps (the buffer pool serves
+/// requests made this way) instead of freshly allocated and faulted in.
+fn zeros2<T: Real>(what: &str, (rows, cols): (usize, usize)) -> Result<Array2<T>> {
+    let v = filled("dense", what, &[rows, cols], T::zero())?;
+    Array2::from_shape_vec((rows, cols), v).map_err(|_| LuxError::Unsupported(format!("dense: {what} shape")))
+}
+
 /// `[dx, dW, db]` for `y = f(x·Wᵀ + b)`, each computed only when needed.
 #[allow(clippy::type_complexity)]
 fn backward<T: Real>(
@@ -266,7 +274,7 @@ fn backward<T: Real>(
     } else {
         let (gs, ys) = (g.as_standard_layout(), y.as_standard_layout());
         let (gs, ys) = (gs.as_slice().expect("standard layout"), ys.as_slice().expect("standard layout"));
-        let mut dz = Array2::<T>::zeros(g2.raw_dim());
+        let mut dz = zeros2("dz", g2.dim())?;
         let out = dz.as_slice_mut().expect("fresh arrays are contiguous");
         match pre {
             Some(z) => act.backward_slice(gs, z.as_slice().expect("kept contiguous"), ys, out),
@@ -276,14 +284,14 @@ fn backward<T: Real>(
         dz_owned.view()
     };
     let dx = if needs[0] {
-        let mut dx = Array2::<T>::zeros(x2.raw_dim());
+        let mut dx = zeros2("input gradient", x2.dim())?;
         gemm(T::one(), dz, w2, T::zero(), dx.view_mut())?;
         Some(dx.into_dyn().into_shared())
     } else {
         None
     };
     let dw = if needs[1] {
-        let mut dw = Array2::<T>::zeros(w2.raw_dim());
+        let mut dw = zeros2("weight gradient", w2.dim())?;
         gemm(T::one(), dz.t(), x2, T::zero(), dw.view_mut())?;
         Some(dw.into_dyn().into_shared())
     } else {
