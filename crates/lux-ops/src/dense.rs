@@ -84,11 +84,12 @@ pub fn dense(x: &Tensor, w: &Tensor, b: Option<&Tensor>, activation: Activation)
     // Any leading axes are one batch axis for the kernel.
     let lead = &x.shape()[..x.ndim() - 1];
     let m: usize = lead.iter().product();
-    let x2 = cast[0].reshape(&[m, n_in])?;
+    // A 2-d input is used as it is, strided or not (the GEMM takes strides).
+    let x2 = if x.ndim() == 2 { cast[0].clone() } else { cast[0].reshape(&[m, n_in])? };
     let y2 = dense_2d(&x2, &cast[1], cast.get(2), activation, dtype)?;
     let mut out_shape = lead.to_vec();
     out_shape.push(n_out);
-    y2.reshape(&out_shape)
+    if x.ndim() == 2 { Ok(y2) } else { y2.reshape(&out_shape) }
 }
 
 /// The kernel proper on `[m, in]` inputs of one float dtype.

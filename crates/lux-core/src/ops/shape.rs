@@ -174,6 +174,7 @@ impl Tensor {
     /// let x = lux_core::Tensor::from_vec(vec![1.0f32, 2.0, 3.0], &[3])?;
     /// assert_eq!(x.unsqueeze(0)?.shape(), &[1, 3]);
     /// assert_eq!(x.unsqueeze(-1)?.shape(), &[3, 1]);
+    /// assert!(x.unsqueeze(0)?.shares_storage_with(&x)); // never a copy
     /// assert!(x.unsqueeze(2).is_err());
     /// # Ok::<(), lux_core::LuxError>(())
     /// ```
@@ -182,9 +183,9 @@ impl Tensor {
     /// `axis` is out of range for the result's rank.
     pub fn unsqueeze(&self, axis: isize) -> Result<Tensor> {
         let ax = axis_index("unsqueeze", axis, self.ndim() + 1, self.shape())?;
-        let mut shape = self.shape().to_vec();
-        shape.insert(ax, 1);
-        self.reshape(&shape)
+        // A new axis of size 1 needs no copy, whatever the layout.
+        let data = with_data!(&self.data, a => Sealed::wrap(a.clone().insert_axis(ndarray::Axis(ax))));
+        self.shape_op(data, ShapeOp::Reshape { from: self.shape().to_vec() })
     }
 
     /// Removes the axis `axis`, which must have size 1.
@@ -194,6 +195,11 @@ impl Tensor {
     /// let x = Tensor::zeros(&[2, 1, 3], DType::F32)?;
     /// assert_eq!(x.squeeze(1)?.shape(), &[2, 3]);
     /// assert!(x.squeeze(0).is_err()); // size 2, not 1
+    /// // A view stays a view: a column of a matrix is not copied.
+    /// let m = Tensor::from_vec(vec![0.0f32, 1.0, 2.0, 3.0, 4.0, 5.0], &[2, 3])?;
+    /// let column = m.narrow(1, 1, 1)?.squeeze(1)?;
+    /// assert!(column.shares_storage_with(&m));
+    /// assert_eq!(column.to_vec::<f32>()?, vec![1.0, 4.0]);
     /// # Ok::<(), lux_core::LuxError>(())
     /// ```
     ///
@@ -207,9 +213,10 @@ impl Tensor {
                 format!("axis {axis} of shape {:?} has size {}, not 1", self.shape(), self.shape()[ax]),
             ));
         }
-        let mut shape = self.shape().to_vec();
-        shape.remove(ax);
-        self.reshape(&shape)
+        // Dropping an axis of size 1 needs no copy, whatever the layout (a
+        // time slice of a batch stays a view).
+        let data = with_data!(&self.data, a => Sealed::wrap(a.clone().index_axis_move(ndarray::Axis(ax), 0)));
+        self.shape_op(data, ShapeOp::Reshape { from: self.shape().to_vec() })
     }
 
     /// Reorders the axes (a zero-copy view): axis `i` of the result is axis
