@@ -20,7 +20,15 @@ pub trait AdBackend: Send + Sync {
     /// # Errors
     /// `f` fails, its output is not a single value, or the backend does not
     /// support the request.
-    fn value_and_gradient(&self, f: &dyn Fn(&Tree) -> Result<Tensor>, x: &Tree) -> Result<(Tensor, Tree)>;
+    ///
+    /// The provided method calls
+    /// [`value_and_gradient_aux`](AdBackend::value_and_gradient_aux) with an
+    /// empty auxiliary tree; a backend overrides it when a plain objective
+    /// has a cheaper path.
+    fn value_and_gradient(&self, f: &dyn Fn(&Tree) -> Result<Tensor>, x: &Tree) -> Result<(Tensor, Tree)> {
+        let ((value, _), grads) = self.value_and_gradient_aux(&|t: &Tree| Ok((f(t)?, Tree::new())), x)?;
+        Ok((value, grads))
+    }
 
     /// As [`value_and_gradient`](AdBackend::value_and_gradient) for an
     /// objective that also returns an auxiliary tree (a training
@@ -166,10 +174,6 @@ impl AutoCompiledTape {
 impl AdBackend for AutoCompiledTape {
     fn name(&self) -> &'static str {
         "AutoCompiledTape"
-    }
-    fn value_and_gradient(&self, f: &dyn Fn(&Tree) -> Result<Tensor>, x: &Tree) -> Result<(Tensor, Tree)> {
-        let ((value, _), grads) = self.value_and_gradient_aux(&|t: &Tree| Ok((f(t)?, Tree::new())), x)?;
-        Ok((value, grads))
     }
     fn value_and_gradient_aux(
         &self,

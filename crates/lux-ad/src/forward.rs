@@ -334,10 +334,6 @@ impl AdBackend for AutoForward {
     fn name(&self) -> &'static str {
         "AutoForward"
     }
-    fn value_and_gradient(&self, f: &dyn Fn(&Tree) -> Result<Tensor>, x: &Tree) -> Result<(Tensor, Tree)> {
-        let ((value, _), grads) = forward_gradient(&|t| Ok((f(t)?, Tree::new())), x, AutoForward::DEFAULT_CHUNK)?;
-        Ok((value, grads))
-    }
     fn value_and_gradient_aux(
         &self,
         f: &dyn Fn(&Tree) -> Result<(Tensor, Tree)>,
@@ -350,10 +346,6 @@ impl AdBackend for AutoForward {
 impl AdBackend for AutoForwardChunked {
     fn name(&self) -> &'static str {
         "AutoForward"
-    }
-    fn value_and_gradient(&self, f: &dyn Fn(&Tree) -> Result<Tensor>, x: &Tree) -> Result<(Tensor, Tree)> {
-        let ((value, _), grads) = forward_gradient(&|t| Ok((f(t)?, Tree::new())), x, self.chunk_size())?;
-        Ok((value, grads))
     }
     fn value_and_gradient_aux(
         &self,
