@@ -84,8 +84,7 @@ pub(crate) fn take<T: 'static>(n: usize) -> Option<Vec<T>> {
             pool.demand.pop_front();
         }
         pool.demand.push_back((TypeId::of::<T>(), n));
-        let i = pool.free.iter().position(|b| b.downcast_ref::<Vec<T>>().is_some_and(|v| fits(v.capacity(), n)));
-        let i = i?;
+        let i = pool.free.iter().position(|b| b.downcast_ref::<Vec<T>>().is_some_and(|v| fits(v.capacity(), n)))?;
         let mut v = *pool.free.swap_remove(i).downcast::<Vec<T>>().ok()?;
         v.clear();
         Some(v)
@@ -104,7 +103,9 @@ fn give<T: Clone + 'static>(a: ArcArray<T, IxDyn>) {
     let _ = POOL.try_with(|pool| {
         let Ok(mut pool) = pool.try_borrow_mut() else { return };
         let wanted = pool.demand.iter().position(|&(ty, n)| ty == TypeId::of::<T>() && fits(v.capacity(), n));
-        if let (Some(i), true) = (wanted, pool.free.len() < MAX_BUFFERS) {
+        if let Some(i) = wanted
+            && pool.free.len() < MAX_BUFFERS
+        {
             pool.demand.remove(i);
             pool.free.push(Box::new(v));
         }

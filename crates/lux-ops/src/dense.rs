@@ -89,7 +89,7 @@ pub fn dense(x: &Tensor, w: &Tensor, b: Option<&Tensor>, activation: Activation)
     let y2 = dense_2d(&x2, &cast[1], cast.get(2), activation, dtype)?;
     let mut out_shape = lead.to_vec();
     out_shape.push(n_out);
-    if x.ndim() == 2 { Ok(y2) } else { y2.reshape(&out_shape) }
+    y2.reshape(&out_shape)
 }
 
 /// The kernel proper on `[m, in]` inputs of one float dtype.
@@ -131,8 +131,7 @@ fn forward<T: Real>(
     let w = view2(w)?;
     let (m, n) = (x.nrows(), w.nrows());
     // [m, n] can be huge for empty operands (x [m, 0], w [n, 0]).
-    let z = filled("dense", "output", &[m, n], T::zero())?;
-    let mut z = Array2::from_shape_vec((m, n), z).map_err(|_| LuxError::Unsupported("dense: output shape".into()))?;
+    let mut z = zeros2("output", (m, n))?;
     gemm(T::one(), x, w.t(), T::zero(), z.view_mut())?;
     let bias: Vec<T> = match b {
         Some(b) => b.iter().copied().collect(),
@@ -245,9 +244,10 @@ impl CustomOp for DenseOp {
     }
 }
 
-/// A zeroed `rows × cols` buffer from [`filled`], so that the backward
-/// pass's large outputs are reused across steps (the buffer pool serves
-/// requests made this way) instead of freshly allocated and faulted in.
+/// A zeroed `rows × cols` buffer from [`filled`], so that the large outputs
+/// of the forward and backward passes are reused across steps (the buffer
+/// pool serves requests made this way) instead of freshly allocated and
+/// faulted in.
 fn zeros2<T: Real>(what: &str, (rows, cols): (usize, usize)) -> Result<Array2<T>> {
     let v = filled("dense", what, &[rows, cols], T::zero())?;
     Array2::from_shape_vec((rows, cols), v).map_err(|_| LuxError::Unsupported(format!("dense: {what} shape")))

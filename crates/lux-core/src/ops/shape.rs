@@ -184,7 +184,7 @@ impl Tensor {
     pub fn unsqueeze(&self, axis: isize) -> Result<Tensor> {
         let ax = axis_index("unsqueeze", axis, self.ndim() + 1, self.shape())?;
         // A new axis of size 1 needs no copy, whatever the layout.
-        let data = with_data!(&self.data, a => Sealed::wrap(a.clone().insert_axis(ndarray::Axis(ax))));
+        let data = with_data!(&self.data, a => Sealed::wrap(a.clone().insert_axis(Axis(ax))));
         self.shape_op(data, ShapeOp::Reshape { from: self.shape().to_vec() })
     }
 
@@ -215,7 +215,7 @@ impl Tensor {
         }
         // Dropping an axis of size 1 needs no copy, whatever the layout (a
         // time slice of a batch stays a view).
-        let data = with_data!(&self.data, a => Sealed::wrap(a.clone().index_axis_move(ndarray::Axis(ax), 0)));
+        let data = with_data!(&self.data, a => Sealed::wrap(a.clone().index_axis_move(Axis(ax), 0)));
         self.shape_op(data, ShapeOp::Reshape { from: self.shape().to_vec() })
     }
 
