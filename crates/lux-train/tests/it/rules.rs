@@ -521,3 +521,56 @@ fn adam_epsilon_is_at_least_1e_minus_7_for_f16_parameters() {
     // f32 keeps ε = 1e-8: a much larger step
     assert!((step(DType::F32) - want(1e-8)).abs() < 1e-6, "{} vs {}", step(DType::F32), want(1e-8));
 }
+
+/// Adam's fused pass runs compiled for the widest vector unit found at run
+/// time: every instruction set gives the same f32 bits, on a buffer short
+/// enough for one thread and one long enough to be split over the pool, and
+/// the result follows the f64 reference to f32 round-off.
+#[test]
+fn adam_f32_gives_the_same_bits_at_every_simd_level() {
+    use lux_core::simd::{SimdLevel, set_simd_level, simd_level};
+    let widest = simd_level();
+    let levels: Vec<SimdLevel> =
+        [SimdLevel::Baseline, SimdLevel::Avx2, SimdLevel::Avx512].into_iter().filter(|l| *l <= widest).collect();
+    let outcome = std::panic::catch_unwind(|| {
+        for n in [1000usize, 70_000] {
+            let x0: Vec<f64> = (0..n).map(|i| ((i as f64) * 0.37).sin() * 2.0).collect();
+            let g_at = |t: usize| -> Vec<f64> { (0..n).map(|i| ((i * t) as f64 * 0.11).cos() * (t as f64)).collect() };
+            let f32s = |v: &[f64]| Tensor::from_vec(v.iter().map(|&x| x as f32).collect::<Vec<_>>(), &[n]).unwrap();
+            let run_at = |level: SimdLevel| -> Vec<u32> {
+                set_simd_level(level);
+                let mut ps = tree! { w: f32s(&x0) };
+                let mut opt = OptState::new(Box::new(Adam::new(0.01)), &ps).unwrap();
+                for t in 1..=3 {
+                    opt.update_mut(&mut ps, &tree! { w: f32s(&g_at(t)) }).unwrap();
+                }
+                ps.tensor("w").unwrap().to_vec::<f32>().unwrap().iter().map(|v| v.to_bits()).collect()
+            };
+            let reference = run_at(SimdLevel::Baseline);
+            for &level in &levels[1..] {
+                assert!(run_at(level) == reference, "n = {n}: {level:?} differs from the baseline");
+            }
+            // The f64 reference, from the f32 run's starting point and gradients.
+            let (mut x, mut m, mut v) =
+                (x0.iter().map(|&x| x as f32 as f64).collect::<Vec<_>>(), vec![0.0; n], vec![0.0; n]);
+            let (b1, b2, eps, eta) = (0.9f64, 0.999f64, 1e-8, 0.01);
+            for t in 1..=3 {
+                let (c1, c2) = (1.0 - b1.powi(t as i32), 1.0 - b2.powi(t as i32));
+                for (i, g) in g_at(t).into_iter().enumerate() {
+                    let g = g as f32 as f64;
+                    m[i] = b1 * m[i] + (1.0 - b1) * g;
+                    v[i] = b2 * v[i] + (1.0 - b2) * g * g;
+                    x[i] -= eta * m[i] / c1 / ((v[i] / c2).sqrt() + eps);
+                }
+            }
+            for (i, (&got, want)) in reference.iter().zip(&x).enumerate() {
+                let got = f32::from_bits(got) as f64;
+                assert!((got - want).abs() <= 1e-6 * (1.0 + want.abs()), "n = {n}, element {i}: {got} vs f64 {want}");
+            }
+        }
+    });
+    set_simd_level(widest);
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e);
+    }
+}
