@@ -39,7 +39,11 @@ pub use layer::{
     COUNT_SEED, Children, Layer, ModelDisplay, StatefulLayer, apply, apply_tensor, display_model, empty_state,
     forward_child, julia_float, setup, stateless_apply, test_mode, train_mode, update_state,
 };
-pub use ops::{broadcast_shapes, matmul::gemm, normalize_axis};
+pub use ops::{
+    broadcast_shapes,
+    matmul::{gemm, gemm_new},
+    normalize_axis,
+};
 pub use tensor::{FloatData, Tensor, alloc_buffer, buffer_len};
 pub use tree::algebra::Unravel;
 pub use tree::{ROOT, RngState, Tree};

@@ -14,7 +14,7 @@
 
 use crate::Activation;
 use crate::util::{filled, promote_floats};
-use lux_core::{CustomOp, DType, FloatData, LuxError, Real, Result, Tensor, gemm};
+use lux_core::{CustomOp, DType, FloatData, LuxError, Real, Result, Tensor, gemm_new};
 use ndarray::{ArcArray, Array2, ArrayView2, Axis, Ix2, IxDyn};
 use std::sync::Arc;
 
@@ -131,21 +131,29 @@ fn forward<T: Real>(
     let w = view2(w)?;
     let (m, n) = (x.nrows(), w.nrows());
     // [m, n] can be huge for empty operands (x [m, 0], w [n, 0]).
-    let mut z = zeros2("output", (m, n))?;
-    gemm(T::one(), x, w.t(), T::zero(), z.view_mut())?;
-    let bias: Vec<T> = match b {
-        Some(b) => b.iter().copied().collect(),
-        None => vec![T::zero(); n],
+    let mut z = gemm_new("dense", "output", T::one(), x, w.t())?;
+    // A contiguous bias (the usual case) is used in place.
+    let bias_copy: Vec<T>;
+    let bias: &[T] = match b.map(|b| b.as_slice()) {
+        Some(Some(b)) => b,
+        Some(None) => {
+            bias_copy = b.into_iter().flatten().copied().collect();
+            &bias_copy
+        }
+        None => {
+            bias_copy = vec![T::zero(); n];
+            &bias_copy
+        }
     };
     let zs = z.as_slice_mut().expect("fresh arrays are contiguous");
     let mut pre = None;
     if keep_pre {
-        Activation::Identity.bias_forward_rows(zs, &bias);
+        Activation::Identity.bias_forward_rows(zs, bias);
         let z = zs.to_vec();
         act.forward_slice(&z, zs);
         pre = Some(z);
     } else {
-        act.bias_forward_rows(zs, &bias);
+        act.bias_forward_rows(zs, bias);
     }
     let y = z.into_dyn().into_shared();
     let pre = pre.map(|p| ArcArray::from_shape_vec(IxDyn(&[m, n]), p).expect("same size"));
@@ -244,10 +252,9 @@ impl CustomOp for DenseOp {
     }
 }
 
-/// A zeroed `rows × cols` buffer from [`filled`], so that the large outputs
-/// of the forward and backward passes are reused across steps (the buffer
-/// pool serves requests made this way) instead of freshly allocated and
-/// faulted in.
+/// A zeroed `rows × cols` buffer from [`filled`], so that the buffer pool
+/// serves it (as [`gemm_new`] does for the products' outputs) instead of
+/// a fresh allocation faulted in every step.
 fn zeros2<T: Real>(what: &str, (rows, cols): (usize, usize)) -> Result<Array2<T>> {
     let v = filled("dense", what, &[rows, cols], T::zero())?;
     Array2::from_shape_vec((rows, cols), v).map_err(|_| LuxError::Unsupported(format!("dense: {what} shape")))
@@ -285,16 +292,12 @@ fn backward<T: Real>(
         dz_owned.view()
     };
     let dx = if needs[0] {
-        let mut dx = zeros2("input gradient", x2.dim())?;
-        gemm(T::one(), dz, w2, T::zero(), dx.view_mut())?;
-        Some(dx.into_dyn().into_shared())
+        Some(gemm_new("dense", "input gradient", T::one(), dz, w2)?.into_dyn().into_shared())
     } else {
         None
     };
     let dw = if needs[1] {
-        let mut dw = zeros2("weight gradient", w2.dim())?;
-        gemm(T::one(), dz.t(), x2, T::zero(), dw.view_mut())?;
-        Some(dw.into_dyn().into_shared())
+        Some(gemm_new("dense", "weight gradient", T::one(), dz.t(), x2)?.into_dyn().into_shared())
     } else {
         None
     };

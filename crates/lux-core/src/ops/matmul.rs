@@ -295,6 +295,71 @@ fn run<T: Real>(a: &ArcArray<T, IxDyn>, b: &ArcArray<T, IxDyn>, g: &Geometry) ->
     Ok(ArcArray::from_shape_vec(IxDyn(&g.out_shape), out).expect("one value per element"))
 }
 
+/// `α·a·b` into a new row-major `[m, n]` array whose buffer comes from
+/// [`alloc_buffer`](crate::alloc_buffer) (so the buffer pool serves it)
+/// and is written by the product directly, not zero-filled first. The
+/// output side of [`gemm`] for kernels that make a fresh result (a dense
+/// layer's output and gradients).
+///
+/// ```
+/// use ndarray::array;
+/// let a = array![[1.0f32, 2.0], [3.0, 4.0]];
+/// let b = array![[5.0f32, 6.0], [7.0, 8.0]];
+/// let c = lux_core::gemm_new("my_op", "output", 2.0, a.view(), b.t())?;
+/// assert_eq!(c, array![[34.0, 46.0], [78.0, 106.0]]);
+/// assert!(lux_core::gemm_new("my_op", "output", 1.0f32, a.view(), array![[1.0f32, 2.0]].view()).is_err());
+/// # Ok::<(), lux_core::LuxError>(())
+/// ```
+///
+/// # Errors
+/// The shapes are not `[m, k]` and `[k, n]`, or the `[m, n]` buffer cannot
+/// be allocated (see [`alloc_buffer`](crate::alloc_buffer); the message
+/// names `op` and `what`).
+pub fn gemm_new<T: Real>(
+    op: &str,
+    what: &str,
+    alpha: T,
+    a: ndarray::ArrayView2<'_, T>,
+    b: ndarray::ArrayView2<'_, T>,
+) -> Result<ndarray::Array2<T>> {
+    let (m, k) = a.dim();
+    let (k2, n) = b.dim();
+    if k != k2 {
+        return Err(shape_err(op, format!("cannot multiply {:?} by {:?}", a.shape(), b.shape())));
+    }
+    let mut out = crate::alloc_buffer::<T>(op, what, &[m, n])?;
+    let len = m * n; // checked by alloc_buffer
+    if len == 0 || k == 0 {
+        out.resize(len, T::zero());
+    } else {
+        let (sa, sb) = (a.strides(), b.strides());
+        // SAFETY: `a` and `b` are valid m×k and k×n matrices with these
+        // element strides; `out` has room for the m·n elements of a
+        // row-major C, which with β = 0 matrixmultiply writes without
+        // reading, and all of which it writes.
+        unsafe {
+            gemm_parallel(
+                m,
+                k,
+                n,
+                alpha,
+                a.as_ptr(),
+                sa[0],
+                sa[1],
+                b.as_ptr(),
+                sb[0],
+                sb[1],
+                T::zero(),
+                out.spare_capacity_mut().as_mut_ptr().cast::<T>(),
+                n as isize,
+                1,
+            );
+            out.set_len(len);
+        }
+    }
+    Ok(ndarray::Array2::from_shape_vec((m, n), out).expect("one value per element"))
+}
+
 /// BLAS-style `c ← α·a·b + β·c` on 2-D ndarray views of any strides (a
 /// transposed view costs nothing), split over the rayon pool when large.
 /// With `β = 0`, `c`'s old values are ignored (even NaN). This is the GEMM
