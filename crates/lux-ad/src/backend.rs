@@ -181,12 +181,13 @@ impl AdBackend for AutoCompiledTape {
         x: &Tree,
     ) -> Result<((Tensor, Tree), Tree)> {
         let mut leaves = Vec::new();
-        x.try_map(|_, t| {
-            if t.dtype().is_float() {
+        x.visit(|_, leaf| {
+            if let Tree::Tensor(t) = leaf
+                && t.dtype().is_float()
+            {
                 leaves.push(t.clone());
             }
-            Ok(t.clone())
-        })?;
+        });
         let with_leaves = |marked: &[Tensor]| -> Result<(Tensor, Tree)> {
             let mut it = marked.iter();
             let p = x.try_map(|path, t| {
@@ -206,7 +207,12 @@ impl AdBackend for AutoCompiledTape {
             Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().value_and_gradient(&leaves, with_leaves)?,
             Err(std::sync::TryLockError::WouldBlock) => own.value_and_gradient(&leaves, with_leaves)?,
         };
-        let aux = aux.try_map(|_, t| Ok(lux_core::CompiledTape::release(t)))?;
+        let mut aux = aux;
+        aux.visit_mut(|_, leaf| {
+            if let Tree::Tensor(t) = leaf {
+                *t = lux_core::CompiledTape::release(t);
+            }
+        });
         Ok(((loss, aux), untrack_tree(x, grads)?))
     }
     fn carries_state(&self) -> bool {

@@ -104,6 +104,24 @@ enum Mode {
     Replay { program: Program, mismatch: Option<String> },
 }
 
+/// A tape's working vectors, kept empty between calls so that a replay
+/// allocates none of them again.
+#[derive(Default)]
+struct Spare {
+    captured: Vec<Captured>,
+    inputs: Vec<Tensor>,
+    marked: Vec<Tensor>,
+    grads: Vec<Option<Tensor>>,
+    slots: Vec<Option<usize>>,
+    needs: Vec<bool>,
+}
+
+impl std::fmt::Debug for Spare {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Spare")
+    }
+}
+
 /// The state of the run under way on this thread.
 struct Active {
     run: u32,
@@ -249,6 +267,7 @@ pub struct CompiledTape {
     program: Option<Program>,
     recordings: usize,
     replays: usize,
+    spare: Spare,
 }
 
 impl CompiledTape {
@@ -314,12 +333,13 @@ impl CompiledTape {
         let signature: Vec<(Vec<usize>, DType)> = leaves.iter().map(|t| (t.shape().to_vec(), t.dtype())).collect();
         if let Some(program) = self.program.take().filter(|p| p.leaves == signature) {
             let loss_slot = program.loss;
-            let (result, active) = run(leaves, Mode::Replay { program, mismatch: None }, &f);
+            let (result, active) = run(leaves, Mode::Replay { program, mismatch: None }, &f, &mut self.spare);
             let matched = matches!(&active.mode, Mode::Replay { mismatch: None, .. });
             if matched {
                 let (loss, aux) = match result {
                     Ok(out) => out,
                     Err(e) => {
+                        self.spare.take_back(active.captured, active.inputs);
                         if let Mode::Replay { program, .. } = active.mode {
                             self.program = Some(program); // the record still holds
                         }
@@ -327,27 +347,38 @@ impl CompiledTape {
                     }
                 };
                 if source(&active, &loss) == loss_slot {
-                    let out = finish(OP, &active, loss, aux, leaves);
-                    if let Mode::Replay { program, .. } = active.mode {
+                    let out = finish(OP, &active, loss, aux, leaves, &mut self.spare);
+                    let Active { mode, captured, inputs, .. } = active;
+                    if let Mode::Replay { program, .. } = mode {
                         self.program = Some(program);
                     }
-                    recycle_run(active.captured, active.inputs);
+                    self.spare.recycle_run(captured, inputs);
                     self.replays += 1;
                     return out;
                 }
             }
+            self.spare.take_back(active.captured, active.inputs);
             // The function took another path: record it afresh below.
         }
-        let (result, active) = run(leaves, Mode::Record(Vec::new()), &f);
-        let (loss, aux) = result?;
+        let (result, active) = run(leaves, Mode::Record(Vec::new()), &f, &mut self.spare);
+        let (loss, aux) = match result {
+            Ok(out) => out,
+            Err(e) => {
+                self.spare.take_back(active.captured, active.inputs);
+                return Err(e);
+            }
+        };
         let loss_slot = source(&active, &loss);
-        let out = finish(OP, &active, loss, aux, leaves)?;
-        if let Mode::Record(entries) = active.mode {
+        let out = finish(OP, &active, loss, aux, leaves, &mut self.spare);
+        let Active { mode, captured, inputs, .. } = active;
+        if out.is_ok()
+            && let Mode::Record(entries) = mode
+        {
             self.program = Some(Program { leaves: signature, entries, loss: loss_slot });
             self.recordings += 1;
         }
-        recycle_run(active.captured, active.inputs);
-        Ok(out)
+        self.spare.recycle_run(captured, inputs);
+        out
     }
 
     /// `t` without its record mark: a plain value, as every tensor leaving
@@ -366,40 +397,47 @@ impl CompiledTape {
     }
 }
 
-/// Runs `f` on the marked leaves with `mode` installed on this thread.
+/// Runs `f` on the marked leaves with `mode` installed on this thread; the
+/// run's vectors come from `spare`.
 fn run<A>(
     leaves: &[Tensor],
     mode: Mode,
     f: &impl Fn(&[Tensor]) -> Result<(Tensor, A)>,
+    spare: &mut Spare,
 ) -> (Result<(Tensor, A)>, Active) {
     let run = NEXT_RUN.fetch_add(1, Ordering::Relaxed);
     let capacity = match &mode {
         Mode::Replay { program, .. } => program.entries.len(),
         Mode::Record(_) => 0,
     };
-    let marked: Vec<Tensor> = leaves
-        .iter()
-        .enumerate()
-        .map(|(i, t)| Tensor { mark: Some(Mark { run, slot: i as u32 }), ..unmarked(t) })
-        .collect();
-    let active = Active {
-        run,
-        leaves: leaves.len() as u32,
-        mode,
-        captured: Vec::with_capacity(capacity),
-        inputs: Vec::with_capacity(2 * capacity),
-    };
+    let mut marked = std::mem::take(&mut spare.marked);
+    marked.extend(
+        leaves.iter().enumerate().map(|(i, t)| Tensor { mark: Some(Mark { run, slot: i as u32 }), ..unmarked(t) }),
+    );
+    let (mut captured, mut inputs) = (std::mem::take(&mut spare.captured), std::mem::take(&mut spare.inputs));
+    captured.reserve(capacity);
+    inputs.reserve(2 * capacity);
+    let active = Active { run, leaves: leaves.len() as u32, mode, captured, inputs };
     ACTIVE.with(|cell| *cell.borrow_mut() = Some(active));
     let guard = RunGuard;
     let result = f(&marked);
     let active = ACTIVE.with(|cell| cell.borrow_mut().take()).expect("the run stays installed while f runs");
     drop(guard);
+    marked.clear();
+    spare.marked = marked;
     (result, active)
 }
 
 /// The backward sweep of a finished run: the loss (unmarked), the aux value
 /// and the leaves' gradients.
-fn finish<A>(op: &str, active: &Active, loss: Tensor, aux: A, leaves: &[Tensor]) -> Result<((Tensor, A), Vec<Tensor>)> {
+fn finish<A>(
+    op: &str,
+    active: &Active,
+    loss: Tensor,
+    aux: A,
+    leaves: &[Tensor],
+    spare: &mut Spare,
+) -> Result<((Tensor, A), Vec<Tensor>)> {
     if !loss.dtype().is_float() || loss.len() != 1 {
         return Err(crate::error::shape_err(
             op,
@@ -407,11 +445,13 @@ fn finish<A>(op: &str, active: &Active, loss: Tensor, aux: A, leaves: &[Tensor])
         ));
     }
     let n_leaves = active.leaves as usize;
-    let mut grads: Vec<Option<Tensor>> = vec![None; n_leaves + active.captured.len()];
+    let mut grads = std::mem::take(&mut spare.grads);
+    grads.clear();
+    grads.resize(n_leaves + active.captured.len(), None);
+    let (slots, needs) = (&mut spare.slots, &mut spare.needs);
     if let Source::Slot(s) = source(active, &loss) {
         grads[s as usize] = Some(loss.ones_like());
     }
-    let (mut slots, mut needs) = (Vec::new(), Vec::new());
     for (index, c) in active.captured.iter().enumerate().rev() {
         let Some(g) = grads[n_leaves + index].take() else { continue };
         let inputs = &active.inputs[c.inputs.0..c.inputs.1];
@@ -430,7 +470,7 @@ fn finish<A>(op: &str, active: &Active, loss: Tensor, aux: A, leaves: &[Tensor])
             }
         }
         let output = Tensor { data: c.output.clone(), node: None, tangents: None, mark: None };
-        let input_grads = backward_rule(&c.op, &g, inputs, &output, &needs)?;
+        let input_grads = backward_rule(&c.op, &g, inputs, &output, needs)?;
         pool::recycle(g);
         for (i, gi) in input_grads.into_iter().enumerate() {
             let (Some(gi), Some(s)) = (gi, slots[i]) else { continue };
@@ -447,23 +487,36 @@ fn finish<A>(op: &str, active: &Active, loss: Tensor, aux: A, leaves: &[Tensor])
         }
     }
     let leaf_grads = grads
-        .into_iter()
-        .take(n_leaves)
+        .drain(..n_leaves)
         .zip(leaves)
         .map(|(g, leaf)| match g {
             Some(g) => Ok(g),
             None => Tensor::zeros(leaf.shape(), leaf.dtype()),
         })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(((CompiledTape::release(&loss), aux), leaf_grads))
+        .collect::<Result<Vec<_>>>();
+    grads.clear();
+    spare.grads = grads;
+    Ok(((CompiledTape::release(&loss), aux), leaf_grads?))
 }
 
-/// Hands a finished run's buffers to the [`pool`]: the inputs first, so
-/// that an output they shared is unique by the time its turn comes.
-fn recycle_run(captured: Vec<Captured>, inputs: Vec<Tensor>) {
-    inputs.into_iter().for_each(pool::recycle);
-    for c in captured {
-        pool::recycle(Tensor { data: c.output, node: None, tangents: None, mark: None });
+impl Spare {
+    /// Hands a finished run's buffers to the [`pool`] (the inputs first,
+    /// so that an output they shared is unique by the time its turn
+    /// comes) and keeps the emptied vectors.
+    fn recycle_run(&mut self, mut captured: Vec<Captured>, mut inputs: Vec<Tensor>) {
+        inputs.drain(..).for_each(pool::recycle);
+        for c in captured.drain(..) {
+            pool::recycle(Tensor { data: c.output, node: None, tangents: None, mark: None });
+        }
+        self.take_back(captured, inputs);
+    }
+
+    /// Keeps a run's vectors, emptied, for the next run.
+    fn take_back(&mut self, mut captured: Vec<Captured>, mut inputs: Vec<Tensor>) {
+        captured.clear();
+        inputs.clear();
+        self.captured = captured;
+        self.inputs = inputs;
     }
 }
 

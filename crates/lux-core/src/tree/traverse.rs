@@ -20,6 +20,23 @@ fn push(path: &mut String, seg: &str) -> usize {
     len
 }
 
+/// [`push`] for a sequence index, written in place (no string per index).
+fn push_index(path: &mut String, i: usize) -> usize {
+    use std::fmt::Write;
+    let len = path.len();
+    if len > 0 {
+        path.push('.');
+    }
+    write!(path, "{i}").expect("writing to a String cannot fail");
+    len
+}
+
+/// A path buffer for one traversal, long enough for most paths, so it
+/// grows once rather than at every level.
+fn path_buffer() -> String {
+    String::with_capacity(64)
+}
+
 /// Checks that two nodes have the same container shape at this level:
 /// both maps with the same keys in the same order, both sequences of the
 /// same length, or both leaves (leaf kinds are the caller's business).
@@ -72,7 +89,7 @@ impl Tree {
             }
             Tree::Seq(items) => {
                 for (i, v) in items.iter().enumerate() {
-                    let len = push(path, &i.to_string());
+                    let len = push_index(path, i);
                     v.walk(path, f)?;
                     path.truncate(len);
                 }
@@ -93,7 +110,7 @@ impl Tree {
             }
             Tree::Seq(items) => {
                 for (i, v) in items.iter_mut().enumerate() {
-                    let len = push(path, &i.to_string());
+                    let len = push_index(path, i);
                     v.walk_mut(path, f)?;
                     path.truncate(len);
                 }
@@ -117,7 +134,7 @@ impl Tree {
             Tree::Seq(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, v) in items.iter().enumerate() {
-                    let len = push(path, &i.to_string());
+                    let len = push_index(path, i);
                     out.push(v.rebuild(path, f)?);
                     path.truncate(len);
                 }
@@ -144,7 +161,7 @@ impl Tree {
             }
             (Tree::Seq(x), Tree::Seq(y)) => {
                 for (i, (a, b)) in x.iter().zip(y).enumerate() {
-                    let len = push(path, &i.to_string());
+                    let len = push_index(path, i);
                     a.zip_walk(b, path, f)?;
                     path.truncate(len);
                 }
@@ -171,7 +188,7 @@ impl Tree {
             }
             (Tree::Seq(x), Tree::Seq(y)) => {
                 for (i, (a, b)) in x.iter_mut().zip(y).enumerate() {
-                    let len = push(path, &i.to_string());
+                    let len = push_index(path, i);
                     a.zip_walk_mut(b, path, f)?;
                     path.truncate(len);
                 }
@@ -201,7 +218,7 @@ impl Tree {
             (Tree::Seq(x), Tree::Seq(y)) => {
                 let mut out = Vec::with_capacity(x.len());
                 for (i, (a, b)) in x.iter().zip(y).enumerate() {
-                    let len = push(path, &i.to_string());
+                    let len = push_index(path, i);
                     out.push(a.zip_rebuild(b, path, f)?);
                     path.truncate(len);
                 }
@@ -214,7 +231,7 @@ impl Tree {
     /// Runs `f` on two trees' leaf pairs after checking their structure,
     /// without changing anything: the validation pass of in-place operations.
     pub(crate) fn zip_check(&self, other: &Tree, mut f: impl FnMut(&str, &Tree, &Tree) -> Result<()>) -> Result<()> {
-        self.zip_walk(other, &mut String::new(), &mut f)
+        self.zip_walk(other, &mut path_buffer(), &mut f)
     }
 
     /// Runs `f` on `self`'s leaves (mutably) paired with `other`'s.
@@ -223,7 +240,7 @@ impl Tree {
         other: &Tree,
         mut f: impl FnMut(&str, &mut Tree, &Tree) -> Result<()>,
     ) -> Result<()> {
-        self.zip_walk_mut(other, &mut String::new(), &mut f)
+        self.zip_walk_mut(other, &mut path_buffer(), &mut f)
     }
 
     // ----- public: leaves --------------------------------------------------------
@@ -238,7 +255,7 @@ impl Tree {
     /// assert_eq!(paths, ["a.training", "b.0", "b.1"]);
     /// ```
     pub fn visit(&self, mut f: impl FnMut(&str, &Tree)) {
-        infallible(self.walk(&mut String::new(), &mut |p, t| {
+        infallible(self.walk(&mut path_buffer(), &mut |p, t| {
             f(p, t);
             Ok::<(), Infallible>(())
         }))
@@ -253,7 +270,7 @@ impl Tree {
     /// assert_eq!(st, tree! { a: 10i64, b: tree! { c: 20i64, training: true } });
     /// ```
     pub fn visit_mut(&mut self, mut f: impl FnMut(&str, &mut Tree)) {
-        infallible(self.walk_mut(&mut String::new(), &mut |p, t| {
+        infallible(self.walk_mut(&mut path_buffer(), &mut |p, t| {
             f(p, t);
             Ok::<(), Infallible>(())
         }))
@@ -276,7 +293,7 @@ impl Tree {
     /// # Errors
     /// The first error `f` returns.
     pub fn try_visit(&self, mut f: impl FnMut(&str, &Tree) -> Result<()>) -> Result<()> {
-        self.walk(&mut String::new(), &mut f)
+        self.walk(&mut path_buffer(), &mut f)
     }
 
     /// Every leaf with its path, in order (Functors' `fleaves`).
@@ -290,7 +307,7 @@ impl Tree {
     /// ```
     pub fn leaves(&self) -> Vec<(String, &Tree)> {
         let mut out = Vec::new();
-        infallible(self.walk(&mut String::new(), &mut |p, t| {
+        infallible(self.walk(&mut path_buffer(), &mut |p, t| {
             out.push((p.to_string(), t));
             Ok::<(), Infallible>(())
         }));
@@ -379,7 +396,7 @@ impl Tree {
     /// # Errors
     /// The first error `f` returns.
     pub fn try_map_leaves(&self, mut f: impl FnMut(&str, &Tree) -> Result<Tree>) -> Result<Tree> {
-        self.rebuild(&mut String::new(), &mut f)
+        self.rebuild(&mut path_buffer(), &mut f)
     }
 
     /// Zips two trees of the same structure, rebuilding with
@@ -406,7 +423,7 @@ impl Tree {
         other: &Tree,
         mut f: impl FnMut(&str, &Tree, &Tree) -> Result<Tree>,
     ) -> Result<Tree> {
-        self.zip_rebuild(other, &mut String::new(), &mut f)
+        self.zip_rebuild(other, &mut path_buffer(), &mut f)
     }
 
     /// Applies `f(path, tensor)` to every tensor leaf; every other leaf is
@@ -421,7 +438,7 @@ impl Tree {
     /// # Ok::<(), lux_core::LuxError>(())
     /// ```
     pub fn map(&self, mut f: impl FnMut(&str, &Tensor) -> Tensor) -> Tree {
-        infallible(self.rebuild(&mut String::new(), &mut |p, leaf| {
+        infallible(self.rebuild(&mut path_buffer(), &mut |p, leaf| {
             Ok::<Tree, Infallible>(match leaf {
                 Tree::Tensor(t) => Tree::Tensor(f(p, t)),
                 other => other.clone(),
