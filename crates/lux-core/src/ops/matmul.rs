@@ -295,6 +295,28 @@ fn run<T: Real>(a: &ArcArray<T, IxDyn>, b: &ArcArray<T, IxDyn>, g: &Geometry) ->
     Ok(ArcArray::from_shape_vec(IxDyn(&g.out_shape), out).expect("one value per element"))
 }
 
+/// [`gemm_parallel`] on two ndarray views (m×k and k×n) into the m×n
+/// matrix at `c` with strides `rsc`, `csc`.
+///
+/// # Safety
+/// `c` must address a valid m×n matrix with those strides that aliases
+/// neither view; with β ≠ 0 it must be initialised.
+unsafe fn gemm_views<T: Gemm>(
+    alpha: T,
+    a: ndarray::ArrayView2<'_, T>,
+    b: ndarray::ArrayView2<'_, T>,
+    beta: T,
+    c: *mut T,
+    rsc: isize,
+    csc: isize,
+) {
+    let ((m, k), n) = (a.dim(), b.ncols());
+    let (sa, sb) = (a.strides(), b.strides());
+    // SAFETY: the views are valid m×k and k×n matrices with these element
+    // strides; `c` is the caller's.
+    unsafe { gemm_parallel(m, k, n, alpha, a.as_ptr(), sa[0], sa[1], b.as_ptr(), sb[0], sb[1], beta, c, rsc, csc) }
+}
+
 /// `α·a·b` into a new row-major `[m, n]` array whose buffer comes from
 /// [`alloc_buffer`](crate::alloc_buffer) (so the buffer pool serves it)
 /// and is written by the product directly, not zero-filled first. The
@@ -332,28 +354,11 @@ pub fn gemm_new<T: Real>(
     if len == 0 || k == 0 {
         out.resize(len, T::zero());
     } else {
-        let (sa, sb) = (a.strides(), b.strides());
-        // SAFETY: `a` and `b` are valid m×k and k×n matrices with these
-        // element strides; `out` has room for the m·n elements of a
-        // row-major C, which with β = 0 matrixmultiply writes without
-        // reading, and all of which it writes.
+        // SAFETY: `out` has room for the m·n elements of a row-major C,
+        // which with β = 0 matrixmultiply writes without reading, and all
+        // of which it writes.
         unsafe {
-            gemm_parallel(
-                m,
-                k,
-                n,
-                alpha,
-                a.as_ptr(),
-                sa[0],
-                sa[1],
-                b.as_ptr(),
-                sb[0],
-                sb[1],
-                T::zero(),
-                out.spare_capacity_mut().as_mut_ptr().cast::<T>(),
-                n as isize,
-                1,
-            );
+            gemm_views(alpha, a, b, T::zero(), out.spare_capacity_mut().as_mut_ptr().cast::<T>(), n as isize, 1);
             out.set_len(len);
         }
     }
@@ -401,28 +406,10 @@ pub fn gemm<T: Real>(
         c.mapv_inplace(|v| if beta == T::zero() { T::zero() } else { beta * v });
         return Ok(());
     }
-    let (sa, sb, sc) = (a.strides(), b.strides(), [c.strides()[0], c.strides()[1]]);
-    // SAFETY: the views are valid m×k, k×n and m×n matrices with these
-    // (element) strides, and `c` is uniquely borrowed; a mutable view never
-    // aliases `a` or `b`.
-    unsafe {
-        gemm_parallel(
-            m,
-            k,
-            n,
-            alpha,
-            a.as_ptr(),
-            sa[0],
-            sa[1],
-            b.as_ptr(),
-            sb[0],
-            sb[1],
-            beta,
-            c.as_mut_ptr(),
-            sc[0],
-            sc[1],
-        )
-    }
+    let (rsc, csc) = (c.strides()[0], c.strides()[1]);
+    // SAFETY: `c` is a valid m×n matrix with these (element) strides, and
+    // uniquely borrowed; a mutable view never aliases `a` or `b`.
+    unsafe { gemm_views(alpha, a, b, beta, c.as_mut_ptr(), rsc, csc) }
     Ok(())
 }
 
