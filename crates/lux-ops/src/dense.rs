@@ -132,17 +132,14 @@ fn forward<T: Real>(
     let (m, n) = (x.nrows(), w.nrows());
     // [m, n] can be huge for empty operands (x [m, 0], w [n, 0]).
     let mut z = gemm_new("dense", "output", T::one(), x, w.t())?;
-    // A contiguous bias (the usual case) is used in place.
-    let bias_copy: Vec<T>;
-    let bias: &[T] = match b.map(|b| b.as_slice()) {
-        Some(Some(b)) => b,
-        Some(None) => {
-            bias_copy = b.into_iter().flatten().copied().collect();
-            &bias_copy
-        }
+    // A contiguous bias (the usual case) is borrowed, not copied.
+    let bias_std = b.map(|b| b.as_standard_layout());
+    let zero_bias: Vec<T>;
+    let bias: &[T] = match &bias_std {
+        Some(b) => b.as_slice().expect("standard layout"),
         None => {
-            bias_copy = vec![T::zero(); n];
-            &bias_copy
+            zero_bias = vec![T::zero(); n];
+            &zero_bias
         }
     };
     let zs = z.as_slice_mut().expect("fresh arrays are contiguous");

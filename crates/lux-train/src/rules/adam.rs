@@ -72,19 +72,19 @@ impl<T: Real> AdamConsts<T> {
     }
 }
 
-/// Runs Adam's step over the moments: with `SUBTRACT`, `target ← target − Δ`
+/// Runs Adam's step over the moments: with `subtract`, `target ← target − Δ`
 /// (the parameter), else `target ← Δ` (the gradient's buffer). Parallel
 /// over long buffers.
-fn adam_pass<T: Real, const SUBTRACT: bool>(k: AdamConsts<T>, ms: &mut [T], vs: &mut [T], gs: &[T], target: &mut [T]) {
+fn adam_pass<T: Real>(k: AdamConsts<T>, subtract: bool, ms: &mut [T], vs: &mut [T], gs: &[T], target: &mut [T]) {
     if target.len() > PAR_LEN {
         target
             .par_chunks_mut(CHUNK)
             .zip(ms.par_chunks_mut(CHUNK))
             .zip(vs.par_chunks_mut(CHUNK))
             .zip(gs.par_chunks(CHUNK))
-            .for_each(|(((t, m), v), g)| adam_run(k, SUBTRACT, m, v, g, t));
+            .for_each(|(((t, m), v), g)| adam_run(k, subtract, m, v, g, t));
     } else {
-        adam_run(k, SUBTRACT, ms, vs, gs, target);
+        adam_run(k, subtract, ms, vs, gs, target);
     }
 }
 
@@ -165,13 +165,13 @@ impl Adam {
                 // update: x ← x − Δ, with the gradient read from `g`
                 Some(g) => {
                     let gs = values::<T>(g)?;
-                    adam_pass::<T, true>(k, ms, vs, &gs, target.make_mut::<T>()?.0);
+                    adam_pass(k, true, ms, vs, &gs, target.make_mut::<T>()?.0);
                 }
                 // apply: dx ← Δ; the gradient is read before it is overwritten
                 None => {
                     let (ds, _) = target.make_mut::<T>()?;
                     let gs: Vec<T> = ds.to_vec();
-                    adam_pass::<T, false>(k, ms, vs, &gs, ds);
+                    adam_pass(k, false, ms, vs, &gs, ds);
                 }
             }
             Ok(next)
